@@ -1,0 +1,36 @@
+# stoad: `make demo` shows the gateway working; `make test` runs every test (CI runs exactly that).
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+CACHE  := .cache
+
+# Each mk/*.mk adds the set-up targets its tests need to TEST_DEPS (Kafka jars, oidc-provider, ...).
+TEST_DEPS :=
+include $(wildcard mk/*.mk)
+
+.PHONY: venv test unit demo run check clean
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+test: venv $(TEST_DEPS)
+	$(BIN)/python -m pytest -p twisted -p randomly -q tests
+
+unit: venv
+	$(BIN)/python -m pytest -p twisted -p randomly -q -m 'not integration' tests
+
+demo: venv
+	$(BIN)/python -m stoad.demo
+
+run: venv
+	$(BIN)/python -m stoad.demo --foreground
+
+check: venv
+	$(BIN)/stoad check-config etc/stoad/stoad.ini
+
+clean:
+	rm -rf $(VENV) $(CACHE) _trial_temp* .pytest_cache

@@ -1,0 +1,162 @@
+"""The filter chain: runs every layer's request step, then (in reverse) every response step.
+
+A layer never calls another layer; the chain composes them and turns any failure into a deny.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Awaitable, Protocol, Sequence
+
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from stoad.context import LayerDecision, RequestContext
+from stoad.deny import Deny, internal_error
+
+log = Logger()
+
+
+@dataclass
+class ResponseHead:
+    """The upstream response's status and headers (names lower-cased), as layers see them."""
+
+    status: int
+    headers: dict[str, list[str]]
+
+    @property
+    def content_type(self) -> str | None:
+        values = self.headers.get("content-type")
+        return values[0] if values else None
+
+
+class BodyFilter(Protocol):
+    """
+    Rewrites a response body as it streams. C{feed} returns what may be sent now (a filter that
+    must see the whole body returns C{b""} until C{finish}); either may raise L{Deny}, which
+    the client receives if nothing has been sent yet, otherwise the stream is cut off.
+    """
+
+    def feed(self, chunk: bytes) -> bytes: ...
+
+    def finish(self) -> bytes: ...
+
+
+class Layer(Protocol):
+    """
+    One security layer. C{on_request} raises L{Deny} to refuse; C{on_response} may return a
+    L{BodyFilter}; C{on_complete} runs exactly once per request whatever happened and must
+    not raise. Steps may return a value, a Deferred or a coroutine.
+    """
+
+    name: str
+
+    def on_request(self, ctx: RequestContext) -> Any: ...
+
+    def on_response(self, ctx: RequestContext, head: ResponseHead) -> Any: ...
+
+    def on_complete(self, ctx: RequestContext) -> None: ...
+
+
+async def _resolve(value: Any) -> Any:
+    if isinstance(value, Deferred):
+        return await value
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+class FilterChain:
+    """
+    Runs layers in their fixed order. Every step is bounded by C{step_timeout} seconds on
+    C{clock}; a timeout or any exception other than L{Deny} becomes a deny.
+    """
+
+    def __init__(
+        self, layers: Sequence[Layer], clock: IReactorTime, step_timeout: float = 5.0
+    ) -> None:
+        self.layers = tuple(layers)
+        self._clock = clock
+        self._step_timeout = step_timeout
+
+    def _bounded(self, layer: Layer, step: str, call: Awaitable[Any]) -> Deferred[Any]:
+        d = ensureDeferred(_resolve(call))
+        d.addTimeout(self._step_timeout, self._clock)
+        return d
+
+    async def _step(self, layer: Layer, step: str, *args: Any) -> Any:
+        try:
+            result = await self._bounded(layer, step, _resolve(getattr(layer, step)(*args)))
+        except Deny as deny:
+            if not deny.layer:
+                deny = Deny(deny.status, deny.error, deny.reason, deny.headers, layer.name, deny.body)
+            raise deny
+        except Exception as exc:  # fail closed: any failure in a layer is a deny
+            from twisted.internet.defer import TimeoutError as DeferredTimeout
+
+            if isinstance(exc, DeferredTimeout):
+                log.warn("layer {layer} {step} timed out", layer=layer.name, step=step)
+                raise Deny(503, "temporarily_unavailable", f"{layer.name} {step} timed out",
+                           layer=layer.name) from None
+            log.failure("layer {layer} {step} failed", Failure(), layer=layer.name, step=step)
+            d = internal_error(f"{layer.name} {step} raised {type(exc).__name__}")
+            raise Deny(d.status, d.error, d.reason, layer=layer.name) from None
+        return result
+
+    async def run_request(self, ctx: RequestContext) -> None:
+        """Run every request step in order; raises L{Deny} at the first refusal."""
+        for layer in self.layers:
+            started = self._clock.seconds()
+            try:
+                await self._step(layer, "on_request", ctx)
+            except Deny as deny:
+                ctx.decisions.append(LayerDecision(layer.name, "deny", deny.reason))
+                raise
+            finally:
+                ctx.timings[layer.name] = self._clock.seconds() - started
+            ctx.decisions.append(LayerDecision(layer.name, "allow"))
+
+    async def run_response(self, ctx: RequestContext, head: ResponseHead) -> list[BodyFilter]:
+        """
+        Run every response step, innermost layer first; returns the body filters in the order
+        the body must pass through them.
+        """
+        filters: list[BodyFilter] = []
+        for layer in reversed(self.layers):
+            body_filter = await self._step(layer, "on_response", ctx, head)
+            if body_filter is not None:
+                filters.append(body_filter)
+        return filters
+
+    def complete(self, ctx: RequestContext) -> None:
+        """Tell every layer the request is over; a failure here is logged, never raised."""
+        for layer in self.layers:
+            try:
+                layer.on_complete(ctx)
+            except Exception:
+                log.failure("layer {layer} on_complete failed", layer=layer.name)
+
+
+class FilterPipeline:
+    """Feeds body chunks through a sequence of body filters (upstream side first)."""
+
+    def __init__(self, filters: Sequence[BodyFilter]) -> None:
+        self._filters = tuple(filters)
+
+    def __bool__(self) -> bool:
+        return bool(self._filters)
+
+    def feed(self, chunk: bytes) -> bytes:
+        for body_filter in self._filters:
+            chunk = body_filter.feed(chunk)
+        return chunk
+
+    def finish(self) -> bytes:
+        out = b""
+        for body_filter in self._filters:
+            out = body_filter.feed(out) if out else b""
+            out += body_filter.finish()
+        return out

@@ -1,0 +1,285 @@
+"""Parse an INI document into a L{Config}, reporting every problem at once."""
+
+from __future__ import annotations
+
+import configparser
+import ipaddress
+import os
+from typing import Any
+from urllib.parse import urlsplit
+
+from stoad.config._model import (
+    AdminSettings,
+    Config,
+    LimitSettings,
+    ListenAddress,
+    Route,
+    ServerSettings,
+    TLSSettings,
+)
+from stoad.config._reader import ConfigError, Problems, SectionReader
+from stoad.layers import CHAIN_ORDER, SectionSource, load_plugin
+
+CORE_SECTIONS = ("server", "tls", "limits", "admin", "log", "chain")
+ROUTE_PREFIX = "route:"
+_NO_DEFAULTS = "\x00no-defaults"
+
+
+def config_from_string(text: str, path: str | None = None, base_dir: str | None = None) -> Config:
+    """
+    Parse configuration text. Relative paths are taken from C{base_dir} (default: the folder
+    of C{path}, else the current one). Raises L{ConfigError} listing every problem.
+    """
+    problems = Problems()
+    parser = configparser.ConfigParser(
+        strict=True, interpolation=None, default_section=_NO_DEFAULTS, empty_lines_in_values=False
+    )
+    try:
+        parser.read_string(text, source=path or "<string>")
+    except configparser.DuplicateSectionError as e:
+        raise ConfigError([f"[{e.section}]: section appears twice (line {e.lineno})"]) from None
+    except configparser.DuplicateOptionError as e:
+        raise ConfigError([f"[{e.section}] {e.option}: key appears twice (line {e.lineno})"]) from None
+    except configparser.Error as e:
+        first_line = str(e).splitlines()[0]
+        raise ConfigError([f"[?]: not a valid INI file: {first_line}"]) from None
+    if base_dir is None:
+        base_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
+    sections = {name: dict(parser[name]) for name in parser.sections()}
+    return _parse(sections, problems, base_dir, path)
+
+
+def config_from_file(path: str) -> Config:
+    """Read and parse a configuration file; a missing or unreadable file is a L{ConfigError}."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise ConfigError([f"[file] {path}: cannot read: {e.strerror}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"[file] {path}: not UTF-8 text"]) from None
+    return config_from_string(text, path)
+
+
+def _reader(sections: dict[str, dict[str, str]], name: str, problems: Problems, base_dir: str,
+            required: bool = True) -> SectionReader:
+    if name not in sections and required:
+        problems.add(name, None, "required section is missing")
+    return SectionReader(name, sections.get(name, {}), problems, base_dir)
+
+
+def parse_listen(raw: str) -> ListenAddress:
+    host, sep, port = raw.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ValueError(f"expected HOST:PORT, got {raw!r}")
+    host = host.strip("[]")
+    number = int(port)
+    if not 0 <= number <= 65535:
+        raise ValueError(f"port out of range: {number}")
+    return ListenAddress(host, number)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _parse(sections: dict[str, dict[str, str]], problems: Problems, base_dir: str,
+           path: str | None) -> Config:
+    server_r = _reader(sections, "server", problems, base_dir)
+    listen = server_r._typed("listen", None, parse_listen, ListenAddress("127.0.0.1", 0)) \
+        if server_r.has("listen") else ListenAddress("127.0.0.1", 8443)
+    if not server_r.has("listen"):
+        server_r._used.add("listen")
+    public_url = server_r.string("public_url", f"https://localhost:{listen.port}").rstrip("/")
+    if urlsplit(public_url).scheme != "https":
+        server_r.problem("public_url", "must be an https:// URL")
+    server = ServerSettings(
+        listen=listen,
+        public_url=public_url,
+        workers=server_r.integer("workers", 1, minimum=1, maximum=64),
+        step_timeout=server_r.duration("step_timeout", 5.0, minimum=0.001),
+        drain_timeout=server_r.duration("drain_timeout", 10.0, minimum=0.0),
+        state_dir=server_r.path("state_dir", "/var/lib/stoad", must_exist=False),
+    )
+    server_r.finish()
+
+    tls_r = _reader(sections, "tls", problems, base_dir)
+    client_auth = tls_r.choice("client_auth", ("required", "insecure_optional_do_not_use"))
+    tls = TLSSettings(
+        certificate=tls_r.path("certificate"),
+        private_key=tls_r.path("private_key"),
+        client_ca=tls_r.path("client_ca"),
+        client_auth=client_auth,
+        min_version=tls_r.choice("min_version", ("1.2", "1.3"), "1.2"),
+        crl_files=tuple(
+            _check_file(tls_r, "crl_files", p) for p in tls_r.words("crl_files", ())
+        ),
+        verify_depth=tls_r.integer("verify_depth", 4, minimum=1, maximum=16),
+        allowed_clients=_allowed_clients(tls_r),
+        session_tickets=tls_r.boolean("session_tickets", True),
+        ticket_key_file=tls_r.optional_path("ticket_key_file"),
+    )
+    tls_r.finish()
+
+    limits_r = _reader(sections, "limits", problems, base_dir, required=False)
+    limits = LimitSettings(
+        max_header_bytes=limits_r.size("max_header_bytes", 16384, minimum=1024),
+        max_headers=limits_r.integer("max_headers", 100, minimum=1, maximum=10000),
+        max_request_line=limits_r.size("max_request_line", 8192, minimum=256),
+        max_body_bytes=limits_r.size("max_body_bytes", 10 * 1024 * 1024, minimum=0),
+        idle_timeout=limits_r.duration("idle_timeout", 60.0, minimum=0.1),
+        read_timeout=limits_r.duration("read_timeout", 15.0, minimum=0.1),
+        max_connections=limits_r.integer("max_connections", 1024, minimum=1),
+    )
+    limits_r.finish()
+
+    admin_r = _reader(sections, "admin", problems, base_dir, required=False)
+    admin_listen = admin_r.string("listen", "127.0.0.1:9443")
+    if not admin_listen.startswith("unix:"):
+        try:
+            address = parse_listen(admin_listen)
+            if not _is_loopback(address.host) and not admin_r.boolean(
+                "expose_admin_off_loopback_do_not_use", False
+            ):
+                admin_r.problem("listen", "the admin listener must be on loopback or a unix socket")
+        except ValueError as e:
+            admin_r.problem("listen", str(e))
+    elif admin_r.has("expose_admin_off_loopback_do_not_use"):
+        admin_r.boolean("expose_admin_off_loopback_do_not_use")
+    admin = AdminSettings(listen=admin_listen)
+    admin_r.finish()
+
+    log_r = _reader(sections, "log", problems, base_dir, required=False)
+    log_level = log_r.choice("level", ("debug", "info", "warn", "error"), "info")
+    log_r.finish()
+
+    chain_r = _reader(sections, "chain", problems, base_dir)
+    enabled = chain_r.words("layers")
+    for name in enabled:
+        if name not in CHAIN_ORDER:
+            chain_r.problem("layers", f"unknown layer {name!r} (known: {', '.join(CHAIN_ORDER)})")
+    if not enabled and not chain_r.boolean("no_security_layers_do_not_use", False):
+        chain_r.problem("layers", "no layer enabled: name at least one")
+    elif chain_r.has("no_security_layers_do_not_use"):
+        chain_r.boolean("no_security_layers_do_not_use")
+    chain_r.finish()
+    layer_names = tuple(name for name in CHAIN_ORDER if name in enabled)
+    plugins = {name: load_plugin(name) for name in layer_names}
+
+    source = SectionSource(sections, problems, base_dir)
+    layer_settings: dict[str, Any] = {}
+    for name, plugin in plugins.items():
+        layer_settings[name] = plugin.parse_settings(source)
+
+    routes = []
+    for section in sections:
+        if section.startswith(ROUTE_PREFIX):
+            route = _parse_route(section, sections, problems, base_dir, server.public_url, plugins)
+            if route is not None:
+                routes.append(route)
+    if not routes:
+        problems.add("route:NAME", None, "no route configured: every request would be refused")
+    prefixes: dict[str, str] = {}
+    for route in routes:
+        if route.prefix in prefixes:
+            problems.add(f"route:{route.name}", "prefix",
+                         f"{route.prefix!r} is also the prefix of [route:{prefixes[route.prefix]}]")
+        prefixes[route.prefix] = route.name
+
+    for section in sections:
+        if section in CORE_SECTIONS or section.startswith(ROUTE_PREFIX) or section in source.claimed:
+            continue
+        problems.add(section, None, "unknown section (or one of a layer not enabled in [chain])")
+
+    problems.raise_if_any()
+    return Config(
+        path=path,
+        server=server,
+        tls=tls,
+        limits=limits,
+        admin=admin,
+        log_level=log_level,
+        layers=layer_names,
+        layer_settings=layer_settings,
+        routes=tuple(sorted(routes, key=lambda r: len(r.prefix), reverse=True)),
+    )
+
+
+def _check_file(reader: SectionReader, key: str, raw: str) -> str:
+    full = os.path.normpath(os.path.join(reader.base_dir, raw))
+    if not os.path.isfile(full):
+        reader.problem(key, f"no such file: {full}")
+    return full
+
+
+def _allowed_clients(reader: SectionReader) -> tuple[str, ...]:
+    entries = reader.words("allowed_clients", ())
+    for entry in entries:
+        kind, sep, value = entry.partition(":")
+        if not sep or kind not in ("cn", "dns", "uri") or not value:
+            reader.problem("allowed_clients", f"expected cn:NAME, dns:NAME or uri:URI, got {entry!r}")
+    return entries
+
+
+def _parse_route(section: str, sections: dict[str, dict[str, str]], problems: Problems,
+                 base_dir: str, public_base: str, plugins: dict[str, Any]) -> Route | None:
+    name = section[len(ROUTE_PREFIX):]
+    r = SectionReader(section, sections[section], problems, base_dir)
+    if not name or not all(c.isalnum() or c in "-_." for c in name):
+        r.problem(None, "route names use letters, digits, '-', '_' and '.' only")
+    prefix = r.string("prefix")
+    if prefix and (not prefix.startswith("/") or any(c in prefix for c in "?#%\\ ") or "//" in prefix
+                   or "/./" in prefix + "/" or "/../" in prefix + "/"):
+        r.problem("prefix", f"must be a normalised absolute path, got {prefix!r}")
+    upstream = r.string("upstream")
+    parts = urlsplit(upstream)
+    scheme, host, port = parts.scheme, parts.hostname or "", None
+    try:
+        port = parts.port
+    except ValueError:
+        r.problem("upstream", f"bad port in {upstream!r}")
+    if upstream and (scheme not in ("http", "https") or not host or parts.query or parts.fragment
+                     or parts.username or parts.password):
+        r.problem("upstream", f"expected http(s)://HOST[:PORT][/PATH], got {upstream!r}")
+    port = port or (443 if scheme == "https" else 80)
+    plaintext_ok = r.boolean("allow_plaintext_upstream_off_loopback_do_not_use", False)
+    if scheme == "http" and host and not _is_loopback(host) and not plaintext_ok:
+        r.problem("upstream", "plain http to a host that is not loopback sends traffic unencrypted "
+                  "off this machine; use https or set "
+                  "allow_plaintext_upstream_off_loopback_do_not_use = yes")
+    upstream_ca = r.optional_path("upstream_ca")
+    cert = r.optional_path("upstream_client_certificate")
+    key = r.optional_path("upstream_client_key")
+    if (cert is None) != (key is None):
+        r.problem("upstream_client_certificate", "upstream_client_certificate and "
+                  "upstream_client_key go together")
+    if scheme == "http" and (upstream_ca or cert):
+        r.problem("upstream_ca", "TLS settings given for a plain http upstream")
+    public_url = r.string("public_url", public_base + prefix.rstrip("/")) if prefix else ""
+    layer_options: dict[str, Any] = {}
+    for layer_name, plugin in plugins.items():
+        if plugin.parse_route is not None:
+            layer_options[layer_name] = plugin.parse_route(r)
+    route = Route(
+        name=name,
+        prefix=prefix,
+        upstream=upstream,
+        upstream_scheme=scheme,
+        upstream_host=host,
+        upstream_port=port,
+        upstream_base_path=parts.path.rstrip("/"),
+        connect_timeout=r.duration("connect_timeout", 5.0, minimum=0.01),
+        timeout=r.duration("timeout", 30.0, minimum=0.01),
+        upstream_ca=upstream_ca,
+        upstream_client_certificate=cert,
+        upstream_client_key=key,
+        public_url=public_url,
+        layer_options=layer_options,
+    )
+    r.finish()
+    return route

@@ -1,0 +1,88 @@
+"""The typed, frozen configuration the daemon runs on; nothing past here sees INI strings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class ListenAddress:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    listen: ListenAddress
+    public_url: str  # how clients reach stoad, e.g. https://gateway.example:8443
+    workers: int
+    step_timeout: float
+    drain_timeout: float
+    state_dir: str
+
+
+@dataclass(frozen=True)
+class TLSSettings:
+    certificate: str
+    private_key: str
+    client_ca: str
+    client_auth: str  # "required", or "insecure_optional_do_not_use"
+    min_version: str  # "1.2" or "1.3"
+    crl_files: tuple[str, ...]
+    verify_depth: int
+    allowed_clients: tuple[str, ...]  # "cn:NAME", "dns:NAME", "uri:URI"; empty = any verified
+    session_tickets: bool
+    ticket_key_file: str | None
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    max_header_bytes: int
+    max_headers: int
+    max_request_line: int
+    max_body_bytes: int
+    idle_timeout: float
+    read_timeout: float
+    max_connections: int
+
+
+@dataclass(frozen=True)
+class AdminSettings:
+    listen: str  # "host:port" on loopback, or "unix:/path"
+
+
+@dataclass(frozen=True)
+class Route:
+    """
+    One C{[route:NAME]}: requests whose normalised path starts with C{prefix} go to
+    C{upstream}. C{layer_options} holds each layer's own per-route settings by layer name.
+    """
+
+    name: str
+    prefix: str
+    upstream: str  # scheme://host:port[/base]
+    upstream_scheme: str
+    upstream_host: str
+    upstream_port: int
+    upstream_base_path: str
+    connect_timeout: float
+    timeout: float
+    upstream_ca: str | None
+    upstream_client_certificate: str | None
+    upstream_client_key: str | None
+    public_url: str  # the route's resource URL, e.g. https://gateway:8443/api
+    layer_options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str | None
+    server: ServerSettings
+    tls: TLSSettings
+    limits: LimitSettings
+    admin: AdminSettings
+    log_level: str
+    layers: tuple[str, ...]  # enabled layer names in chain order
+    layer_settings: Mapping[str, Any]
+    routes: tuple[Route, ...]

@@ -1,0 +1,116 @@
+"""The per-request context every layer reads and adds to, and the per-connection peer identity.
+
+Built once per request by stoad.http; layers record their decisions here for the audit layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PeerCertificate:
+    """
+    The verified client certificate of one TLS connection, computed once per connection.
+
+    @ivar x5t_s256: the RFC 8705 thumbprint: base64url (no padding) of SHA-256 over the DER.
+    """
+
+    der: bytes
+    x5t_s256: str
+    subject: str
+    issuer: str
+    common_name: str | None
+    san_dns: tuple[str, ...]
+    san_uri: tuple[str, ...]
+    serial: str
+    not_after: str
+
+
+@dataclass
+class Identity:
+    """Who is calling, as established by the token layer (filled in by stoad.auth)."""
+
+    client_id: str
+    subject: str
+    consumer_id: str
+    agent_id: str
+    tier: str
+    scopes: frozenset[str]
+    claims: dict[str, Any]
+    token_kind: str  # "jwt" or "opaque"
+    token_hash: str  # sha256 of the token; never the token itself
+
+
+@dataclass
+class McpCall:
+    """The MCP facts of one JSON-RPC request (filled in by stoad.mcp)."""
+
+    method: str
+    request_id: Any
+    tool_name: str | None = None
+    arguments: Any = None
+    resource_uri: str | None = None
+    prompt_name: str | None = None
+    session_id: str | None = None
+
+
+@dataclass(frozen=True)
+class GuardrailTrigger:
+    """One guardrail hit: which detector, in which direction, what was done and how often."""
+
+    detector: str
+    direction: str  # "request" or "response"
+    action: str
+    count: int
+
+
+@dataclass(frozen=True)
+class LayerDecision:
+    layer: str
+    outcome: str  # "allow" or "deny"
+    reason: str = ""
+
+
+@dataclass
+class RequestContext:
+    """
+    Everything known about one request. Layers read it and add their findings; the request
+    bytes themselves (body, headers) can be rewritten by layers before forwarding.
+    """
+
+    request_id: str
+    started: float
+    client_ip: str
+    peer: PeerCertificate | None
+    method: str
+    raw_path: str
+    path: str  # normalised path, what routing and policy see
+    query: str
+    headers: dict[str, list[str]]  # lower-cased names, as received (identity headers stripped)
+    body: bytes | None  # None when the body is streamed rather than buffered
+    body_size: int
+    content_type: str | None
+    route: Any = None  # stoad.config.Route
+    identity: Identity | None = None
+    mcp: McpCall | None = None
+    decisions: list[LayerDecision] = field(default_factory=list)
+    guardrail_triggers: list[GuardrailTrigger] = field(default_factory=list)
+    policy_result: str | None = None
+    policy_version: str | None = None
+    upstream_headers: dict[str, str] = field(default_factory=dict)  # added by layers for upstream
+    status: int | None = None
+    backend_status: int | None = None
+    bytes_in: int = 0
+    bytes_out: int = 0
+    outcome: str | None = None  # "allowed", "denied", "error"
+    denied_by: str | None = None
+    reason: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)  # per-layer scratch space, keyed by layer
+
+    def header(self, name: str) -> str | None:
+        """The first value of a request header (name case-insensitive), or None."""
+        values = self.headers.get(name.lower())
+        return values[0] if values else None
