@@ -1,0 +1,136 @@
+"""The forwarder: sends an allowed request upstream through one shared persistent pool.
+
+treq on top of Twisted's Agent, with no redirects, no cookie memory and no automatic retries.
+"""
+
+from __future__ import annotations
+
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any, Mapping, Sequence
+
+import treq.client
+from twisted.internet import defer
+from twisted.internet.error import ConnectError, ConnectingCancelledError, DNSLookupError
+from twisted.internet.ssl import Certificate, PrivateCertificate, optionsForClientTLS
+from twisted.web.client import (
+    Agent,
+    HTTPConnectionPool,
+    RequestTransmissionFailed,
+    ResponseFailed,
+    ResponseNeverReceived,
+)
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import IBodyProducer, IPolicyForHTTPS, IResponse
+from zope.interface import implementer
+
+from stoad.config import Route
+
+
+class UpstreamFailure(Exception):
+    """The upstream could not be reached or did not answer in time; carries the status to send."""
+
+    def __init__(self, status: int, error: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.error = error
+        self.reason = reason
+
+
+def _no_cookies() -> CookieJar:
+    # treq always wraps a cookie jar around the agent; one that refuses every cookie means a
+    # Set-Cookie from one caller's response can never be replayed into another caller's request.
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
+@implementer(IPolicyForHTTPS)
+class _RouteTLSPolicy:
+    """TLS to one upstream: its own CA bundle (or the system's) and optional client certificate."""
+
+    def __init__(self, route: Route) -> None:
+        trust: Any = None
+        if route.upstream_ca:
+            with open(route.upstream_ca, "rb") as f:
+                trust = Certificate.loadPEM(f.read())
+        client: Any = None
+        if route.upstream_client_certificate and route.upstream_client_key:
+            with open(route.upstream_client_certificate, "rb") as f:
+                cert_pem = f.read()
+            with open(route.upstream_client_key, "rb") as f:
+                key_pem = f.read()
+            client = PrivateCertificate.loadPEM(cert_pem + b"\n" + key_pem)
+        kwargs: dict[str, Any] = {}
+        if trust is not None:
+            kwargs["trustRoot"] = trust
+        if client is not None:
+            kwargs["clientCertificate"] = client
+        self._creator = optionsForClientTLS(route.upstream_host, **kwargs)
+
+    def creatorForNetloc(self, hostname: bytes, port: int) -> Any:
+        return self._creator
+
+
+class Forwarder:
+    """One HTTP client per route over one shared connection pool."""
+
+    def __init__(self, reactor: Any, routes: Sequence[Route], max_persistent_per_host: int = 64,
+                 idle_timeout: float = 60.0) -> None:
+        self._reactor = reactor
+        self.pool = HTTPConnectionPool(reactor, persistent=True)
+        self.pool.retryAutomatically = False
+        self.pool.maxPersistentPerHost = max_persistent_per_host
+        self.pool.cachedConnectionTimeout = idle_timeout
+        self._clients: Mapping[str, treq.client.HTTPClient] = {
+            route.name: self._client(route) for route in routes
+        }
+
+    def _client(self, route: Route) -> treq.client.HTTPClient:
+        kwargs: dict[str, Any] = {"pool": self.pool, "connectTimeout": route.connect_timeout}
+        if route.upstream_scheme == "https":
+            kwargs["contextFactory"] = _RouteTLSPolicy(route)
+        return treq.client.HTTPClient(Agent(self._reactor, **kwargs), cookiejar=_no_cookies())
+
+    def send(self, route: Route, method: str, path_and_query: str, headers: Headers,
+             body: bytes | IBodyProducer | None) -> defer.Deferred[IResponse]:
+        """
+        Send one request; fires with the response (body not yet read) or fails with
+        L{UpstreamFailure}. The deadline covers connecting and the response head.
+        """
+        url = (f"{route.upstream_scheme}://{route.upstream_host}:{route.upstream_port}"
+               f"{path_and_query}")
+        d = self._clients[route.name].request(
+            method, url, headers=headers, data=body if body else None, allow_redirects=False,
+            unbuffered=True, reactor=self._reactor,
+        )
+        timed_out: list[bool] = []
+
+        def on_timeout() -> None:
+            timed_out.append(True)
+            d.cancel()
+
+        deadline = self._reactor.callLater(route.timeout, on_timeout)
+
+        def settled(result: Any) -> Any:
+            if deadline.active():
+                deadline.cancel()
+            return result
+
+        d.addBoth(settled)
+        d.addErrback(_classify, timed_out)
+        return d
+
+    def close(self) -> defer.Deferred[None]:
+        return self.pool.closeCachedConnections()
+
+
+def _classify(failure: Any, timed_out: list[bool]) -> None:
+    # Cancelling a request part-way fails with whichever error that stage raises (connecting,
+    # sending, waiting); our own deadline having fired is what makes it a timeout.
+    if timed_out:
+        raise UpstreamFailure(504, "gateway_timeout", "upstream timed out")
+    if failure.check(defer.CancelledError):
+        failure.raiseException()
+    if failure.check(ConnectError, DNSLookupError, ConnectingCancelledError, ResponseNeverReceived,
+                     RequestTransmissionFailed, ResponseFailed, ConnectionError):
+        raise UpstreamFailure(502, "bad_gateway",
+                              f"upstream unreachable: {failure.type.__name__}")
+    failure.raiseException()

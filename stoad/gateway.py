@@ -1,0 +1,376 @@
+"""One request's way through stoad: context, routing, the chain, the forwarder and the reply.
+
+Every exit (deny, upstream failure, client gone, bug) ends in exactly one C{chain.complete}.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Callable, Sequence
+
+from twisted.internet import defer
+from twisted.internet.protocol import Protocol
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.client import PotentialDataLoss, ResponseDone, ResponseFailed
+from twisted.web.http import Request
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import IResponse
+
+from stoad.chain import FilterChain, FilterPipeline, ResponseHead
+from stoad.context import PeerCertificate, RequestContext
+from stoad.deny import Deny
+from stoad.forward import Forwarder, UpstreamFailure
+from stoad.headers import claims_identity, end_to_end
+from stoad.metrics import Metrics
+from stoad.responses import SECURITY_HEADERS, deny_response, error_body
+from stoad.routing import RouteTable
+
+log = Logger()
+
+# Never sent upstream from the client's request: framing is the forwarder's, the Host is the
+# upstream's, and the client's credentials stay at the gateway (no token passthrough).
+_NOT_FORWARDED = frozenset({"host", "content-length", "authorization", "expect", "cookie2"})
+
+
+class _ClientGone(Exception):
+    """The client disconnected before its response was complete."""
+
+
+class Gateway:
+    """Handles every request a worker receives; built once per worker (and per reload)."""
+
+    def __init__(
+        self,
+        *,
+        routes: RouteTable,
+        chain: FilterChain,
+        forwarder: Forwarder,
+        metrics: Metrics,
+        clock: Any,
+        normalise_path: Callable[[str], str],
+        public_host: str,
+    ) -> None:
+        self.routes = routes
+        self.chain = chain
+        self.forwarder = forwarder
+        self.metrics = metrics
+        self.clock = clock
+        self.normalise_path = normalise_path
+        self.public_host = public_host
+        self.local_servers: Sequence[Any] = tuple(
+            layer for layer in chain.layers if hasattr(layer, "serve_local")
+        )
+
+    def handle(self, request: Request, peer: PeerCertificate | None) -> defer.Deferred[None]:
+        return defer.ensureDeferred(_Exchange(self, request, peer).run())
+
+
+def _request_headers(request: Request) -> dict[str, list[str]]:
+    headers: dict[str, list[str]] = {}
+    for name, values in request.requestHeaders.getAllRawHeaders():
+        key = name.decode("latin-1").lower()
+        if claims_identity(key):
+            continue
+        headers.setdefault(key, []).extend(v.decode("latin-1") for v in values)
+    return headers
+
+
+class _Exchange:
+    """The state of one request/response exchange."""
+
+    def __init__(self, gateway: Gateway, request: Request, peer: PeerCertificate | None) -> None:
+        self.gateway = gateway
+        self.request = request
+        self.peer = peer
+        self.ctx: RequestContext | None = None
+        self.head_sent = False
+        self.pending: defer.Deferred[Any] | None = None
+        self.relay: _BodyRelay | None = None
+        self.client_gone = False
+        request.notifyFinish().addErrback(self._client_went_away)
+
+    def _client_went_away(self, failure: Failure) -> None:
+        self.client_gone = True
+        if self.pending is not None:
+            self.pending.cancel()
+        if self.relay is not None:
+            self.relay.abort()
+
+    async def run(self) -> None:
+        started = self.gateway.clock.seconds()
+        route_name = "-"
+        try:
+            ctx = self.ctx = self._context(started)
+            await self._serve(ctx)
+            if ctx.route is not None:
+                route_name = ctx.route.name
+        except Deny as deny:
+            if self.ctx is not None:
+                route_name = self.ctx.route.name if self.ctx.route is not None else "-"
+            self._refuse(deny)
+        except UpstreamFailure as failure:
+            route_name = self.ctx.route.name if self.ctx and self.ctx.route else "-"
+            log.info("upstream failure on {route}: {reason}", route=route_name,
+                     reason=failure.reason)
+            self._finish_error(failure.status, failure.error, "upstream", failure.reason)
+        except (_ClientGone, defer.CancelledError):
+            self._record("error", "client", "client disconnected", 499)
+        except Exception:
+            log.failure("request failed inside stoad")
+            self._finish_error(500, "internal_error", "gateway", "internal error")
+        finally:
+            ctx = self.ctx
+            status = ctx.status if ctx and ctx.status else self.request.code
+            self.gateway.metrics.requests.labels(route_name, str(status)).inc()
+            self.gateway.metrics.latency.labels(route_name).observe(
+                self.gateway.clock.seconds() - started)
+            if ctx is not None:
+                self.gateway.chain.complete(ctx)
+
+    def _context(self, started: float) -> RequestContext:
+        request = self.request
+        uri = request.uri.decode("latin-1")
+        raw_path, _, query = uri.partition("?")
+        body = request.content.read() if request.content is not None else b""
+        headers = _request_headers(request)
+        ctx = RequestContext(
+            request_id=uuid.uuid4().hex,
+            started=started,
+            client_ip=_client_ip(request),
+            peer=self.peer,
+            method=request.method.decode("ascii"),
+            raw_path=raw_path,
+            path=raw_path,
+            query=query,
+            headers=headers,
+            body=body,
+            body_size=len(body),
+            content_type=(headers.get("content-type") or [None])[0],
+            bytes_in=len(body),
+        )
+        self.ctx = ctx
+        if not raw_path.startswith("/"):
+            # Absolute-form and asterisk-form targets are for forward proxies: a reverse proxy
+            # that honoured them would let the client choose the upstream.
+            raise Deny(400, "invalid_request", f"request target not in origin-form: {uri[:80]!r}",
+                       layer="http")
+        try:
+            ctx.path = self.gateway.normalise_path(raw_path)
+        except ValueError as e:
+            raise Deny(400, "invalid_request", f"path refused: {e}", layer="http") from None
+        return ctx
+
+    async def _serve(self, ctx: RequestContext) -> None:
+        if ctx.path.startswith("/.well-known/"):
+            for layer in self.gateway.local_servers:
+                local = layer.serve_local(ctx.method, ctx.path)
+                if local is not None:
+                    status, headers, body = local
+                    self._write_complete(status, list(headers.items()), body)
+                    self._record("allowed", None, "served locally", status)
+                    return
+        route = self.gateway.routes.match(ctx.path)
+        if route is None:
+            raise Deny(404, "not_found", "no route matches the path", layer="routing")
+        ctx.route = route
+        await self.gateway.chain.run_request(ctx)
+        if self.client_gone:
+            raise _ClientGone()
+        self.pending = self.gateway.forwarder.send(
+            route, ctx.method, self._upstream_target(ctx), self._upstream_headers(ctx), ctx.body)
+        response: IResponse = await self.pending
+        self.pending = None
+        ctx.backend_status = response.code
+        head = ResponseHead(response.code, _response_headers(response.headers))
+        try:
+            filters = await self.gateway.chain.run_response(ctx, head)
+        except Deny:
+            _discard(response)
+            raise
+        await self._relay(ctx, response, head, FilterPipeline(filters))
+
+    def _upstream_target(self, ctx: RequestContext) -> str:
+        path = self.gateway.routes.upstream_path(ctx.route, ctx.path)
+        return f"{path}?{ctx.query}" if ctx.query else path
+
+    def _upstream_headers(self, ctx: RequestContext) -> Headers:
+        headers = Headers()
+        for name, values in end_to_end(ctx.headers).items():
+            if name not in _NOT_FORWARDED:
+                headers.setRawHeaders(name, values)
+        headers.setRawHeaders("x-forwarded-for", [ctx.client_ip])
+        headers.setRawHeaders("x-forwarded-proto", ["https"])
+        headers.setRawHeaders("x-forwarded-host", [self.gateway.public_host])
+        headers.setRawHeaders("x-request-id", [ctx.request_id])
+        for name, value in ctx.upstream_headers.items():
+            headers.setRawHeaders(name, [value])
+        return headers
+
+    async def _relay(self, ctx: RequestContext, response: IResponse, head: ResponseHead,
+                     pipeline: FilterPipeline) -> None:
+        request = self.request
+        headers = end_to_end(head.headers)
+        if pipeline:
+            headers.pop("content-length", None)
+
+        def send_head() -> None:
+            if self.head_sent:
+                return
+            self.head_sent = True
+            request.setResponseCode(head.status)
+            for name, values in headers.items():
+                request.responseHeaders.setRawHeaders(name, values)
+
+        done: defer.Deferred[None] = defer.Deferred()
+        self.relay = _BodyRelay(request, pipeline, send_head, done, ctx)
+        if not pipeline:
+            send_head()
+        response.deliverBody(self.relay)
+        try:
+            await done
+        except Deny:
+            if self.head_sent:
+                # Part of the body is out already: cut the stream so the client sees it broken.
+                ctx.outcome, ctx.status = "denied", head.status
+                self._abort()
+                raise _ClientGone() from None
+            raise
+        except (ResponseFailed, ConnectionError, PotentialDataLoss) as e:
+            if self.client_gone:
+                raise _ClientGone() from None
+            if self.head_sent:
+                self._record("error", "upstream", f"upstream body broke: {type(e).__name__}",
+                             head.status)
+                self._abort()
+                return
+            raise UpstreamFailure(502, "bad_gateway", "upstream body broke") from None
+        if self.client_gone:
+            raise _ClientGone()
+        send_head()
+        ctx.status = head.status
+        ctx.outcome = "allowed"
+        request.finish()
+
+    def _abort(self) -> None:
+        transport = self.request.channel.transport if self.request.channel else None
+        if transport is not None:
+            transport.abortConnection()
+
+    def _refuse(self, deny: Deny) -> None:
+        status, headers, body = deny_response(deny)
+        layer = deny.layer or "gateway"
+        self.gateway.metrics.denials.labels(layer, deny.error).inc()
+        log.info("denied {status} by {layer}: {reason}", status=status, layer=layer,
+                 reason=deny.reason)
+        self._record("denied", layer, deny.reason, status)
+        self._write_complete(status, headers, body)
+
+    def _finish_error(self, status: int, error: str, where: str, reason: str) -> None:
+        self._record("error", where, reason, status)
+        self._write_complete(status, [("Content-Type", "application/json")], error_body(status, error))
+
+    def _record(self, outcome: str, by: str | None, reason: str, status: int) -> None:
+        ctx = self.ctx
+        if ctx is None:
+            return
+        ctx.outcome = ctx.outcome if ctx.outcome == "denied" else outcome
+        if by is not None and outcome != "allowed":
+            ctx.denied_by = ctx.denied_by or by
+        ctx.reason = ctx.reason or reason
+        ctx.status = ctx.status or status
+
+    def _write_complete(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        request = self.request
+        if self.head_sent or self.client_gone or request.finished:
+            return
+        self.head_sent = True
+        request.setResponseCode(status)
+        for name, value in headers:
+            request.responseHeaders.setRawHeaders(name, [value])
+        for name, value in SECURITY_HEADERS:
+            request.responseHeaders.setRawHeaders(name, [value])
+        request.responseHeaders.setRawHeaders("content-length", [str(len(body))])
+        if self.ctx is not None:
+            self.ctx.bytes_out += len(body)
+        request.write(body)
+        request.finish()
+
+
+class _BodyRelay(Protocol):
+    """Streams an upstream body to the client through the body filters, with backpressure."""
+
+    def __init__(self, request: Request, pipeline: FilterPipeline, send_head: Callable[[], None],
+                 done: defer.Deferred[None], ctx: RequestContext) -> None:
+        self.request = request
+        self.pipeline = pipeline
+        self.send_head = send_head
+        self.done = done
+        self.ctx = ctx
+        self.error: BaseException | None = None
+        self.registered = False
+
+    def connectionMade(self) -> None:
+        self.request.registerProducer(self.transport, True)
+        self.registered = True
+
+    def _emit(self, data: bytes) -> None:
+        if data:
+            self.send_head()
+            self.ctx.bytes_out += len(data)
+            self.request.write(data)
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.error is not None:
+            return
+        try:
+            self._emit(self.pipeline.feed(data) if self.pipeline else data)
+        except Exception as e:  # a filter's Deny or failure: stop reading the upstream
+            self.error = e
+            self.transport.stopProducing()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.stopProducing()
+
+    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        if self.registered:
+            self.request.unregisterProducer()
+            self.registered = False
+        if self.error is None and reason is not None and not reason.check(
+                ResponseDone, PotentialDataLoss):
+            self.error = reason.value
+        if self.error is None and self.pipeline:
+            try:
+                self._emit(self.pipeline.finish())
+            except Exception as e:
+                self.error = e
+        if self.error is not None:
+            if not isinstance(self.error, (Deny, ResponseFailed, ConnectionError)):
+                log.failure("response body filter failed", Failure(self.error))
+                self.error = Deny(502, "bad_gateway", "response filter failed", layer="gateway")
+            self.done.errback(self.error)
+        else:
+            self.done.callback(None)
+
+
+class _Discard(Protocol):
+    def connectionMade(self) -> None:
+        self.transport.stopProducing()
+
+
+def _discard(response: IResponse) -> None:
+    response.deliverBody(_Discard())
+
+
+def _response_headers(headers: Headers) -> dict[str, list[str]]:
+    return {
+        name.decode("latin-1").lower(): [v.decode("latin-1") for v in values]
+        for name, values in headers.getAllRawHeaders()
+    }
+
+
+def _client_ip(request: Request) -> str:
+    peer = request.getClientAddress()
+    return getattr(peer, "host", "") or "-"
+

@@ -1,0 +1,201 @@
+"""HTTP/1.1 over TLS with the limits and strictness of a security gateway.
+
+Ambiguous framing (obs-fold, bad lengths, oversize heads) is answered 400/413/414 and the
+connection closed before anything reaches the chain; the peer certificate is read once per
+connection right after the handshake.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from OpenSSL import SSL
+from twisted.internet.interfaces import IHandshakeListener
+from twisted.internet.protocol import Factory
+from twisted.logger import Logger
+from twisted.protocols.tls import TLSMemoryBIOFactory
+from twisted.web import http
+from zope.interface import implementer
+
+from stoad.config import LimitSettings
+from stoad.context import PeerCertificate
+from stoad.metrics import Metrics
+from stoad.responses import raw_error
+from stoad.tls import peer_certificate_from_der
+
+log = Logger()
+
+_REASONS = {400: "Bad Request", 408: "Request Timeout", 413: "Content Too Large",
+            414: "URI Too Long", 503: "Service Unavailable"}
+
+
+class GatewayRequest(http.Request):
+    """A request whose body is buffered up to the limit and handed to the gateway whole."""
+
+    # Form bodies are the upstream's business; parsing them here only costs time and memory.
+    _parsePOSTFormSubmission = False
+
+    def gotLength(self, length: int | None) -> None:
+        channel: GatewayChannel = self.channel
+        self._received = 0
+        if length is not None and length > channel.limits.max_body_bytes:
+            channel.reject(413, "body larger than max_body_bytes")
+            return
+        super().gotLength(length)
+
+    def handleContentChunk(self, data: bytes) -> None:
+        channel: GatewayChannel = self.channel
+        if channel.rejected:
+            return
+        self._received += len(data)
+        if self._received > channel.limits.max_body_bytes:
+            channel.reject(413, "body larger than max_body_bytes")
+            return
+        super().handleContentChunk(data)
+
+    def process(self) -> None:
+        channel: GatewayChannel = self.channel
+        if channel.rejected:
+            return
+        channel.factory.gateway.handle(self, channel.peer)
+
+
+@implementer(IHandshakeListener)
+class GatewayChannel(http.HTTPChannel):
+    """One client connection: strict parsing, limits, deadlines and the verified peer."""
+
+    requestFactory = GatewayRequest
+    factory: "GatewayHTTPFactory"
+    peer: PeerCertificate | None = None
+    rejected = False
+    _head_deadline: Any = None
+
+    def __init__(self, limits: LimitSettings) -> None:
+        super().__init__()
+        self.limits = limits
+        self.totalHeadersSize = limits.max_header_bytes
+        self.maxHeaders = limits.max_headers
+        self.timeOut = limits.idle_timeout
+        self.MAX_LENGTH = max(limits.max_header_bytes, limits.max_request_line) + 2
+
+    # -- TLS ---------------------------------------------------------------------------------
+    def handshakeCompleted(self) -> None:
+        cert = self.transport.getPeerCertificate()
+        if cert is not None:
+            from cryptography.hazmat.primitives.serialization import Encoding
+
+            self.peer = peer_certificate_from_der(cert.to_cryptography().public_bytes(Encoding.DER))
+
+    # -- parsing -----------------------------------------------------------------------------
+    def dataReceived(self, data: bytes) -> None:
+        if self.rejected:
+            return
+        if self._head_deadline is None and not self._handlingRequest:
+            self._head_deadline = self.callLater(self.limits.read_timeout, self._head_too_slow)
+        super().dataReceived(data)
+
+    def lineReceived(self, line: bytes) -> None:
+        if self.rejected:
+            return
+        first = self._HTTPChannel__first_line  # type: ignore[attr-defined]
+        if first:
+            if len(line) > self.limits.max_request_line:
+                self.reject(414, "request line longer than max_request_line")
+                return
+        elif line[:1] in (b" ", b"\t"):
+            # obs-fold (RFC 9112 5.2): a proxy must not guess how the next hop joins it.
+            self.reject(400, "obsolete line folding in a header")
+            return
+        if b"\r" in line or b"\n" in line or b"\x00" in line:
+            self.reject(400, "bare CR, bare LF or NUL in the request head")
+            return
+        super().lineReceived(line)
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        self.reject(414 if self._HTTPChannel__first_line else 400,  # type: ignore[attr-defined]
+                    "request head line too long")
+
+    def allHeadersReceived(self) -> None:
+        self._cancel_head_deadline()
+        super().allHeadersReceived()
+
+    def _cancel_head_deadline(self) -> None:
+        if self._head_deadline is not None:
+            if self._head_deadline.active():
+                self._head_deadline.cancel()
+            self._head_deadline = None
+
+    def _head_too_slow(self) -> None:
+        self._head_deadline = None
+        self.reject(408, "request head not received within read_timeout")
+
+    def _respondToBadRequestAndDisconnect(self) -> None:
+        self.reject(400, "malformed request")
+
+    def reject(self, status: int, reason: str) -> None:
+        """Answer with a fixed error, close the connection, and never forward the request."""
+        if self.rejected:
+            return
+        self.rejected = True
+        self._cancel_head_deadline()
+        self.factory.metrics.denials.labels("http", str(status)).inc()
+        log.info("rejected request from {peer}: {status} {reason}",
+                 peer=getattr(self.transport.getPeer(), "host", "-"), status=status, reason=reason)
+        self.transport.write(raw_error(status, _REASONS.get(status, "Error")))
+        self.transport.loseConnection()
+        self.setTimeout(None)
+
+    def connectionLost(self, reason: Any) -> None:
+        self._cancel_head_deadline()
+        super().connectionLost(reason)
+
+
+class GatewayHTTPFactory(Factory):
+    """Builds channels that hand their requests to the current gateway."""
+
+    def __init__(self, gateway: Any, limits: LimitSettings, metrics: Metrics) -> None:
+        self.gateway = gateway
+        self.limits = limits
+        self.metrics = metrics
+
+    def buildProtocol(self, addr: Any) -> GatewayChannel:
+        channel = GatewayChannel(self.limits)
+        channel.factory = self
+        return channel
+
+
+class GatewayTLSFactory(TLSMemoryBIOFactory):
+    """TLS around the HTTP factory, with a cap on open connections and handshake accounting."""
+
+    def __init__(self, creator: Any, http_factory: GatewayHTTPFactory, metrics: Metrics,
+                 max_connections: int) -> None:
+        super().__init__(creator, False, http_factory)
+        self.metrics = metrics
+        self.max_connections = max_connections
+        self.open = 0
+
+    def buildProtocol(self, addr: Any) -> Any:
+        if self.open >= self.max_connections:
+            self.metrics.handshake_failures.labels("connection limit").inc()
+            return None
+        protocol = super().buildProtocol(addr)
+        self.open += 1
+        self.metrics.open_connections.inc()
+        lost = protocol.connectionLost
+
+        def connection_lost(reason: Any) -> None:
+            self.open -= 1
+            self.metrics.open_connections.dec()
+            if not protocol._handshakeDone and reason is not None and reason.check(SSL.Error):
+                self.metrics.handshake_failures.labels(_ssl_reason(reason.value)).inc()
+            lost(reason)
+
+        protocol.connectionLost = connection_lost
+        return protocol
+
+
+def _ssl_reason(error: SSL.Error) -> str:
+    try:
+        return str(error.args[0][-1][2])[:80]
+    except (IndexError, TypeError):
+        return "handshake failed"

@@ -1,0 +1,42 @@
+"""Prometheus metrics of one process; the supervisor aggregates its workers' in multiprocess mode.
+
+Layers add their own metrics to C{Metrics.registry}; names all start with C{stoad_}.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                   5.0, 10.0, 30.0)
+
+
+class Metrics:
+    """The daemon's own metrics on a registry that layers share."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.requests = Counter(
+            "stoad_requests", "Requests answered, by route and status.", ["route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "stoad_request_duration_seconds", "Time from request received to response finished.",
+            ["route"], buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.open_connections = Gauge(
+            "stoad_open_connections", "Client connections open now.", registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.handshake_failures = Counter(
+            "stoad_tls_handshake_failures", "TLS handshakes that failed, by reason.", ["reason"],
+            registry=self.registry,
+        )
+        self.denials = Counter(
+            "stoad_denials", "Requests refused, by layer and error.", ["layer", "error"],
+            registry=self.registry,
+        )
+        self.reload_failures = Counter(
+            "stoad_reload_failures", "Reloads that failed and kept the old state, by part.",
+            ["part"], registry=self.registry,
+        )
