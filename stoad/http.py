@@ -142,8 +142,10 @@ class GatewayChannel(http.HTTPChannel):
         log.info("rejected request from {peer}: {status} {reason}",
                  peer=getattr(self.transport.getPeer(), "host", "-"), status=status, reason=reason)
         self.transport.write(raw_error(status, _REASONS.get(status, "Error")))
-        self.transport.loseConnection()
         self.setTimeout(None)
+        # The channel's own loseConnection unregisters it as the TLS transport's producer;
+        # without that the TLS layer would wait for it forever before closing.
+        self.loseConnection()
 
     def connectionLost(self, reason: Any) -> None:
         self._cancel_head_deadline()
@@ -157,6 +159,9 @@ class GatewayHTTPFactory(Factory):
         self.gateway = gateway
         self.limits = limits
         self.metrics = metrics
+
+    def log(self, request: Any) -> None:
+        """The audit layer records every request; a second access log would only duplicate it."""
 
     def buildProtocol(self, addr: Any) -> GatewayChannel:
         channel = GatewayChannel(self.limits)

@@ -127,6 +127,7 @@ class Supervisor(Service):
     def _listen_admin(self) -> Any:
         site = Site(admin_root(self.status, self.registry))
         site.displayTracebacks = False
+        site.log = lambda request: None  # health probes every few seconds are not news
         listen = self.config.admin.listen
         if listen.startswith("unix:"):
             path = listen[len("unix:"):]
@@ -251,6 +252,7 @@ class Supervisor(Service):
     def status(self) -> dict[str, Any]:
         return {
             "state": self.state,
+            "port": self.port if self.socket is not None else None,
             "workers": [
                 {"index": w.index, "pid": w.pid, "state": w.state, "restarts": w.restarts,
                  "last_error": w.last_error}
