@@ -112,18 +112,21 @@ def make_leaf(
 def make_crl(ca: Issued, revoked: Iterable[Issued] = (), days: float = 7,
              last_update: datetime.datetime | None = None) -> bytes:
     """A PEM CRL from C{ca} revoking C{revoked}, valid for C{days} (negative: already expired)."""
-    now = last_update or _now() - datetime.timedelta(minutes=5)
+    now = _now()
+    next_update = now + datetime.timedelta(days=days)
+    if last_update is None:
+        last_update = min(now, next_update) - datetime.timedelta(minutes=5)
     builder = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(ca.certificate.subject)
-        .last_update(now)
-        .next_update(now + datetime.timedelta(days=days))
+        .last_update(last_update)
+        .next_update(next_update)
     )
     for item in revoked:
         builder = builder.add_revoked_certificate(
             x509.RevokedCertificateBuilder()
             .serial_number(item.certificate.serial_number)
-            .revocation_date(now)
+            .revocation_date(last_update)
             .build()
         )
     crl = builder.sign(ca.key, hashes.SHA256())

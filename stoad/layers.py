@@ -87,12 +87,15 @@ class LayerPlugin:
         frozen settings object (problems go to C{source.problems}).
     @ivar parse_route: reads the layer's keys in one C{[route:NAME]} section (optional).
     @ivar build: makes the L{Layer} from its settings, the routes and the shared L{Services}.
+    @ivar check: optional; the problems C{stoad check-config} reports beyond parsing (a policy
+        that does not compile, a key file that does not load), without side effects.
     """
 
     name: str
     parse_settings: Callable[[SectionSource], Any]
     build: Callable[[Any, Any, Services], Layer]
     parse_route: Callable[[SectionReader], Any] | None = None
+    check: Callable[[Any, Any], list[str]] | None = None
 
 
 def load_plugin(name: str) -> LayerPlugin:

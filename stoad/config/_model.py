@@ -33,7 +33,6 @@ class TLSSettings:
     verify_depth: int
     allowed_clients: tuple[str, ...]  # "cn:NAME", "dns:NAME", "uri:URI"; empty = any verified
     session_tickets: bool
-    ticket_key_file: str | None
 
 
 @dataclass(frozen=True)
