@@ -25,6 +25,10 @@ from stoad.tls import peer_certificate_from_der
 
 log = Logger()
 
+_FRAMING = (b"content-length", b"transfer-encoding")
+_FRAMING_LETTERS = (b"contentlength", b"transferencoding")
+_MAX_CONTENT_LENGTH = 1 << 63
+
 _REASONS = {400: "Bad Request", 408: "Request Timeout", 413: "Content Too Large",
             414: "URI Too Long", 503: "Service Unavailable"}
 
@@ -38,6 +42,10 @@ class GatewayRequest(http.Request):
     def gotLength(self, length: int | None) -> None:
         channel: GatewayChannel = self.channel
         self._received = 0
+        if length is not None and length >= _MAX_CONTENT_LENGTH:
+            # No next hop can hold this length without overflowing (nginx answers 400 too).
+            channel.reject(400, "Content-Length does not fit in 63 bits")
+            return
         if length is not None and length > channel.limits.max_body_bytes:
             channel.reject(413, "body larger than max_body_bytes")
             return
@@ -102,6 +110,12 @@ class GatewayChannel(http.HTTPChannel):
             if len(line) > self.limits.max_request_line:
                 self.reject(414, "request line longer than max_request_line")
                 return
+            target = line.split(b" ")[1:2]
+            if target and b"#" in target[0]:
+                # A fragment is never part of a request target (RFC 9112 3.2); the forwarder's
+                # URL parser would cut the target there, so upstream would see less than the chain.
+                self.reject(400, "'#' in the request target")
+                return
         elif line[:1] in (b" ", b"\t"):
             # obs-fold (RFC 9112 5.2): a proxy must not guess how the next hop joins it.
             self.reject(400, "obsolete line folding in a header")
@@ -110,6 +124,16 @@ class GatewayChannel(http.HTTPChannel):
             self.reject(400, "bare CR, bare LF or NUL in the request head")
             return
         super().lineReceived(line)
+
+    def headerReceived(self, line: bytes) -> bool:
+        name = line.split(b":", 1)[0].lower()
+        if name not in _FRAMING and name.replace(b"-", b"").replace(b"_", b"") in _FRAMING_LETTERS:
+            # Transfer_Encoding, Content__Length...: servers that fold "_" into "-" (CGI, WSGI)
+            # would read these as framing that stoad did not use.
+            self.reject(400, "header name resembles Content-Length or Transfer-Encoding")
+            return False
+        result: bool = super().headerReceived(line)
+        return result
 
     def lineLengthExceeded(self, line: bytes) -> None:
         self.reject(414 if self._HTTPChannel__first_line else 400,  # type: ignore[attr-defined]
@@ -155,10 +179,12 @@ class GatewayChannel(http.HTTPChannel):
 class GatewayHTTPFactory(Factory):
     """Builds channels that hand their requests to the current gateway."""
 
-    def __init__(self, gateway: Any, limits: LimitSettings, metrics: Metrics) -> None:
+    def __init__(self, gateway: Any, limits: LimitSettings, metrics: Metrics,
+                 clock: Any = None) -> None:
         self.gateway = gateway
         self.limits = limits
         self.metrics = metrics
+        self.clock = clock
 
     def log(self, request: Any) -> None:
         """The audit layer records every request; a second access log would only duplicate it."""
@@ -166,6 +192,8 @@ class GatewayHTTPFactory(Factory):
     def buildProtocol(self, addr: Any) -> GatewayChannel:
         channel = GatewayChannel(self.limits)
         channel.factory = self
+        if self.clock is not None:
+            channel.callLater = self.clock.callLater
         return channel
 
 
@@ -173,8 +201,8 @@ class GatewayTLSFactory(TLSMemoryBIOFactory):
     """TLS around the HTTP factory, with a cap on open connections and handshake accounting."""
 
     def __init__(self, creator: Any, http_factory: GatewayHTTPFactory, metrics: Metrics,
-                 max_connections: int) -> None:
-        super().__init__(creator, False, http_factory)
+                 max_connections: int, clock: Any = None) -> None:
+        super().__init__(creator, False, http_factory, clock=clock)
         self.metrics = metrics
         self.max_connections = max_connections
         self.open = 0

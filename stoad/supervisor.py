@@ -66,8 +66,9 @@ class Supervisor(Service):
     """The C{twist stoad} process."""
 
     def __init__(self, config_path: str, config: Config, reactor: Any,
-                 notifier: SystemdNotifier | None = None) -> None:
+                 notifier: SystemdNotifier | None = None, state_dir: str | None = None) -> None:
         self.config_path = config_path
+        self.state_dir = state_dir
         self.config = config
         self.reactor = reactor
         self.notifier = notifier or SystemdNotifier()
@@ -152,6 +153,8 @@ class Supervisor(Service):
         args = [sys.executable, "-m", "stoad.worker", "--config", self.config_path,
                 "--index", str(worker.index), "--listen-fd", "4", "--family", self.family,
                 "--control-fd", "3"]
+        if self.state_dir:
+            args += ["--state-dir", self.state_dir]
         worker.state = "starting"
         worker.process = self.reactor.spawnProcess(
             _WorkerProtocol(self, worker), sys.executable, args, env=env,
@@ -234,7 +237,7 @@ class Supervisor(Service):
         if self._stopping is not None:
             return
         try:
-            config = config_from_file(self.config_path)
+            config = config_from_file(self.config_path, self.state_dir)
         except ConfigError as e:
             self.config_reload_failures.inc()
             log.error("reload refused, configuration invalid; still serving the previous one: "

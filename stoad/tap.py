@@ -14,6 +14,7 @@ from stoad.supervisor import EXIT_CONFIG, Supervisor
 class Options(usage.Options):
     optParameters = [
         ["config", "c", "/etc/stoad/stoad.ini", "Path to the stoad INI configuration file."],
+        ["state-dir", None, None, "Overrides [server] state_dir (e.g. systemd's $STATE_DIRECTORY)."],
     ]
 
 
@@ -23,8 +24,8 @@ def makeService(options: Options, reactor: Any = None) -> Supervisor:
 
         reactor = default_reactor
     try:
-        config = config_from_file(options["config"])
+        config = config_from_file(options["config"], options["state-dir"])
     except ConfigError as e:
         sys.stderr.write("stoad: configuration invalid:\n" + str(e) + "\n")
         raise SystemExit(EXIT_CONFIG) from None
-    return Supervisor(options["config"], config, reactor)
+    return Supervisor(options["config"], config, reactor, state_dir=options["state-dir"])

@@ -116,11 +116,11 @@ def build_server_context(settings: TLSSettings,
     ctx.set_session_id(b"stoad")
     ctx.set_timeout(TICKET_LIFETIME_SECONDS)
     try:
-        ctx.use_certificate(crypto.X509.from_cryptography(chain[0]))
+        ctx.use_certificate(chain[0])
         for extra in chain[1:]:
-            ctx.add_extra_chain_cert(crypto.X509.from_cryptography(extra))
+            ctx.add_extra_chain_cert(extra)
         key = serialization.load_pem_private_key(key_pem, password=None)
-        ctx.use_privatekey(crypto.PKey.from_cryptography_key(key))  # type: ignore[arg-type]
+        ctx.use_privatekey(key)  # type: ignore[arg-type]
         ctx.check_privatekey()
     except (ValueError, TypeError, SSL.Error) as e:
         raise TLSMaterialError(
@@ -130,7 +130,7 @@ def build_server_context(settings: TLSSettings,
     assert store is not None
     for ca in cas:
         store.add_cert(crypto.X509.from_cryptography(ca))
-        ctx.add_client_ca(crypto.X509.from_cryptography(ca))
+        ctx.add_client_ca(ca)
     if settings.crl_files:
         for path in settings.crl_files:
             data = _read(path, "crl_files")

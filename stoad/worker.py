@@ -67,9 +67,9 @@ class WorkerRuntime:
             raise StartupError(f"tls: {e}") from None
         self.layers = build_layers(config, self.services)
         self.gateway = self._gateway(config, self.layers)
-        self.http_factory = GatewayHTTPFactory(self.gateway, config.limits, self.metrics)
+        self.http_factory = GatewayHTTPFactory(self.gateway, config.limits, self.metrics, reactor)
         self.tls_factory = GatewayTLSFactory(self.tls, self.http_factory, self.metrics,
-                                             config.limits.max_connections)
+                                             config.limits.max_connections, clock=reactor)
         self.port: Any = None
         self.draining = False
 
@@ -97,13 +97,13 @@ class WorkerRuntime:
             _cap_accept_burst(self.port)
         return self.port
 
-    def reload(self, path: str) -> None:
+    def reload(self, path: str, state_dir: str | None = None) -> None:
         """
         Re-read the config, then reload TLS material, each layer and the routes. A part that
         fails keeps its previous state and the failure is raised; new handshakes and requests
         use whatever was reloaded. Open connections keep the context they shook hands with.
         """
-        config = config_from_file(path)
+        config = config_from_file(path, state_dir)
         if config.layers != self.config.layers:
             raise StartupError("the set of layers in [chain] changes only on restart")
         if (config.server.listen != self.config.server.listen
@@ -196,13 +196,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listen-fd", type=int, default=None)
     parser.add_argument("--family", choices=("inet", "inet6"), default="inet")
     parser.add_argument("--control-fd", type=int, default=None)
+    parser.add_argument("--state-dir", default=None)
     args = parser.parse_args(argv)
     control = _Control(args.control_fd)
 
     from twisted.internet import reactor
 
     try:
-        config = config_from_file(args.config)
+        config = config_from_file(args.config, args.state_dir)
     except ConfigError as e:
         sys.stderr.write("stoad: configuration invalid:\n" + str(e) + "\n")
         control.say("FAILED", "configuration invalid")
@@ -226,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     def do_reload() -> None:
         control.say("RELOADING")
         try:
-            runtime.reload(args.config)
+            runtime.reload(args.config, args.state_dir)
         except Exception as e:
             reason = str(e).replace("\n", "; ") or type(e).__name__
             runtime.metrics.reload_failures.labels("worker").inc()

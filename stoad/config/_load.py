@@ -25,10 +25,12 @@ ROUTE_PREFIX = "route:"
 _NO_DEFAULTS = "\x00no-defaults"
 
 
-def config_from_string(text: str, path: str | None = None, base_dir: str | None = None) -> Config:
+def config_from_string(text: str, path: str | None = None, base_dir: str | None = None,
+                       state_dir: str | None = None) -> Config:
     """
     Parse configuration text. Relative paths are taken from C{base_dir} (default: the folder
-    of C{path}, else the current one). Raises L{ConfigError} listing every problem.
+    of C{path}, else the current one); C{state_dir}, when given, overrides C{[server] state_dir}
+    (systemd passes its StateDirectory this way). Raises L{ConfigError} listing every problem.
     """
     problems = Problems()
     parser = configparser.ConfigParser(
@@ -46,10 +48,12 @@ def config_from_string(text: str, path: str | None = None, base_dir: str | None 
     if base_dir is None:
         base_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
     sections = {name: dict(parser[name]) for name in parser.sections()}
+    if state_dir is not None:
+        sections.setdefault("server", {})["state_dir"] = os.path.abspath(state_dir)
     return _parse(sections, problems, base_dir, path)
 
 
-def config_from_file(path: str) -> Config:
+def config_from_file(path: str, state_dir: str | None = None) -> Config:
     """Read and parse a configuration file; a missing or unreadable file is a L{ConfigError}."""
     try:
         with open(path, encoding="utf-8") as f:
@@ -58,7 +62,7 @@ def config_from_file(path: str) -> Config:
         raise ConfigError([f"[file] {path}: cannot read: {e.strerror}"]) from None
     except UnicodeDecodeError:
         raise ConfigError([f"[file] {path}: not UTF-8 text"]) from None
-    return config_from_string(text, path)
+    return config_from_string(text, path, state_dir=state_dir)
 
 
 def _reader(sections: dict[str, dict[str, str]], name: str, problems: Problems, base_dir: str,

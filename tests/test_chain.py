@@ -1,0 +1,137 @@
+"""The filter chain fails closed: exceptions and timeouts in any layer become denies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from stoad.chain import FilterChain, FilterPipeline, ResponseHead
+from stoad.context import RequestContext
+from stoad.deny import Deny
+
+
+def context() -> RequestContext:
+    return RequestContext(request_id="r", started=0.0, client_ip="127.0.0.1", peer=None,
+                          method="GET", raw_path="/x", path="/x", query="", headers={},
+                          body=b"", body_size=0, content_type=None)
+
+
+class _Layer:
+    def __init__(self, name: str, log: list[str], request: Any = None, response: Any = None) -> None:
+        self.name = name
+        self.log = log
+        self._request = request
+        self._response = response
+
+    def on_request(self, ctx: RequestContext) -> Any:
+        self.log.append(f"{self.name}.request")
+        return self._request(ctx) if self._request else None
+
+    def on_response(self, ctx: RequestContext, head: ResponseHead) -> Any:
+        self.log.append(f"{self.name}.response")
+        return self._response(ctx, head) if self._response else None
+
+    def on_complete(self, ctx: RequestContext) -> None:
+        self.log.append(f"{self.name}.complete")
+
+
+class _Upper:
+    def feed(self, chunk: bytes) -> bytes:
+        return chunk.upper()
+
+    def finish(self) -> bytes:
+        return b"!"
+
+
+class _Hold:
+    def __init__(self) -> None:
+        self.held = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        self.held += chunk
+        return b""
+
+    def finish(self) -> bytes:
+        return b"[" + self.held + b"]"
+
+
+def boom(ctx: RequestContext) -> None:
+    raise KeyError("secret detail")
+
+
+class ChainTests(SynchronousTestCase):
+    def run_request(self, chain: FilterChain, ctx: RequestContext) -> Deferred[None]:
+        return ensureDeferred(chain.run_request(ctx))
+
+    def test_layers_run_in_order_and_record_decisions(self) -> None:
+        """Request steps run in order; each allowed layer is recorded."""
+        log: list[str] = []
+        chain = FilterChain([_Layer("a", log), _Layer("b", log)], Clock())
+        ctx = context()
+        self.successResultOf(self.run_request(chain, ctx))
+        self.assertEqual(log, ["a.request", "b.request"])
+        self.assertEqual([d.outcome for d in ctx.decisions], ["allow", "allow"])
+
+    def test_deny_stops_the_chain_and_names_the_layer(self) -> None:
+        """A Deny from a layer stops later layers; the deny carries the layer's name."""
+        log: list[str] = []
+
+        def refuse(ctx: RequestContext) -> None:
+            raise Deny(403, "forbidden", "policy says no")
+
+        chain = FilterChain([_Layer("a", log, refuse), _Layer("b", log)], Clock())
+        failure = self.failureResultOf(self.run_request(chain, context()), Deny)
+        self.assertEqual(failure.value.layer, "a")
+        self.assertEqual(log, ["a.request"])
+
+    def test_exception_in_a_layer_is_a_500_deny_without_detail(self) -> None:
+        """An unexpected exception becomes a 500 deny whose error says nothing of the cause."""
+        chain = FilterChain([_Layer("a", [], boom)], Clock())
+        failure = self.failureResultOf(self.run_request(chain, context()), Deny)
+        self.assertEqual((failure.value.status, failure.value.error), (500, "internal_error"))
+        self.assertNotIn("secret detail", failure.value.error)
+        self.assertEqual(len(self.flushLoggedErrors(KeyError)), 1)
+
+    def test_a_layer_that_never_answers_times_out_as_a_deny(self) -> None:
+        """A step still pending after step_timeout becomes a 503 deny."""
+        clock = Clock()
+        chain = FilterChain([_Layer("slow", [], lambda ctx: Deferred())], clock, step_timeout=2)
+        d = self.run_request(chain, context())
+        self.assertNoResult(d)
+        clock.advance(2.1)
+        failure = self.failureResultOf(d, Deny)
+        self.assertEqual(failure.value.status, 503)
+        self.assertEqual(failure.value.layer, "slow")
+
+    def test_coroutine_layers_are_awaited(self) -> None:
+        """A layer whose step is async def is awaited like one returning a Deferred."""
+
+        async def refuse(ctx: RequestContext) -> None:
+            raise Deny(401, "invalid_token", "expired")
+
+        chain = FilterChain([_Layer("a", [], refuse)], Clock())
+        self.assertEqual(self.failureResultOf(self.run_request(chain, context()), Deny).value.status, 401)
+
+    def test_response_steps_run_innermost_first_and_filters_compose(self) -> None:
+        """Response steps run in reverse; their filters see the body upstream-side first."""
+        log: list[str] = []
+        chain = FilterChain([_Layer("outer", log, response=lambda c, h: _Hold()),
+                             _Layer("inner", log, response=lambda c, h: _Upper())], Clock())
+        filters = self.successResultOf(ensureDeferred(chain.run_response(context(), ResponseHead(200, {}))))
+        self.assertEqual(log, ["inner.response", "outer.response"])
+        pipeline = FilterPipeline(filters)
+        self.assertEqual(pipeline.feed(b"ab"), b"")
+        self.assertEqual(pipeline.finish(), b"[AB!]")
+
+    def test_complete_runs_for_every_layer_even_if_one_fails(self) -> None:
+        """on_complete reaches every layer; a failing one is logged, not raised."""
+        log: list[str] = []
+        bad = _Layer("bad", log)
+        bad.on_complete = lambda ctx: (_ for _ in ()).throw(ValueError("x"))  # type: ignore[method-assign]
+        chain = FilterChain([bad, _Layer("good", log)], Clock())
+        chain.complete(context())
+        self.assertEqual(log, ["good.complete"])
+        self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
