@@ -25,6 +25,7 @@ from stoad.headers import claims_identity, end_to_end
 from stoad.metrics import Metrics
 from stoad.responses import SECURITY_HEADERS, deny_response, error_body
 from stoad.routing import RouteTable
+from stoad.streaming import StreamedBody
 
 log = Logger()
 
@@ -62,8 +63,18 @@ class Gateway:
             layer for layer in chain.layers if hasattr(layer, "serve_local")
         )
 
-    def handle(self, request: Request, peer: PeerCertificate | None) -> defer.Deferred[None]:
-        return defer.ensureDeferred(_Exchange(self, request, peer).run())
+    def handle(self, request: Request, peer: PeerCertificate | None,
+               streamed: StreamedBody | None = None) -> defer.Deferred[None]:
+        return defer.ensureDeferred(_Exchange(self, request, peer, streamed).run())
+
+    def streams_body(self, target: bytes) -> bool:
+        """Whether the route for this request target streams request bodies."""
+        raw_path = target.decode("latin-1").partition("?")[0]
+        try:
+            route = self.routes.match(self.normalise_path(raw_path))
+        except ValueError:
+            return False
+        return route is not None and route.request_body == "stream"
 
 
 def _request_headers(request: Request) -> dict[str, list[str]]:
@@ -79,10 +90,12 @@ def _request_headers(request: Request) -> dict[str, list[str]]:
 class _Exchange:
     """The state of one request/response exchange."""
 
-    def __init__(self, gateway: Gateway, request: Request, peer: PeerCertificate | None) -> None:
+    def __init__(self, gateway: Gateway, request: Request, peer: PeerCertificate | None,
+                 streamed: StreamedBody | None) -> None:
         self.gateway = gateway
         self.request = request
         self.peer = peer
+        self.streamed = streamed
         self.ctx: RequestContext | None = None
         self.head_sent = False
         self.pending: defer.Deferred[Any] | None = None
@@ -111,6 +124,10 @@ class _Exchange:
             self._refuse(deny)
         except UpstreamFailure as failure:
             route_name = self.ctx.route.name if self.ctx and self.ctx.route else "-"
+            if getattr(self.request.channel, "rejected", False):
+                # The channel refused the streamed body (too large) and has answered already.
+                self._record("denied", "http", "streamed body refused by the HTTP layer", 413)
+                return
             log.info("upstream failure on {route}: {reason}", route=route_name,
                      reason=failure.reason)
             self._finish_error(failure.status, failure.error, "upstream", failure.reason)
@@ -132,7 +149,12 @@ class _Exchange:
         request = self.request
         uri = request.uri.decode("latin-1")
         raw_path, _, query = uri.partition("?")
-        body = request.content.read() if request.content is not None else b""
+        if self.streamed is None:
+            body: bytes | None = request.content.read() if request.content is not None else b""
+            size = len(body or b"")
+        else:
+            body = None
+            size = self.streamed.length if isinstance(self.streamed.length, int) else -1
         headers = _request_headers(request)
         ctx = RequestContext(
             request_id=uuid.uuid4().hex,
@@ -145,9 +167,9 @@ class _Exchange:
             query=query,
             headers=headers,
             body=body,
-            body_size=len(body),
+            body_size=size,
             content_type=(headers.get("content-type") or [None])[0],
-            bytes_in=len(body),
+            bytes_in=max(size, 0),
         )
         self.ctx = ctx
         if not raw_path.startswith("/"):
@@ -178,7 +200,8 @@ class _Exchange:
         if self.client_gone:
             raise _ClientGone()
         self.pending = self.gateway.forwarder.send(
-            route, ctx.method, self._upstream_target(ctx), self._upstream_headers(ctx), ctx.body)
+            route, ctx.method, self._upstream_target(ctx), self._upstream_headers(ctx),
+            self.streamed if self.streamed is not None else ctx.body)
         response: IResponse = await self.pending
         self.pending = None
         ctx.backend_status = response.code
@@ -221,6 +244,7 @@ class _Exchange:
             request.setResponseCode(head.status)
             for name, values in headers.items():
                 request.responseHeaders.setRawHeaders(name, values)
+            request.before_response()
 
         done: defer.Deferred[None] = defer.Deferred()
         self.relay = _BodyRelay(request, pipeline, send_head, done, ctx)
@@ -248,6 +272,8 @@ class _Exchange:
         if self.client_gone:
             raise _ClientGone()
         send_head()
+        if self.streamed is not None:
+            ctx.bytes_in = self.streamed.received
         ctx.status = head.status
         ctx.outcome = "allowed"
         request.finish()
@@ -282,7 +308,8 @@ class _Exchange:
 
     def _write_complete(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         request = self.request
-        if self.head_sent or self.client_gone or request.finished:
+        if (self.head_sent or self.client_gone or request.finished
+                or getattr(request.channel, "rejected", False)):
             return
         self.head_sent = True
         request.setResponseCode(status)
@@ -291,6 +318,7 @@ class _Exchange:
         for name, value in SECURITY_HEADERS:
             request.responseHeaders.setRawHeaders(name, [value])
         request.responseHeaders.setRawHeaders("content-length", [str(len(body))])
+        request.before_response()
         if self.ctx is not None:
             self.ctx.bytes_out += len(body)
         request.write(body)

@@ -21,6 +21,7 @@ from stoad.config import LimitSettings
 from stoad.context import PeerCertificate
 from stoad.metrics import Metrics
 from stoad.responses import raw_error
+from stoad.streaming import StreamedBody
 from stoad.tls import peer_certificate_from_der
 
 log = Logger()
@@ -34,10 +35,15 @@ _REASONS = {400: "Bad Request", 408: "Request Timeout", 413: "Content Too Large"
 
 
 class GatewayRequest(http.Request):
-    """A request whose body is buffered up to the limit and handed to the gateway whole."""
+    """
+    A request whose body is buffered up to the limit and handed to the gateway whole, or, on a
+    route with C{request_body = stream}, handed over as soon as the head is in while the body
+    streams on (L{StreamedBody}).
+    """
 
     # Form bodies are the upstream's business; parsing them here only costs time and memory.
     _parsePOSTFormSubmission = False
+    streamed: StreamedBody | None = None
 
     def gotLength(self, length: int | None) -> None:
         channel: GatewayChannel = self.channel
@@ -49,6 +55,14 @@ class GatewayRequest(http.Request):
         if length is not None and length > channel.limits.max_body_bytes:
             channel.reject(413, "body larger than max_body_bytes")
             return
+        gateway = channel.factory.gateway
+        if length != 0 and gateway.streams_body(channel._path):
+            self.method, self.uri = channel._command, channel._path
+            self.clientproto = channel._version
+            self.path = self.uri.split(b"?", 1)[0]
+            self.streamed = StreamedBody(channel.transport, length)
+            gateway.handle(self, channel.peer, self.streamed)
+            return
         super().gotLength(length)
 
     def handleContentChunk(self, data: bytes) -> None:
@@ -58,8 +72,34 @@ class GatewayRequest(http.Request):
         self._received += len(data)
         if self._received > channel.limits.max_body_bytes:
             channel.reject(413, "body larger than max_body_bytes")
+            if self.streamed is not None:
+                self.streamed.fail(ValueError("body larger than max_body_bytes"))
             return
-        super().handleContentChunk(data)
+        if self.streamed is not None:
+            self.streamed.write(data)
+        else:
+            super().handleContentChunk(data)
+
+    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
+        if self.streamed is not None:
+            self.streamed.finish()
+            return
+        super().requestReceived(command, path, version)
+
+    def before_response(self) -> None:
+        """
+        Called just before the response head goes out. A response that leaves while the body
+        is still arriving ends the connection: what follows could not be told from a new request.
+        """
+        if self.streamed is not None and not self.streamed.done:
+            self.responseHeaders.setRawHeaders(b"connection", [b"close"])
+            self.channel.persistent = False
+            self.channel.rejected = True
+
+    def connectionLost(self, reason: Any) -> None:
+        if self.streamed is not None:
+            self.streamed.fail(reason.value)
+        super().connectionLost(reason)
 
     def process(self) -> None:
         channel: GatewayChannel = self.channel

@@ -121,6 +121,8 @@ class WorkerRuntime:
         old_forwarder = self.gateway.forwarder
         self.gateway = self._gateway(config, self.layers)
         self.http_factory.gateway = self.gateway
+        self.http_factory.limits = config.limits
+        self.tls_factory.max_connections = config.limits.max_connections
         self.config = config
         # In-flight requests hold the old forwarder; its idle pooled connections close now.
         old_forwarder.close()

@@ -18,7 +18,6 @@ from stoad.config._model import (
     TLSSettings,
 )
 from stoad.config._reader import ConfigError, Problems, SectionReader
-from stoad.layers import CHAIN_ORDER, SectionSource, load_plugin
 
 CORE_SECTIONS = ("server", "tls", "limits", "admin", "log", "chain")
 ROUTE_PREFIX = "route:"
@@ -164,6 +163,9 @@ def _parse(sections: dict[str, dict[str, str]], problems: Problems, base_dir: st
     log_level = log_r.choice("level", ("debug", "info", "warn", "error"), "info")
     log_r.finish()
 
+    # Imported here: stoad.layers itself needs this package's reader (no import cycle).
+    from stoad.layers import CHAIN_ORDER, SectionSource, load_plugin
+
     chain_r = _reader(sections, "chain", problems, base_dir)
     enabled = chain_r.words("layers")
     for name in enabled:
@@ -285,6 +287,7 @@ def _parse_route(section: str, sections: dict[str, dict[str, str]], problems: Pr
         upstream_client_certificate=cert,
         upstream_client_key=key,
         public_url=public_url,
+        request_body=r.choice("request_body", ("buffer", "stream"), "buffer"),
         layer_options=layer_options,
     )
     r.finish()

@@ -71,6 +71,7 @@ class Route:
     upstream_client_certificate: str | None
     upstream_client_key: str | None
     public_url: str  # the route's resource URL, e.g. https://gateway:8443/api
+    request_body: str = "buffer"  # "buffer" (layers see it) or "stream" (passed through)
     layer_options: Mapping[str, Any] = field(default_factory=dict)
 
 
