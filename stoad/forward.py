@@ -19,11 +19,13 @@ from twisted.web.client import (
     ResponseFailed,
     ResponseNeverReceived,
 )
+from twisted.web.client import _HTTP11ClientFactory
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer, IPolicyForHTTPS, IResponse
 from zope.interface import implementer
 
 from stoad.config import Route
+from stoad.http import set_no_delay
 
 
 class UpstreamFailure(Exception):
@@ -69,6 +71,21 @@ class _RouteTLSPolicy:
         return self._creator
 
 
+class _NoDelayClientFactory(_HTTP11ClientFactory):
+    """Upstream connections with Nagle off: the request head and body go out as written."""
+
+    def buildProtocol(self, addr: Any) -> Any:
+        protocol = super().buildProtocol(addr)
+        made = protocol.connectionMade
+
+        def connection_made() -> None:
+            made()
+            set_no_delay(protocol.transport)
+
+        protocol.connectionMade = connection_made
+        return protocol
+
+
 class Forwarder:
     """One HTTP client per route over one shared connection pool."""
 
@@ -76,6 +93,7 @@ class Forwarder:
                  idle_timeout: float = 60.0) -> None:
         self._reactor = reactor
         self.pool = HTTPConnectionPool(reactor, persistent=True)
+        self.pool._factory = _NoDelayClientFactory
         self.pool.retryAutomatically = False
         self.pool.maxPersistentPerHost = max_persistent_per_host
         self.pool.cachedConnectionTimeout = idle_timeout

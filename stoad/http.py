@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from OpenSSL import SSL
-from twisted.internet.interfaces import IHandshakeListener
+from twisted.internet.interfaces import IHandshakeListener, ITCPTransport
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
@@ -126,6 +126,10 @@ class GatewayChannel(http.HTTPChannel):
         self.timeOut = limits.idle_timeout
         self.MAX_LENGTH = max(limits.max_header_bytes, limits.max_request_line) + 2
 
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        set_no_delay(self.transport)
+
     # -- TLS ---------------------------------------------------------------------------------
     def handshakeCompleted(self) -> None:
         cert = self.transport.getPeerCertificate()
@@ -214,6 +218,18 @@ class GatewayChannel(http.HTTPChannel):
     def connectionLost(self, reason: Any) -> None:
         self._cancel_head_deadline()
         super().connectionLost(reason)
+
+
+def set_no_delay(transport: Any) -> None:
+    """
+    Turn Nagle's algorithm off on the TCP connection under (any number of) TLS layers: a
+    response head and body written separately would otherwise wait for the peer's delayed ACK.
+    """
+    while transport is not None:
+        if ITCPTransport.providedBy(transport):
+            transport.setTcpNoDelay(True)
+            return
+        transport = getattr(transport, "transport", None)
 
 
 class GatewayHTTPFactory(Factory):

@@ -31,6 +31,9 @@ class _RecordingGateway:
     def __init__(self) -> None:
         self.peers: list[Any] = []
 
+    def streams_body(self, target: bytes) -> bool:
+        return False
+
     def handle(self, request: Any, peer: Any) -> None:
         self.peers.append(peer)
         request.setResponseCode(200)

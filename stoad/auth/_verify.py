@@ -1,0 +1,237 @@
+"""Turns an access token into a L{VerifiedToken}: RFC 9068 JWTs locally, opaque ones by introspection.
+
+Route-independent checks live here (and are cached); audience-per-route and scopes are the layer's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from jose import jwt
+from jose.exceptions import ExpiredSignatureError, JWTClaimsError, JWTError
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+
+from stoad.auth._introspection import TokenIntrospector
+from stoad.auth._jws import (
+    KeySet,
+    TokenRejected,
+    UnknownKey,
+    parse_compact,
+    strict_json_object,
+)
+
+ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
+REQUIRED_CLAIMS = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
+_JOSE_OPTIONS = {
+    "verify_signature": True,
+    "verify_aud": True,
+    "verify_iat": True,
+    "verify_exp": True,
+    "verify_nbf": True,
+    "verify_iss": True,
+    "verify_sub": True,
+    "verify_jti": True,
+    "verify_at_hash": True,
+    "require_aud": True,
+    "require_iat": True,
+    "require_exp": True,
+    "require_iss": True,
+    "require_sub": True,
+    "require_jti": True,
+}
+
+
+class KeySource(Protocol):
+    def current(self) -> Deferred[KeySet]: ...
+
+    def refetch_for_unknown_kid(self) -> Deferred[KeySet | None]: ...
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    """What a valid token says, independent of the route it is used on."""
+
+    kind: str  # "jwt" or "opaque"
+    claims: dict[str, Any]
+    client_id: str
+    subject: str
+    scopes: frozenset[str]
+    audiences: frozenset[str]
+    thumbprint: str | None  # cnf.x5t#S256, when the token is certificate-bound
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class ClaimRules:
+    issuer: str
+    audiences: frozenset[str]  # every audience any route accepts
+    leeway: float
+    max_lifetime: float
+
+
+def _number(claims: dict[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TokenRejected(f"claim {name} is not a number")
+    return float(value)
+
+
+def _text(claims: dict[str, Any], name: str, required: bool = True) -> str | None:
+    value = claims.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise TokenRejected(f"claim {name} is missing or not a string")
+    return value
+
+
+def audiences_of(claims: dict[str, Any]) -> frozenset[str]:
+    aud = claims.get("aud")
+    values = [aud] if isinstance(aud, str) else aud
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+        raise TokenRejected("claim aud is missing or malformed")
+    return frozenset(values)
+
+
+def scopes_of(claims: dict[str, Any]) -> frozenset[str]:
+    scope = claims.get("scope", "")
+    if not isinstance(scope, str):
+        raise TokenRejected("claim scope is not a string")
+    return frozenset(scope.split())
+
+
+def thumbprint_of(claims: dict[str, Any]) -> str | None:
+    cnf = claims.get("cnf")
+    if cnf is None:
+        return None
+    if not isinstance(cnf, dict):
+        raise TokenRejected("claim cnf is not an object")
+    value = cnf.get("x5t#S256")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise TokenRejected("cnf x5t#S256 is not a string")
+    return value
+
+
+def check_times(claims: dict[str, Any], now: float, rules: ClaimRules,
+                require_iat: bool) -> float:
+    """Check exp, nbf, iat and the maximum lifetime; returns exp."""
+    exp = _number(claims, "exp")
+    if exp is None:
+        raise TokenRejected("claim exp is missing")
+    if now >= exp + rules.leeway:
+        raise TokenRejected("token has expired", "the access token has expired")
+    nbf = _number(claims, "nbf")
+    if nbf is not None and nbf > now + rules.leeway:
+        raise TokenRejected("token is not valid yet (nbf)")
+    iat = _number(claims, "iat")
+    if iat is None:
+        if require_iat:
+            raise TokenRejected("claim iat is missing")
+    else:
+        if iat > now + rules.leeway:
+            raise TokenRejected("token was issued in the future (iat)")
+        if exp - iat > rules.max_lifetime:
+            raise TokenRejected("token lifetime exceeds the maximum")
+    return exp
+
+
+class JwtVerifier:
+    """
+    RFC 9068 access tokens: strict header and payload parsing, C{typ} at+jwt, no C{crit},
+    claims checked with the injected clock, then the signature and python-jose's own claim
+    checks (its C{require_*} options on) with one key object and a one-algorithm list.
+    """
+
+    def __init__(self, keys: KeySource, clock: IReactorTime, rules: ClaimRules,
+                 algorithms: frozenset[str]) -> None:
+        self._keys = keys
+        self._clock = clock
+        self._rules = rules
+        self._algorithms = algorithms
+
+    async def verify(self, token: str) -> VerifiedToken:
+        parsed = parse_compact(token)
+        typ = parsed.header.get("typ")
+        if not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES:
+            raise TokenRejected("typ is not at+jwt", "the token is not an access token")
+        claims = strict_json_object(parsed.payload)
+        for name in REQUIRED_CLAIMS:
+            if name not in claims:
+                raise TokenRejected(f"claim {name} is missing")
+        if _text(claims, "iss") != self._rules.issuer:
+            raise TokenRejected("issuer does not match")
+        now = self._clock.seconds()
+        exp = check_times(claims, now, self._rules, require_iat=True)
+        if exp - now > self._rules.max_lifetime + self._rules.leeway:
+            raise TokenRejected("token lifetime exceeds the maximum")
+        audiences = audiences_of(claims)
+        known = sorted(audiences & self._rules.audiences)
+        if not known:
+            raise TokenRejected("audience is not one of this gateway's resources")
+        subject = _text(claims, "sub")
+        client_id = _text(claims, "client_id")
+        _text(claims, "jti")
+        scopes = scopes_of(claims)
+        thumbprint = thumbprint_of(claims)
+
+        keys = await self._keys.current()
+        try:
+            candidates = keys.candidates(parsed, self._algorithms)
+        except UnknownKey:
+            fresh = await self._keys.refetch_for_unknown_kid()
+            if fresh is None:
+                raise
+            candidates = fresh.candidates(parsed, self._algorithms)
+        self._check_with_jose(token, candidates, known[0])
+        return VerifiedToken("jwt", claims, client_id or "", subject or "", scopes, audiences,
+                             thumbprint, exp)
+
+    def _check_with_jose(self, token: str, candidates: list[Any], audience: str) -> None:
+        options = dict(_JOSE_OPTIONS, leeway=self._rules.leeway)
+        for candidate in candidates:
+            try:
+                jwt.decode(token, candidate.key, algorithms=[candidate.alg], options=options,
+                           audience=audience, issuer=self._rules.issuer)
+            except (ExpiredSignatureError, JWTClaimsError) as e:
+                # the signature verified; the claims did not
+                raise TokenRejected(f"python-jose refused the claims: {type(e).__name__}") from None
+            except JWTError:
+                continue
+            return
+        raise TokenRejected("signature does not verify")
+
+
+class OpaqueVerifier:
+    """Opaque tokens: RFC 7662 introspection, then the same claim rules as for JWTs."""
+
+    def __init__(self, introspector: TokenIntrospector, clock: IReactorTime,
+                 rules: ClaimRules) -> None:
+        self._introspector = introspector
+        self._clock = clock
+        self._rules = rules
+
+    async def verify(self, token: str) -> VerifiedToken:
+        claims = await self._introspector.introspect(token)
+        if claims.get("active") is not True:
+            raise TokenRejected("introspection says the token is not active")
+        token_type = claims.get("token_type")
+        if token_type is not None and (not isinstance(token_type, str)
+                                       or token_type.lower() != "bearer"):
+            raise TokenRejected("introspected token is not a bearer access token")
+        if _text(claims, "iss") != self._rules.issuer:
+            raise TokenRejected("issuer does not match")
+        exp = check_times(claims, self._clock.seconds(), self._rules, require_iat=False)
+        audiences = audiences_of(claims)
+        if not audiences & self._rules.audiences:
+            raise TokenRejected("audience is not one of this gateway's resources")
+        client_id = _text(claims, "client_id") or ""
+        subject = _text(claims, "sub", required=False) or client_id
+        return VerifiedToken("opaque", claims, client_id, subject, scopes_of(claims), audiences,
+                             thumbprint_of(claims), exp)

@@ -1,0 +1,260 @@
+"""Scanning one body (or one SSE event): JSON string values, form fields or text, with redaction.
+
+JSON stays valid because redaction rewrites decoded string values, never raw bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from bisect import bisect_right
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+from urllib.parse import parse_qsl, urlencode
+
+import orjson
+
+from stoad.guardrails._detectors import (
+    INJECTION,
+    PII,
+    SECRETS,
+    AllowList,
+    Scanner,
+    redact,
+)
+
+INJECTION_MARKER = "[REDACTED:prompt_injection]"
+SECRET_MEMBER_MARKER = "[REDACTED:generic_secret]"
+BLOCK_ORDER = (INJECTION, SECRETS, PII)
+
+
+@dataclass
+class Tally:
+    """What one scan found: hits per detector, and detectors whose hits could not be redacted."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    unredactable: set[str] = field(default_factory=set)
+    changed: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.counts)
+
+
+def body_kind(content_type: str | None) -> str:
+    """How a body is read: C{json}, C{form}, C{sse}, C{text} or C{binary}."""
+    if not content_type:
+        return "text"
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "application/json" or media.endswith("+json") or media == "application/json-rpc":
+        return "json"
+    if media == "application/x-www-form-urlencoded":
+        return "form"
+    if media == "text/event-stream":
+        return "sse"
+    if media.startswith("text/") or media.startswith("multipart/") or media.endswith("+xml") or media in (
+            "application/xml", "application/javascript", "application/x-ndjson", "application/jsonl",
+            "application/yaml", "application/x-yaml", "application/graphql", "application/sql"):
+        return "text"
+    return "binary"
+
+
+class ContentScanner:
+    """
+    Applies one direction's detector actions to bodies. C{actions} maps detector -> action;
+    hits are counted in a L{Tally}, spans of C{redact} detectors are replaced as they are found.
+    """
+
+    def __init__(self, scanner: Scanner, actions: Mapping[str, str], allow: AllowList | None) -> None:
+        self.scanner = scanner
+        self.actions = dict(actions)
+        self.active = frozenset(d for d, a in self.actions.items() if a != "off")
+        self.redacting = frozenset(d for d, a in self.actions.items() if a == "redact")
+        self.allow = allow if allow else None
+        # Set while walking one document: the strings that a raw match touched, and whether any
+        # phrase matched the whole; other strings cannot hold a finding and are skipped.
+        self._focus: set[str] | None = None
+        self._phrases_possible = True
+
+    def __bool__(self) -> bool:
+        return bool(self.active)
+
+    # --- values ------------------------------------------------------------------------------
+
+    def text(self, value: str, tally: Tally) -> str:
+        out = value
+        focus = self._focus
+        if focus is not None and value not in focus:
+            findings = []
+        else:
+            findings = self.scanner.find(value, self.active, self.allow)
+        if findings:
+            tally.counts.update(f.detector for f in findings)
+            redacted = [f for f in findings if f.detector in self.redacting]
+            if redacted:
+                out = redact(value, redacted)
+                tally.changed = True
+        if INJECTION in self.active and self._phrases_possible:
+            families = self.scanner.injection(value)
+            if families:
+                tally.counts[INJECTION] += len(families)
+                if INJECTION in self.redacting:
+                    out = INJECTION_MARKER
+                    tally.changed = True
+        return out
+
+    def member(self, key: str, value: str, tally: Tally) -> str:
+        """An object member or form field: its value, plus the secret-by-name rule."""
+        before = tally.counts[SECRETS]
+        out = self.text(value, tally)
+        if (SECRETS in self.active and tally.counts[SECRETS] == before
+                and self.scanner.secret_member(key, value)
+                and not (self.allow and self.scanner.allowed(value, self.allow))):
+            tally.counts[SECRETS] += 1
+            if SECRETS in self.redacting:
+                tally.changed = True
+                return SECRET_MEMBER_MARKER
+        return out
+
+    def number(self, value: int, tally: Tally) -> Any:
+        digits = str(abs(value))
+        if PII not in self.active or not 13 <= len(digits) <= 19:
+            return value
+        findings = [f for f in self.scanner.find(digits, frozenset((PII,)), self.allow) if f.kind == "card"]
+        if not findings:
+            return value
+        tally.counts[PII] += 1
+        if PII in self.redacting:
+            tally.changed = True
+            return "[REDACTED:card]"
+        return value
+
+    def walk(self, node: Any, tally: Tally) -> Any:
+        if isinstance(node, str):
+            return self.text(node, tally)
+        if isinstance(node, dict):
+            return {
+                (self.text(k, tally) if isinstance(k, str) else k):
+                    (self.member(k, v, tally) if isinstance(v, str) else self.walk(v, tally))
+                for k, v in node.items()
+            }
+        if isinstance(node, list):
+            return [self.walk(v, tally) for v in node]
+        if isinstance(node, int) and not isinstance(node, bool):
+            return self.number(node, tally)
+        return node
+
+    # --- bodies ------------------------------------------------------------------------------
+
+    def body(self, data: bytes, kind: str, tally: Tally) -> bytes | None:
+        """Scan a whole body; returns the rewritten body when something was redacted, else None."""
+        if not self.active or not data:
+            return None
+        if kind == "json":
+            return self._json(data, tally)
+        if kind == "form":
+            return self._form(data, tally)
+        return self._text(data, tally, kind == "binary")
+
+    def _json(self, data: bytes, tally: Tally) -> bytes | None:
+        # Without escapes every decoded string is a substring of the raw body, so one pass of
+        # the sets over the raw bytes proves a benign body benign.
+        if b"\\" not in data and not self.scanner.maybe(data, self.active):
+            return None
+        try:
+            try:
+                document = orjson.loads(data)
+                dump = orjson.dumps
+            except orjson.JSONDecodeError:
+                document = json.loads(data)  # integers beyond 64 bits
+                dump = _std_dumps
+        except (ValueError, UnicodeDecodeError):
+            return self._text(data, tally, False)
+        strings: list[str] = []
+        _collect_strings(document, strings)
+        joined = "\n".join(strings)
+        if b"\\" in data and not self.scanner.maybe(joined, self.active) and \
+                not self.scanner.maybe(data, self.active):
+            return None
+        self._focus = _touched(strings, self.scanner.spans(joined, self.active))
+        self._phrases_possible = INJECTION in self.active and self.scanner.phrase_possible(joined)
+        try:
+            rewritten = self.walk(document, tally)
+        finally:
+            self._focus = None
+            self._phrases_possible = True
+        self._hidden(data, tally)
+        if tally.changed:
+            return dump(rewritten)
+        return None
+
+    def _hidden(self, raw: bytes, tally: Tally) -> None:
+        """
+        Detectors that fire on the raw bytes but not on the parsed values: content a parser does
+        not show (a duplicate member the upstream may read instead). It cannot be redacted.
+        """
+        text = raw.decode("utf-8", "replace")
+        seen = {f.detector for f in self.scanner.find(text, self.active, self.allow)}
+        if INJECTION in self.active and self.scanner.injection(text):
+            seen.add(INJECTION)
+        for detector in seen:
+            if not tally.counts[detector]:
+                tally.counts[detector] += 1
+                tally.unredactable.add(detector)
+
+    def _form(self, data: bytes, tally: Tally) -> bytes | None:
+        try:
+            text = data.decode("ascii")
+        except UnicodeDecodeError:
+            return self._text(data, tally, False)
+        pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="replace")
+        out = [(self.text(k, tally), self.member(k, v, tally)) for k, v in pairs]
+        self._hidden(data, tally)
+        if tally.changed:
+            return urlencode(out).encode("ascii")
+        return None
+
+    def _text(self, data: bytes, tally: Tally, binary: bool) -> bytes | None:
+        try:
+            text, codec = data.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            text, codec = data.decode("latin-1"), "latin-1"
+            binary = True
+        new = self.text(text, tally)
+        if binary and tally.changed:
+            # Rewriting bytes of a binary body could corrupt it: refuse what would be redacted.
+            tally.unredactable.update(d for d in tally.counts if d in self.redacting)
+            tally.changed = False
+            return None
+        return new.encode(codec) if tally.changed else None
+
+
+def _collect_strings(node: Any, out: list[str]) -> None:
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict):
+            out.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _touched(strings: list[str], spans: list[tuple[int, int]]) -> set[str]:
+    """The strings (joined with one newline each) that any of C{spans} overlaps."""
+    starts = []
+    position = 0
+    for item in strings:
+        starts.append(position)
+        position += len(item) + 1
+    out: set[str] = set()
+    for start, end in spans:
+        first = bisect_right(starts, start) - 1
+        last = bisect_right(starts, max(start, end - 1)) - 1
+        out.update(strings[max(first, 0):last + 1])
+    return out
+
+
+def _std_dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

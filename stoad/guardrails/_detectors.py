@@ -1,0 +1,500 @@
+"""The detectors: PII, secret and prompt-injection rules compiled once into google-re2 sets.
+
+re2 finds candidate spans in linear time; Python validators (Luhn, mod-97, SSN rules, entropy,
+placeholders, allow-lists) then run on the matched spans only.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from importlib import resources
+from typing import Callable, Iterable, Sequence
+
+import orjson
+import re2
+
+PII = "pii"
+SECRETS = "secrets"
+INJECTION = "injection"
+DETECTORS = (PII, SECRETS, INJECTION)
+
+# A validator gets the matched text and returns the (start, end) spans inside it that really are
+# findings (an empty list rejects the match).
+Validator = Callable[[str], list[tuple[int, int]]]
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.max_mem = 64 << 20
+
+# A single space in a phrase stands for a run of whitespace or ASCII punctuation, so that
+# "ignore -- all ... previous   instructions" is one phrase.
+PHRASE_SEPARATOR = r"[\s!-/:-@\[-`{-~]+"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One pattern: its detector class, the finding type it reports, and its span validator."""
+
+    detector: str
+    kind: str
+    pattern: str
+    validate: Validator | None = None
+    group: int = 0  # the capture group that is the finding (0: the whole match)
+
+
+@dataclass(frozen=True)
+class Finding:
+    detector: str
+    kind: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class AllowList:
+    """Values never reported: exact strings, and re2 patterns that must match the whole value."""
+
+    values: frozenset[str] = frozenset()
+    patterns: tuple[str, ...] = ()
+
+    def merged(self, other: AllowList | None) -> AllowList:
+        if other is None or (not other.values and not other.patterns):
+            return self
+        return AllowList(self.values | other.values, self.patterns + other.patterns)
+
+    def __bool__(self) -> bool:
+        return bool(self.values or self.patterns)
+
+
+# --- validators -----------------------------------------------------------------------------
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def card_issuer_ok(digits: str) -> bool:
+    """True when the number has a known issuer prefix and a length that issuer uses."""
+    n = len(digits)
+    two, four, six = int(digits[:2]), int(digits[:4]), int(digits[:6])
+    if digits[0] == "4":
+        return n in (13, 16, 19)  # Visa
+    if 51 <= two <= 55 or 2221 <= four <= 2720:
+        return n == 16  # Mastercard
+    if two in (34, 37):
+        return n == 15  # American Express
+    if four == 6011 or two == 65 or 644 <= int(digits[:3]) <= 649 or 622126 <= six <= 622925:
+        return 16 <= n <= 19  # Discover
+    if 300 <= int(digits[:3]) <= 305 or two in (36, 38, 39):
+        return 14 <= n <= 19  # Diners Club
+    if two == 35:
+        return 16 <= n <= 19  # JCB (3528-3589 assigned; test generators use all of 35xx)
+    if two == 62 or two == 81:
+        return 16 <= n <= 19  # UnionPay
+    return False
+
+
+def _card_spans(text: str) -> list[tuple[int, int]]:
+    # The match may run into neighbouring digit groups ("4111 1111 1111 1111 12"): try runs of
+    # whole groups, longest first from the left, and keep those that validate.
+    groups: list[tuple[int, int]] = []
+    start = None
+    for i, ch in enumerate(text):
+        if ch in "0123456789":
+            if start is None:
+                start = i
+        elif start is not None:
+            groups.append((start, i))
+            start = None
+    if start is not None:
+        groups.append((start, len(text)))
+    counts = [0]
+    for a, b in groups:
+        counts.append(counts[-1] + b - a)
+    found: list[tuple[int, int]] = []
+    i = 0
+    while i < len(groups):
+        hit = None
+        for j in range(len(groups) - 1, i - 1, -1):
+            n = counts[j + 1] - counts[i]
+            if n < 13:
+                break
+            if n > 19:
+                continue
+            digits = "".join(text[a:b] for a, b in groups[i:j + 1])
+            if card_issuer_ok(digits) and luhn_ok(digits):
+                hit = (groups[i][0], groups[j][1], j)
+                break
+        if hit is None:
+            i += 1
+        else:
+            found.append((hit[0], hit[1]))
+            i = hit[2] + 1
+    return found
+
+
+_SSN_KNOWN_INVALID = frozenset({"078051120", "219099999", "123456789"})
+
+
+def ssn_ok(digits: str) -> bool:
+    """The SSA's structural rules: no area 000, 666 or 9xx, no group 00, no serial 0000."""
+    if len(digits) != 9 or not digits.isdigit():
+        return False
+    area, group, serial = digits[:3], digits[3:5], digits[5:]
+    if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
+        return False
+    if len(set(digits)) == 1 or digits in _SSN_KNOWN_INVALID:
+        return False
+    return True
+
+
+def _ssn_spans(text: str) -> list[tuple[int, int]]:
+    seps = [ch for ch in text if not ch.isdigit()]
+    if len(seps) == 2 and seps[0] != seps[1]:
+        return []
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return [(0, len(text))] if ssn_ok(digits) else []
+
+
+# ISO 13616 lengths of the countries most often seen; others pass with a 15..34 length check.
+IBAN_LENGTHS = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22,
+    "BR": 29, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20,
+    "EG": 29, "ES": 24, "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18,
+    "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27,
+    "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21,
+    "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15,
+    "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "SA": 24, "SC": 31,
+    "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28, "TL": 23, "TN": 24, "TR": 26,
+    "UA": 29, "VA": 22, "VG": 24, "XK": 20, "BY": 28, "LY": 25, "SD": 18, "IR": 26,
+}
+
+
+def iban_ok(compact: str) -> bool:
+    if not 15 <= len(compact) <= 34 or not compact[:2].isalpha() or not compact[2:4].isdigit():
+        return False
+    expected = IBAN_LENGTHS.get(compact[:2])
+    if expected is not None and len(compact) != expected:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    number = "".join(str(int(ch, 36)) for ch in rearranged)
+    return int(number) % 97 == 1
+
+
+def _iban_spans(text: str) -> list[tuple[int, int]]:
+    # The pattern may take a trailing word along ("... 3000 81 INVOICE"): shrink from the right.
+    end = len(text)
+    while end >= 15:
+        if iban_ok(text[:end].replace(" ", "")):
+            return [(0, end)]
+        end = text.rfind(" ", 0, end)
+    return []
+
+
+def _phone_spans(text: str) -> list[tuple[int, int]]:
+    digits = sum(ch.isdigit() for ch in text)
+    if text.startswith("+"):
+        return [(0, len(text))] if 8 <= digits <= 15 else []
+    return [(0, len(text))] if digits in (10, 11) else []
+
+
+def entropy(text: str) -> float:
+    """Shannon entropy in bits per character."""
+    if not text:
+        return 0.0
+    n = len(text)
+    return -sum(c / n * math.log2(c / n) for c in Counter(text).values())
+
+
+_PLACEHOLDER_WORDS = ("example", "xxxx", "your", "placeholder", "dummy", "sample", "redacted",
+                      "insert", "changeme", "replace", "abcdef", "123456", "000000", "test_key",
+                      "<", ">", "*")
+
+
+def looks_placeholder(value: str) -> bool:
+    low = value.lower()
+    if any(word in low for word in _PLACEHOLDER_WORDS):
+        return True
+    return len(set(low)) < min(8, max(2, len(low) // 3))
+
+
+def _token_validator(min_entropy: float, need_digit: bool = False) -> Validator:
+    def validate(text: str) -> list[tuple[int, int]]:
+        body = text.split("_", 1)[-1] if "_" in text[:12] else text
+        if looks_placeholder(body) or entropy(body) < min_entropy:
+            return []
+        if need_digit and not (any(c.isdigit() for c in body) and any(c.isalpha() for c in body)):
+            return []
+        return [(0, len(text))]
+
+    return validate
+
+
+def _jwt_spans(text: str) -> list[tuple[int, int]]:
+    head = text.split(".", 1)[0]
+    try:
+        decoded = orjson.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except (binascii.Error, ValueError):
+        return []
+    return [(0, len(text))] if isinstance(decoded, dict) and "alg" in decoded else []
+
+
+# --- rules ----------------------------------------------------------------------------------
+
+_ND = r"(?:^|[^\w])"  # not preceded by a word character (consumed; the finding is group 1)
+_END = r"(?:[^\w]|$)"
+
+BUILTIN_RULES: tuple[Rule, ...] = (
+    Rule(PII, "ssn", r"\b(\d{3}[- ]\d{2}[- ]\d{4})\b", _ssn_spans, 1),
+    # Plain runs, 4-4-4-4(-3) groups, and the 4-6-5 / 4-6-4 groups of Amex and Diners cards.
+    Rule(PII, "card", r"\b(\d{13,19}|\d{4}[ -]\d{4}[ -]\d{4}[ -]\d{1,7}|\d{4}[ -]\d{6}[ -]\d{4,5})\b",
+         _card_spans, 1),
+    Rule(PII, "email", r"\b([A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+         r"[A-Za-z]{2,24})\b", None, 1),
+    Rule(PII, "phone", r"(?:^|[^\w+])(\+[1-9]\d{0,3}(?:[ .-]?\(?\d{1,4}\)?){2,6})\b", _phone_spans, 1),
+    Rule(PII, "phone", r"(?:^|[^\w+(])((?:\+?1[ .-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4})\b",
+         _phone_spans, 1),
+    Rule(PII, "iban", r"\b([A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)\b", _iban_spans, 1),
+    Rule(SECRETS, "aws_access_key_id",
+         r"\b((?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA|ASCA)[A-Z2-7]{16})\b",
+         _token_validator(2.5), 1),
+    Rule(SECRETS, "aws_secret_access_key",
+         r"(?i)aws.{0,24}?(?:secret|private).{0,24}?[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9/+]{40})" + _END,
+         _token_validator(3.5, need_digit=True), 1),
+    Rule(SECRETS, "github_token", r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36})\b", _token_validator(3.0), 1),
+    Rule(SECRETS, "github_token", r"\b(github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})\b", _token_validator(3.0), 1),
+    Rule(SECRETS, "gitlab_token", r"\b(gl(?:pat|dt|rt|ptt|cbt|oas)-[A-Za-z0-9_-]{20,256})", _token_validator(3.0), 1),
+    Rule(SECRETS, "slack_token", r"\b(xox[abposr]-[A-Za-z0-9-]{10,256})", _token_validator(3.0), 1),
+    Rule(SECRETS, "slack_webhook",
+         r"(https://hooks\.slack\.com/services/T[A-Z0-9]{6,16}/B[A-Z0-9]{6,16}/[A-Za-z0-9]{16,64})", None, 1),
+    Rule(SECRETS, "stripe_key", r"\b((?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,256})\b", _token_validator(3.0), 1),
+    Rule(SECRETS, "openai_key", r"(?:^|[^\w-])(sk-(?:proj-|svcacct-|admin-|ant-api\d\d-)?[A-Za-z0-9_-]{20,256})",
+         _token_validator(3.5, need_digit=True), 1),
+    Rule(SECRETS, "google_api_key", r"\b(AIza[0-9A-Za-z_-]{35})" + _END, _token_validator(3.0), 1),
+    Rule(SECRETS, "private_key",
+         r"(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?s:.*?)-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)",
+         None, 1),
+    Rule(SECRETS, "private_key", r"(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)", None, 1),
+    Rule(SECRETS, "jwt", r"\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,})", _jwt_spans, 1),
+    Rule(SECRETS, "bearer_token", r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{20,512}=*)", _token_validator(3.5, True), 1),
+    Rule(SECRETS, "generic_secret",
+         r"(?i)\b(?:api[_-]?key|apikey|secret(?:[_-]?key)?|client[_-]?secret|passw(?:or)?d|auth[_-]?token|"
+         r"access[_-]?token|access[_-]?key|private[_-]?key|token)[\"']?\s*[:=]\s*[\"']?"
+         r"([A-Za-z0-9_\-+/=.]{16,512})", _token_validator(3.5, need_digit=True), 1),
+)
+
+# JSON object members and form fields whose name says "secret": the whole value is checked.
+SECRET_KEY_PATTERN = (r"(?i)(?:^|[_.-])(?:api[_-]?key|apikey|secret|client[_-]?secret|passw(?:or)?d|"
+                      r"auth[_-]?token|access[_-]?token|refresh[_-]?token|access[_-]?key|private[_-]?key|"
+                      r"token|credentials?)(?:$|[_.-])")
+
+
+def load_pattern_lines(lines: Iterable[str]) -> list[tuple[str, str]]:
+    """Parse C{name regex} lines (C{#} comments and blank lines skipped)."""
+    out = []
+    for raw in lines:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, pattern = line.partition(" ")
+        pattern = pattern.strip()
+        if not pattern:
+            raise ValueError(f"expected 'name regex', got {line!r}")
+        out.append((name, pattern))
+    return out
+
+
+def builtin_phrases() -> list[tuple[str, str]]:
+    text = resources.files("stoad.guardrails").joinpath("injection_phrases.txt").read_text("utf-8")
+    return load_pattern_lines(text.splitlines())
+
+
+def phrase_regex(pattern: str) -> str:
+    return pattern.replace(" ", PHRASE_SEPARATOR)
+
+
+def check_regex(pattern: str) -> None:
+    """Raise ValueError when re2 cannot compile C{pattern}."""
+    try:
+        re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as e:
+        raise ValueError(f"not a valid re2 pattern {pattern!r}: {e}") from None
+
+
+# --- normalisation for injection phrases ----------------------------------------------------
+
+_INVISIBLE = [0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x3164, 0xFEFF, 0xFFA0]
+_INVISIBLE += list(range(0x200B, 0x2010)) + list(range(0x202A, 0x202F)) + list(range(0x2060, 0x2070))
+_INVISIBLE += list(range(0xFE00, 0xFE10)) + list(range(0x0300, 0x0370))  # variation selectors, combining
+_HOMOGLYPHS = {
+    # Cyrillic
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
+    "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "һ": "h",
+    "ԁ": "d", "ԛ": "q", "ԝ": "w", "ӏ": "l", "ɡ": "g", "ց": "g", "յ": "j", "օ": "o", "ս": "u",
+    "А": "a", "В": "b", "Е": "e", "К": "k", "М": "m", "Н": "h", "О": "o", "Р": "p", "С": "c",
+    "Т": "t", "У": "y", "Х": "x", "Ѕ": "s", "І": "i", "Ј": "j",
+    # Greek
+    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+    "τ": "t", "υ": "u", "χ": "x", "ω": "w", "Α": "a", "Β": "b", "Ε": "e", "Η": "h", "Ι": "i",
+    "Κ": "k", "Μ": "m", "Ν": "n", "Ο": "o", "Ρ": "p", "Τ": "t", "Υ": "y", "Χ": "x", "Ζ": "z",
+    # Latin look-alikes
+    "ı": "i", "ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ŀ": "l", "ſ": "s", "ß": "ss",
+}
+_LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
+_UNICODE_TABLE: dict[int, str | None] = {cp: None for cp in _INVISIBLE}
+_UNICODE_TABLE.update({ord(k): v for k, v in _HOMOGLYPHS.items()})
+_UNICODE_TABLE.update({ord(k): v for k, v in _LEET.items()})
+_ASCII_TABLE = bytes.maketrans(
+    bytes(range(65, 91)) + "".join(_LEET).encode(),
+    bytes(range(97, 123)) + "".join(_LEET.values()).encode(),
+)
+
+
+def normalise_ascii(data: bytes) -> bytes:
+    """Normalise ASCII bytes for phrase matching: lower case and digit look-alikes."""
+    return data.translate(_ASCII_TABLE)
+
+
+def normalise(text: str) -> str:
+    """Normalise text for phrase matching (see injection_phrases.txt)."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_TABLE).decode("ascii")
+    decomposed = unicodedata.normalize("NFKD", text)
+    return decomposed.translate(_UNICODE_TABLE).lower()
+
+
+# --- the scanner ----------------------------------------------------------------------------
+
+class Scanner:
+    """
+    Every rule compiled once: one re2 set for PII and secrets (run on the text as it is) and one
+    for injection phrases (run on normalised text), plus each rule alone to find its spans.
+    """
+
+    def __init__(self, rules: Sequence[Rule], phrases: Sequence[tuple[str, str]]) -> None:
+        self.rules = tuple(rules)
+        self._compiled = [re2.compile(rule.pattern, _RE2_OPTIONS) for rule in self.rules]
+        self._set = re2.Set.SearchSet(_RE2_OPTIONS)
+        for rule in self.rules:
+            self._set.Add(rule.pattern)
+        self._set.Compile()
+        self.phrases = tuple((name, phrase_regex(p)) for name, p in phrases)
+        self._phrase_set = re2.Set.SearchSet(_RE2_OPTIONS)
+        for _, pattern in self.phrases:
+            self._phrase_set.Add(pattern)
+        self._phrase_set.Compile()
+        self._secret_key = re2.compile(SECRET_KEY_PATTERN, _RE2_OPTIONS)
+        self._secret_value = _token_validator(3.5, need_digit=True)
+        self._allow_cache: dict[tuple[str, ...], re2._Regexp] = {}
+        self._key_cache: dict[str, bool] = {}
+
+    def maybe(self, data: bytes | str, detectors: frozenset[str]) -> bool:
+        """A cheap over-approximation: False means no rule of C{detectors} can match C{data}."""
+        if (PII in detectors or SECRETS in detectors) and self._set.Match(data):
+            return True
+        if INJECTION in detectors:
+            norm = normalise_ascii(data) if isinstance(data, bytes) and data.isascii() else \
+                normalise(data if isinstance(data, str) else data.decode("utf-8", "replace"))
+            if self._phrase_set.Match(norm):
+                return True
+        return False
+
+    def injection(self, text: str) -> list[str]:
+        """The phrase families found in C{text} after normalisation."""
+        hits = self._phrase_set.Match(normalise(text)) or ()
+        return sorted({self.phrases[i][0] for i in hits})
+
+    def find(self, text: str, detectors: frozenset[str], allow: AllowList | None = None) -> list[Finding]:
+        """Validated, non-overlapping PII and secret findings in C{text} (spans in C{text})."""
+        if not (PII in detectors or SECRETS in detectors):
+            return []
+        indices = self._set.Match(text)
+        if not indices:
+            return []
+        candidates: list[Finding] = []
+        for index in sorted(indices):
+            rule = self.rules[index]
+            if rule.detector not in detectors:
+                continue
+            for match in self._compiled[index].finditer(text):
+                start, end = match.span(rule.group)
+                if start < 0:
+                    continue
+                value = text[start:end]
+                spans = rule.validate(value) if rule.validate else [(0, len(value))]
+                for a, b in spans:
+                    if allow and self.allowed(value[a:b], allow):
+                        continue
+                    candidates.append(Finding(rule.detector, rule.kind, start + a, start + b))
+        return _without_overlaps(candidates)
+
+    def spans(self, text: str, detectors: frozenset[str]) -> list[tuple[int, int]]:
+        """Every raw (unvalidated) match span of the rules of C{detectors}: where to look closer."""
+        out: list[tuple[int, int]] = []
+        for index in self._set.Match(text) or ():
+            if self.rules[index].detector in detectors:
+                out.extend(m.span() for m in self._compiled[index].finditer(text))
+        return out
+
+    def phrase_possible(self, text: str) -> bool:
+        return bool(self._phrase_set.Match(normalise(text)))
+
+    def secret_member(self, key: str, value: str) -> bool:
+        """Whether an object member or form field named C{key} holds a secret-looking value."""
+        if len(value) < 16:
+            return False
+        named = self._key_cache.get(key)
+        if named is None:
+            named = self._secret_key.search(key) is not None
+            if len(self._key_cache) < 4096:
+                self._key_cache[key] = named
+        return named and bool(self._secret_value(value))
+
+    def allowed(self, value: str, allow: AllowList) -> bool:
+        if value in allow.values:
+            return True
+        if not allow.patterns:
+            return False
+        compiled = self._allow_cache.get(allow.patterns)
+        if compiled is None:
+            compiled = re2.compile("|".join(f"(?:{p})" for p in allow.patterns), _RE2_OPTIONS)
+            self._allow_cache[allow.patterns] = compiled
+        return compiled.fullmatch(value) is not None
+
+
+def _without_overlaps(findings: list[Finding]) -> list[Finding]:
+    findings.sort(key=lambda f: (f.start, -(f.end - f.start)))
+    out: list[Finding] = []
+    for finding in findings:
+        if out and finding.start < out[-1].end:
+            continue
+        out.append(finding)
+    return out
+
+
+def redact(text: str, findings: Sequence[Finding]) -> str:
+    """Replace each finding's span with C{[REDACTED:<kind>]} (findings sorted, non-overlapping)."""
+    parts = []
+    last = 0
+    for finding in findings:
+        parts.append(text[last:finding.start])
+        parts.append(f"[REDACTED:{finding.kind}]")
+        last = finding.end
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def custom_rules(patterns: Sequence[tuple[str, str]], detector: str = PII) -> list[Rule]:
+    """Rules from configuration: each whole match is a finding of type C{name}."""
+    return [Rule(detector, name, f"({pattern})", None, 1) for name, pattern in patterns]

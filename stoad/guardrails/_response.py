@@ -1,0 +1,287 @@
+"""Response body filters: buffered JSON/text scanning, SSE event-by-event scanning, and size limits.
+
+A filter never sends a byte it has not scanned; blocks become 502 (or a final SSE event).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import orjson
+
+from stoad.deny import Deny
+from stoad.guardrails._content import ContentScanner, Tally
+from stoad.guardrails._detectors import Scanner
+from stoad.guardrails._encoding import CorruptEncoding, DecodedTooLarge, StreamDecoder, StreamEncoder
+
+# Called with a scan's tally: records the triggers and returns the detector that blocks, if any.
+Decide = Callable[[Tally], "str | None"]
+# Called for size and oversize events: (detector, action).
+Note = Callable[[str, str], None]
+
+
+def blocked_response(detector: str) -> Deny:
+    return Deny(502, "guardrail_blocked", f"response blocked by the {detector} guardrail",
+                body={"error": "guardrail_blocked", "detector": detector})
+
+
+def truncated_json(limit: int) -> bytes:
+    return orjson.dumps({"error": "response_truncated", "truncated": True, "limit_bytes": limit,
+                         "detector": "size"})
+
+
+def _utf8_prefix(data: bytes, limit: int) -> bytes:
+    """The first C{limit} bytes, without a UTF-8 sequence cut in half at the end."""
+    cut = data[:limit]
+    try:
+        cut.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.start >= len(cut) - 3 and e.end == len(cut):
+            return cut[:e.start]
+    return cut
+
+
+class BufferedScanFilter:
+    """
+    Buffers a JSON, form or text body up to the scan limit and scans it at C{finish}. Past the
+    size limit the body is replaced (JSON: a structured marker) or cut with a marker line (text).
+    """
+
+    def __init__(self, content: ContentScanner, kind: str, scan_limit: int, oversize: str,
+                 size_limit: int | None, decide: Decide, note: Note) -> None:
+        self._content = content
+        self._kind = kind
+        self._scan_limit = scan_limit
+        self._oversize = oversize
+        self._size_limit = size_limit
+        self._decide = decide
+        self._note = note
+        self._buffer = bytearray()
+        self._passthrough = False
+        self._truncated = False
+
+    @property
+    def done(self) -> bool:
+        """Nothing more of the body will be used (it was cut at the size limit)."""
+        return self._truncated
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._passthrough:
+            return chunk
+        if self._truncated:
+            return b""
+        self._buffer += chunk
+        size = len(self._buffer)
+        if self._size_limit is not None and size > self._size_limit:
+            self._truncated = True
+            del self._buffer[self._size_limit:]
+            return b""
+        if size > self._scan_limit:
+            if self._oversize == "block":
+                self._note("oversize", "block")
+                raise Deny(502, "guardrail_blocked", "response larger than the scan limit",
+                           body={"error": "guardrail_blocked", "detector": "oversize"})
+            self._note("oversize", "alert")
+            self._passthrough = True
+            out = bytes(self._buffer)
+            self._buffer.clear()
+            return out
+        return b""
+
+    def finish(self) -> bytes:
+        if self._passthrough:
+            return b""
+        if self._truncated:
+            assert self._size_limit is not None
+            self._note("size", "truncate")
+            if self._kind == "json":
+                return truncated_json(self._size_limit)
+            if self._kind == "binary":
+                raise Deny(502, "response_too_large", "binary response over the size limit",
+                           body={"error": "response_too_large", "detector": "size"})
+            body = _utf8_prefix(bytes(self._buffer), self._size_limit)
+            marker = f"\n[TRUNCATED: response exceeded {self._size_limit} bytes]\n".encode()
+            return self._scan(body, "text") + marker
+        return self._scan(bytes(self._buffer), self._kind)
+
+    def _scan(self, body: bytes, kind: str) -> bytes:
+        tally = Tally()
+        new = self._content.body(body, kind, tally)
+        if tally:
+            detector = self._decide(tally)
+            if detector is not None:
+                raise blocked_response(detector)
+        return body if new is None else new
+
+
+def _final_event(payload: dict[str, object]) -> bytes:
+    return b"event: guardrail\ndata: " + orjson.dumps(payload) + b"\n\n"
+
+
+class EventStreamFilter:
+    """
+    Scans C{text/event-stream} responses event by event: an event is held until its blank line
+    arrives (however the network split it), its C{data:} lines are scanned as one value (as JSON
+    when they parse), and only then sent. A block or the size limit ends the stream with a final
+    C{guardrail} event; nothing after it is sent.
+    """
+
+    def __init__(self, content: ContentScanner, scanner: Scanner, scan_limit: int, oversize: str,
+                 size_limit: int | None, decide: Decide, note: Note) -> None:
+        self._content = content
+        self._scanner = scanner
+        self._scan_limit = scan_limit
+        self._oversize = oversize
+        self._size_limit = size_limit
+        self._decide = decide
+        self._note = note
+        self._pending = b""
+        self._sent = 0
+        self._ended = False
+        self._passthrough = False
+
+    @property
+    def done(self) -> bool:
+        """The stream was ended with a final event; nothing more will be sent."""
+        return self._ended
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._ended:
+            return b""
+        if self._passthrough:
+            return chunk
+        # Keep a trailing CR back: it may be the first half of a CRLF in the next chunk.
+        data = self._pending + chunk
+        hold = b""
+        if data.endswith(b"\r"):
+            data, hold = data[:-1], b"\r"
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        out: list[bytes] = []
+        while not self._ended:
+            end = data.find(b"\n\n")
+            if end < 0:
+                break
+            out.append(self._event(data[:end]))
+            data = data[end + 2:]
+        if self._ended:
+            self._pending = b""
+            return b"".join(out)
+        self._pending = data + hold
+        if len(self._pending) > self._scan_limit:
+            if self._oversize == "block":
+                self._note("oversize", "block")
+                out.append(self._end({"error": "guardrail_blocked", "detector": "oversize"}))
+            else:
+                self._note("oversize", "alert")
+                self._passthrough = True
+                out.append(self._pending)
+                self._pending = b""
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        if self._ended or self._passthrough:
+            return b""
+        rest = self._pending.replace(b"\r\n", b"\n").replace(b"\r", b"\n").strip(b"\n")
+        self._pending = b""
+        return self._event(rest) if rest else b""
+
+    def _end(self, payload: dict[str, object]) -> bytes:
+        self._ended = True
+        return _final_event(payload)
+
+    def _event(self, block: bytes) -> bytes:
+        lines = block.split(b"\n")
+        data_lines: list[str] = []
+        first_data = -1
+        kept: list[tuple[int, str]] = []
+        tally = Tally()
+        for index, raw in enumerate(lines):
+            line = raw.decode("utf-8", "replace")
+            if line.startswith("data"):
+                name, _, value = line.partition(":")
+                if name == "data":
+                    if first_data < 0:
+                        first_data = index
+                    data_lines.append(value[1:] if value.startswith(" ") else value)
+                    continue
+            # event:, id:, retry: and comments are scanned as text too.
+            kept.append((index, self._content.text(line, tally) if line else line))
+        new_data: list[str] | None = None
+        if data_lines:
+            data = "\n".join(data_lines)
+            if len(data_lines) > 1:
+                # A token split over two data: lines is whole only when the lines are joined.
+                joined = "".join(data_lines)
+                if self._scanner.maybe(joined, self._content.active) and not \
+                        self._scanner.maybe(data, self._content.active):
+                    data = joined
+            new = self._content.body(data.encode("utf-8"), "json" if _looks_json(data) else "text", tally)
+            if new is not None:
+                new_data = new.decode("utf-8").split("\n")
+        if tally:
+            detector = self._decide(tally)
+            if detector is not None:
+                return self._end({"error": "guardrail_blocked", "detector": detector})
+        if new_data is None and not tally.changed:
+            encoded = block + b"\n\n"
+        else:
+            out_lines: list[str] = []
+            kept_map = dict(kept)
+            for index in range(len(lines)):
+                if index == first_data:
+                    out_lines.extend("data: " + d for d in (new_data if new_data is not None else data_lines))
+                elif index in kept_map:
+                    out_lines.append(kept_map[index])
+            encoded = "\n".join(out_lines).encode("utf-8") + b"\n\n"
+        if self._size_limit is not None and self._sent + len(encoded) > self._size_limit:
+            self._note("size", "truncate")
+            return self._end({"error": "response_truncated", "truncated": True,
+                              "limit_bytes": self._size_limit, "detector": "size"})
+        self._sent += len(encoded)
+        return encoded
+
+
+def _looks_json(data: str) -> bool:
+    head = data.lstrip()[:1]
+    return head in ("{", "[")
+
+
+class DecodingFilter:
+    """
+    Runs an inner filter on the decoded body of a gzip/deflate response and re-encodes its output,
+    so the client still gets the coding the upstream declared. Decoding is bounded in pieces.
+    """
+
+    def __init__(self, inner: BufferedScanFilter | EventStreamFilter, coding: str, note: Note) -> None:
+        self._inner = inner
+        # The inner filter enforces the scan and size limits on decoded bytes; decoding stops
+        # as soon as it needs no more, and output is produced in bounded pieces.
+        self._decoder = StreamDecoder(coding, None)
+        self._encoder = StreamEncoder(coding)
+        self._note = note
+
+    def _run(self, pieces: Iterable[bytes]) -> bytes:
+        out = []
+        try:
+            for piece in pieces:
+                if self._inner.done:
+                    break
+                out.append(self._encoder.feed(self._inner.feed(piece)))
+        except DecodedTooLarge:
+            self._note("oversize", "block")
+            raise Deny(502, "guardrail_blocked", "compressed response decodes past the limit",
+                       body={"error": "guardrail_blocked", "detector": "oversize"}) from None
+        except CorruptEncoding as e:
+            self._note("encoding", "block")
+            raise Deny(502, "guardrail_unscannable", f"corrupt compressed response: {e}",
+                       body={"error": "guardrail_unscannable", "detector": "encoding"}) from None
+        return b"".join(out)
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._inner.done:
+            return b""
+        return self._run(self._decoder.feed(chunk))
+
+    def finish(self) -> bytes:
+        head = b"" if self._inner.done else self._run(self._decoder.finish())
+        return head + self._encoder.finish(self._inner.finish())

@@ -1,0 +1,98 @@
+"""C{stoad tools}: show the upstream tool definitions stoad recorded, and accept changed ones.
+
+Acceptance is what unblocks a tool whose definition changed on a route with C{on_tool_change = block}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+from typing import Any
+
+from stoad.mcp._config import STATE_FILE_NAME, McpSettings
+from stoad.mcp._tools import ToolDefinitionStore
+
+
+def _state_file(args: argparse.Namespace) -> str:
+    if args.state_file:
+        return str(args.state_file)
+    from stoad.config import _load
+
+    config = _load.config_from_file(args.config)
+    settings = config.layer_settings.get("mcp")
+    if isinstance(settings, McpSettings) and settings.state_file:
+        return settings.state_file
+    return os.path.join(config.server.state_dir, STATE_FILE_NAME)
+
+
+def _when(stamp: float | None) -> str:
+    if stamp is None:
+        return "-"
+    return datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _list(args: argparse.Namespace) -> int:
+    store = ToolDefinitionStore(_state_file(args))
+    rows = store.tools(args.route)
+    if args.json:
+        out: list[dict[str, Any]] = [
+            {"route": route, "tool": rec.name, "status": "changed" if rec.changed else "accepted",
+             "accepted_sha256": rec.accepted_hash, "pending_sha256": rec.pending_hash,
+             "changed_at": rec.changed_at}
+            for route, rec in rows
+        ]
+        print(json.dumps(out, indent=1))
+        return 0
+    if not rows:
+        print("no tool definitions recorded yet")
+        return 0
+    print(f"{'ROUTE':<16} {'TOOL':<32} {'STATUS':<9} {'ACCEPTED':<12} {'CHANGED TO':<12} CHANGED AT")
+    for route, rec in rows:
+        print(f"{route:<16} {rec.name:<32} {'CHANGED' if rec.changed else 'accepted':<9} "
+              f"{rec.accepted_hash[:12]:<12} {(rec.pending_hash or '-')[:12]:<12} "
+              f"{_when(rec.changed_at)}")
+    return 0
+
+
+def _accept(args: argparse.Namespace) -> int:
+    store = ToolDefinitionStore(_state_file(args))
+    record = store.get(args.route, args.tool)
+    if record is None or not record.changed:
+        print(f"stoad tools accept: no changed definition of {args.tool!r} on route "
+              f"{args.route!r}", file=sys.stderr)
+        return 1
+    if args.sha256 and not (record.pending_hash or "").startswith(args.sha256.lower()):
+        print(f"stoad tools accept: the pending definition of {args.tool!r} is "
+              f"{record.pending_hash}, not {args.sha256}", file=sys.stderr)
+        return 1
+    if args.show:
+        print(json.dumps({"accepted": record.accepted, "pending": record.pending}, indent=1))
+    accepted = store.accept(args.route, args.tool)
+    print(f"accepted {args.tool} on route {args.route}: {accepted.accepted_hash}")
+    return 0
+
+
+def add_subcommands(subparsers: Any) -> None:
+    tools = subparsers.add_parser("tools", help="MCP tool definitions seen upstream (drift control)")
+    where = argparse.ArgumentParser(add_help=False)
+    group = where.add_mutually_exclusive_group(required=True)
+    group.add_argument("--config", help="the stoad INI file (finds the state file from it)")
+    group.add_argument("--state-file", help="the MCP tool state file itself")
+    actions = tools.add_subparsers(dest="tools_command", required=True)
+
+    show = actions.add_parser("list", parents=[where], help="list recorded tools and changes")
+    show.add_argument("--route", help="only this route")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    show.set_defaults(func=_list)
+
+    accept = actions.add_parser("accept", parents=[where],
+                                help="accept a tool's changed definition (unblocks its calls)")
+    accept.add_argument("route", help="route name, as in [route:NAME]")
+    accept.add_argument("tool", help="tool name")
+    accept.add_argument("--sha256", help="accept only if the pending definition has this hash "
+                        "(prefix), so what you reviewed is what you accept")
+    accept.add_argument("--show", action="store_true", help="print old and new definitions")
+    accept.set_defaults(func=_accept)

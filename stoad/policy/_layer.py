@@ -1,0 +1,215 @@
+"""The policy layer: evaluates the compiled Rego decision for every request, default deny.
+
+Holds one compiled engine per worker, swapped whole on reload; a failed reload keeps the old one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+from stoad.context import RequestContext
+from stoad.deny import Deny
+from stoad.pathnorm import normalise_path
+from stoad.policy._compile import CompiledPolicies, PolicyLoadError, compile_directory
+from stoad.policy._decision import ALLOW, DENY, ERROR, Decision, decide, error
+from stoad.policy._input import build_input
+from stoad.policy._settings import PolicyRouteOptions, PolicySettings
+from stoad.policy._usage import UsageCounters
+
+if TYPE_CHECKING:
+    from stoad.layers import Services
+
+log = Logger()
+
+
+@dataclass(frozen=True)
+class _State:
+    """What one reload produces; replaced in a single assignment."""
+
+    settings: PolicySettings
+    policies: CompiledPolicies
+
+
+class _Metrics:
+    def __init__(self, registry: Any) -> None:
+        from prometheus_client import Counter
+
+        self.decisions = Counter(
+            "stoad_policy_decisions", "Policy decisions by result (allow, deny, error).",
+            ["result"], registry=registry)
+        self.reloads = Counter(
+            "stoad_policy_reloads", "Policy reloads by outcome (ok, failed).",
+            ["outcome"], registry=registry)
+        for result in (ALLOW, DENY, ERROR):
+            self.decisions.labels(result.partition(":")[2])
+        for outcome in ("ok", "failed"):
+            self.reloads.labels(outcome)
+
+
+def directory_signature(directory: str) -> tuple[tuple[str, int, int, int], ...]:
+    """What the watcher compares: every policy file's path, size, mtime and inode."""
+    entries = []
+    for root, dirs, names in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            if name.startswith(".") or not name.endswith((".rego", ".json")):
+                continue
+            full = os.path.join(root, name)
+            try:
+                st = os.stat(full)
+            except OSError:
+                continue
+            entries.append((full, st.st_size, st.st_mtime_ns, st.st_ino))
+    return tuple(entries)
+
+
+class PolicyLayer:
+    """
+    The Rego decision point. C{on_request} builds the input document, evaluates the configured
+    query and raises L{Deny} (403, or 429 when the policy says so) unless the decision allows
+    the request; any error, undefined or malformed decision is a 403.
+    """
+
+    name = "policy"
+
+    def __init__(self, settings: PolicySettings, services: Services) -> None:
+        self._services = services
+        self._clock = services.reactor
+        self._metrics = _Metrics(services.metrics.registry)
+        self._state = _State(settings, self._compile(settings))
+        self.usage = UsageCounters(settings.usage_max_consumers, settings.usage_max_tools)
+        self._watcher: LoopingCall | None = None
+        self._seen: tuple[tuple[str, int, int, int], ...] = ()
+        self._start_watching(settings)
+        log.info("policy {version} loaded from {directory} ({count} files)",
+                 version=self.version, directory=settings.directory,
+                 count=len(self._state.policies.files))
+
+    @staticmethod
+    def _compile(settings: PolicySettings) -> CompiledPolicies:
+        return compile_directory(settings.directory, settings.query)
+
+    @property
+    def version(self) -> str:
+        return self._state.policies.version
+
+    @property
+    def settings(self) -> PolicySettings:
+        return self._state.settings
+
+    def reload(self, settings: PolicySettings) -> None:
+        """
+        Recompile C{settings.directory} into a new engine and swap it in. On failure the old
+        engine keeps deciding; the error is logged, counted and alerted, then raised.
+        """
+        try:
+            policies = self._compile(settings)
+        except Exception as e:
+            reason = str(e) if isinstance(e, PolicyLoadError) else f"{type(e).__name__}: {e}"
+            self._metrics.reloads.labels("failed").inc()
+            log.error("policy reload from {directory} failed, keeping {version}: {reason}",
+                      directory=settings.directory, version=self.version, reason=reason)
+            self._services.alerts.emit("policy_reload_failed", "high", None,
+                                       directory=settings.directory, error=reason,
+                                       version=self.version)
+            raise
+        previous = self._state.policies.version
+        self._state = _State(settings, policies)
+        self.usage.max_consumers = settings.usage_max_consumers
+        self.usage.max_tools = settings.usage_max_tools
+        self._metrics.reloads.labels("ok").inc()
+        self._start_watching(settings)
+        log.info("policy reloaded: {previous} -> {version} ({count} files)",
+                 previous=previous, version=policies.version, count=len(policies.files))
+
+    def _start_watching(self, settings: PolicySettings) -> None:
+        self._seen = directory_signature(settings.directory)
+        if self._watcher is not None:
+            if self._watcher.running and self._watcher.interval == settings.watch_interval:
+                return
+            self.stop_watching()
+        if settings.watch_interval > 0:
+            self._watcher = LoopingCall(self._check_for_changes)
+            self._watcher.clock = self._clock
+            self._watcher.start(settings.watch_interval, now=False)
+
+    def stop_watching(self) -> None:
+        if self._watcher is not None and self._watcher.running:
+            self._watcher.stop()
+        self._watcher = None
+
+    def _check_for_changes(self) -> None:
+        settings = self._state.settings
+        seen = directory_signature(settings.directory)
+        if seen == self._seen:
+            return
+        # Remember what failed too: a broken file is reported once, not on every tick.
+        self._seen = seen
+        try:
+            self.reload(settings)
+        except Exception:
+            pass  # reload() has logged, counted and alerted; the old engine keeps serving
+
+    def evaluate(self, ctx: RequestContext) -> Decision:
+        """The decision for C{ctx} (no side effects besides recording usage on allow)."""
+        state = self._state
+        now = self._clock.seconds()
+        options = _route_options(ctx)
+        path = ctx.path
+        if options.case_insensitive_paths:
+            try:
+                path = normalise_path(path, case_insensitive=True)
+            except ValueError as e:
+                return error(f"path cannot be normalised: {e}")
+        identity = ctx.identity
+        tool = ctx.mcp.tool_name if ctx.mcp is not None else None
+        usage = self.usage.view(identity.consumer_id, tool, now) if identity else None
+        try:
+            document = build_input(ctx, path, state.settings.headers, now, usage)
+        except ValueError as e:
+            return error(f"input document cannot be built: {e}")
+        decision = decide(state.policies, state.settings.query, document)
+        if decision.allowed and identity is not None:
+            self.usage.record(identity.consumer_id, tool, now)
+        return decision
+
+    def on_request(self, ctx: RequestContext) -> None:
+        decision = self.evaluate(ctx)
+        ctx.policy_result = decision.result
+        ctx.policy_version = self.version
+        ctx.extras["policy"] = {"reason": decision.reason, "version": self.version}
+        self._metrics.decisions.labels(decision.result.partition(":")[2]).inc()
+        if decision.result == ERROR:
+            log.warn("policy {version} error for request {request_id}: {reason}",
+                     version=self.version, request_id=ctx.request_id, reason=decision.reason)
+        if not decision.allowed:
+            error_code = "rate_limited" if decision.status == 429 else "forbidden"
+            raise Deny(decision.status, error_code, decision.reason)
+        ctx.upstream_headers.update(decision.upstream_headers)
+
+    def on_response(self, ctx: RequestContext, head: Any) -> None:
+        return None
+
+    def on_complete(self, ctx: RequestContext) -> None:
+        return None
+
+
+def _route_options(ctx: RequestContext) -> PolicyRouteOptions:
+    route = ctx.route
+    if route is None:
+        return PolicyRouteOptions()
+    options = route.layer_options.get("policy")
+    return options if isinstance(options, PolicyRouteOptions) else PolicyRouteOptions()
+
+
+def build_layer(settings: PolicySettings, routes: Any, services: Services) -> PolicyLayer:
+    """
+    The layer for C{settings}. Raises L{PolicyLoadError} with a one-line message (naming the
+    file and the regorus error) when the directory does not compile: the daemon must not start.
+    """
+    return PolicyLayer(settings, services)
