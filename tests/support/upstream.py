@@ -28,6 +28,7 @@ class Upstream:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # head and body are separate writes
 
             def log_message(self, *args: Any) -> None:
                 pass
