@@ -12,6 +12,8 @@ from typing import Sequence
 
 SUBCOMMAND_MODULES = (
     "stoad.admin_cli",
+    "stoad.audit.cli",
+    "stoad.policy.cli",
     "stoad.mcp.cli",
 )
 

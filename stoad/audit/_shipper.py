@@ -1,0 +1,335 @@
+"""Ships one audit chain to Kafka from the local log, recording the acknowledged position durably.
+
+Runs on its own thread around a confluent-kafka (librdkafka) producer; the reactor never waits on
+it. After a crash it resumes from the recorded position: records acknowledged but not yet recorded
+are sent again, so duplicates happen only across a crash and carry the same event_id.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import orjson
+from twisted.logger import Logger
+
+from stoad.audit._chain import SHIPPED, log_files
+from stoad.audit._event import parse_rfc3339_ms
+
+log = Logger()
+_READ_CHUNK = 1 << 20
+
+
+@dataclass
+class Position:
+    """Just after record C{seq}, which ends at byte C{offset} of log file C{file}."""
+
+    seq: int = 0
+    file: str = ""
+    offset: int = 0
+
+
+def load_position(directory: str) -> Position:
+    try:
+        with open(os.path.join(directory, SHIPPED), "rb") as f:
+            data = orjson.loads(f.read())
+        return Position(int(data["seq"]), str(data["file"]), int(data["offset"]))
+    except FileNotFoundError:
+        return Position()
+    except (orjson.JSONDecodeError, KeyError, ValueError, TypeError):
+        log.error("audit shipper: {dir}/{name} is unreadable; shipping again from the start",
+                  dir=directory, name=SHIPPED)
+        return Position()
+
+
+def save_position(directory: str, position: Position) -> None:
+    """Replace the position file atomically and durably (write, fsync, rename, fsync folder)."""
+    path = os.path.join(directory, SHIPPED)
+    temporary = path + ".tmp"
+    data = orjson.dumps({"seq": position.seq, "file": position.file, "offset": position.offset})
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temporary, path)
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _Sent:
+    __slots__ = ("seq", "file", "offset", "timestamp", "acked")
+
+    def __init__(self, seq: int, file: str, offset: int, timestamp: float) -> None:
+        self.seq, self.file, self.offset, self.timestamp = seq, file, offset, timestamp
+        self.acked = False
+
+
+class KafkaShipper:
+    """
+    Tails the chain in C{directory} and produces each record (the log line itself) to C{topic}
+    keyed by consumer_id; C{alert} records go to C{alerts_topic} when one is set. Only records
+    up to C{durable_seq()} are read, so nothing is shipped that a power cut could take back.
+
+    @ivar backlog: records written but not yet acknowledged by the broker.
+    @ivar lag: seconds since the oldest unacknowledged record was written (0 when none).
+    """
+
+    def __init__(
+        self,
+        directory: str,
+        producer_config: dict[str, Any],
+        topic: str,
+        alerts_topic: str | None = None,
+        durable_seq: Callable[[], int] | None = None,
+        max_in_flight: int = 10_000,
+        commit_interval: float = 0.2,
+        on_progress: Callable[["KafkaShipper"], None] | None = None,
+        producer_factory: Callable[[dict[str, Any]], Any] | None = None,
+    ) -> None:
+        self.directory = directory
+        self._config = dict(producer_config)
+        self.topic = topic
+        self.alerts_topic = alerts_topic
+        self._durable_seq = durable_seq
+        self._max_in_flight = max_in_flight
+        self._commit_interval = commit_interval
+        self._on_progress = on_progress
+        self._factory = producer_factory or _confluent_producer
+
+        self.committed = load_position(directory)
+        self._acked = Position(self.committed.seq, self.committed.file, self.committed.offset)
+        self._read = Position(self.committed.seq, self.committed.file, self.committed.offset)
+        self._in_flight: collections.deque[_Sent] = collections.deque()
+        self._by_seq: dict[int, _Sent] = {}
+        self._rewind = False
+        self._skip: set[int] = set()
+        self._fatal = False
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._producer: Any = None
+        self._last_commit = 0.0
+        self._drain_timeout = 10.0
+        self.backlog = 0
+        self.lag = 0.0
+        self.shipped = 0
+        self.errors = 0
+        self.last_error = ""
+
+    def start(self) -> None:
+        self._producer = self._factory(self._config)
+        self._thread = threading.Thread(target=self._run, name=f"audit-shipper:{self.directory}",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """
+        Ship what is durable (giving the broker C{timeout} seconds), record the position, stop.
+        Call it after the writer is closed, so the last records it wrote go too.
+        """
+        self._drain_timeout = timeout
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout + 5.0)
+
+    # -- the shipper thread ---------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._step()
+            except Exception as e:
+                self.errors += 1
+                self.last_error = f"{type(e).__name__}: {e}"
+                log.error("audit shipper step failed: {error}", error=self.last_error)
+                self._stopping.wait(1.0)
+        try:
+            self._drain(self._drain_timeout)
+        except Exception as e:
+            log.error("audit shipper could not finish cleanly: {error}", error=repr(e))
+
+    def _drain(self, timeout: float) -> None:
+        """At shutdown: send what the writer made durable last, wait for acks, record them."""
+        if self._producer is None:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self._rewind and not self._fatal:
+            limit = self._durable_seq() if self._durable_seq is not None else None
+            if limit is not None and self._read.seq >= limit and not self._by_seq:
+                break
+            if len(self._in_flight) < self._max_in_flight:
+                self._send_more()
+            self._producer.poll(0.05)
+        self._producer.flush(max(0.0, deadline - time.monotonic()))
+        self._producer.poll(0)
+        self._commit(force=True)
+
+    def _step(self) -> None:
+        self._producer.poll(0.05 if self._in_flight else 0.0)
+        if self._fatal:
+            # A fatal idempotence error poisons the producer: start a fresh one, send again.
+            log.error("audit shipper: fatal producer error ({error}); recreating the producer",
+                      error=self.last_error)
+            self._producer = self._factory(self._config)
+            self._fatal = False
+            self._rewind = True
+            self._by_seq.clear()
+        if self._rewind and not self._by_seq:
+            # Send again from the first record not acknowledged, skipping those that were.
+            self._skip = {s.seq for s in self._in_flight if s.acked}
+            self._read = Position(self._acked.seq, self._acked.file, self._acked.offset)
+            self._in_flight.clear()
+            self._rewind = False
+        sent = 0
+        if not self._rewind and len(self._in_flight) < self._max_in_flight:
+            sent = self._send_more()
+        self._commit(force=False)
+        self._measure()
+        if not sent and not self._in_flight:
+            self._stopping.wait(0.05)
+
+    def _send_more(self) -> int:
+        limit = self._durable_seq() if self._durable_seq is not None else None
+        files = log_files(self.directory)
+        if not files:
+            return 0
+        if not self._read.file:
+            self._read = Position(self._read.seq, files[0][1], 0)
+        names = [name for _, name in files]
+        sent = 0
+        while len(self._in_flight) < self._max_in_flight:
+            newer = [n for n in names if n > self._read.file]
+            chunk = self._read_chunk()
+            if chunk is None:
+                if not newer:
+                    return sent
+                self._read = Position(self._read.seq, newer[0], 0)
+                continue
+            for line, end in chunk:
+                record = orjson.loads(line)
+                seq = int(record["seq"])
+                if seq <= self._read.seq:
+                    self._read.offset = end  # already shipped before a rewind or crash
+                    continue
+                if limit is not None and seq > limit:
+                    return sent
+                entry = _Sent(seq, self._read.file, end, parse_rfc3339_ms(record["timestamp"]))
+                if seq in self._skip:
+                    self._skip.discard(seq)
+                    entry.acked = True
+                    self._in_flight.append(entry)
+                    self._advance()
+                else:
+                    if not self._produce(record, line):
+                        return sent
+                    self._in_flight.append(entry)
+                    self._by_seq[seq] = entry
+                    sent += 1
+                self._read = Position(seq, self._read.file, end)
+                if len(self._in_flight) >= self._max_in_flight:
+                    return sent
+        return sent
+
+    def _read_chunk(self) -> list[tuple[bytes, int]] | None:
+        path = os.path.join(self.directory, self._read.file)
+        try:
+            with open(path, "rb") as f:
+                f.seek(self._read.offset)
+                data = f.read(_READ_CHUNK)
+        except FileNotFoundError:
+            return None
+        end = data.rfind(b"\n")
+        if end < 0:
+            return None
+        lines = []
+        offset = self._read.offset
+        for line in data[:end].split(b"\n"):
+            offset += len(line) + 1
+            lines.append((line, offset))
+        return lines
+
+    def _produce(self, record: dict[str, Any], line: bytes) -> bool:
+        topic = self.topic
+        if self.alerts_topic and record.get("event_type") == "alert":
+            topic = self.alerts_topic
+        consumer = record.get("consumer_id")
+        key = consumer.encode() if isinstance(consumer, str) else None
+        seq = int(record["seq"])
+        try:
+            self._producer.produce(
+                topic, value=line, key=key,
+                headers=[("event_id", str(record.get("event_id", "")).encode()),
+                         ("event_type", str(record.get("event_type", "")).encode())],
+                on_delivery=lambda err, msg, seq=seq: self._delivered(seq, err),
+            )
+        except BufferError:
+            return False
+        return True
+
+    def _delivered(self, seq: int, error: Any) -> None:
+        entry = self._by_seq.pop(seq, None)
+        if entry is None:
+            return
+        if error is not None:
+            self.errors += 1
+            self.last_error = str(error)
+            if getattr(error, "fatal", lambda: False)():
+                self._fatal = True
+            log.warn("audit shipper: record {seq} not delivered ({error}); will send again",
+                     seq=seq, error=str(error))
+            self._rewind = True
+            return
+        entry.acked = True
+        self.shipped += 1
+        self._advance()
+
+    def _advance(self) -> None:
+        in_flight = self._in_flight
+        while in_flight and in_flight[0].acked:
+            done = in_flight.popleft()
+            self._acked = Position(done.seq, done.file, done.offset)
+
+    def _commit(self, force: bool) -> None:
+        if self._acked.seq == self.committed.seq:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_commit < self._commit_interval:
+            return
+        position = Position(self._acked.seq, self._acked.file, self._acked.offset)
+        save_position(self.directory, position)
+        self.committed, self._last_commit = position, now
+        if self._on_progress is not None:
+            self._on_progress(self)
+
+    def _measure(self) -> None:
+        head = self._durable_seq() if self._durable_seq is not None else self._read.seq
+        self.backlog = max(0, head - self._acked.seq)
+        oldest = next((s for s in self._in_flight if not s.acked), None)
+        self.lag = max(0.0, time.time() - oldest.timestamp) if oldest and self.backlog else 0.0
+
+
+def _confluent_producer(config: dict[str, Any]) -> Any:
+    from confluent_kafka import Producer
+
+    # librdkafka's own messages (broker down, reconnecting) go to stdlib logging, not stderr;
+    # they are delivered from poll() on the shipper thread.
+    settings: dict[str, Any] = {
+        "logger": logging.getLogger("stoad.audit.kafka"),
+        "acks": "all",
+        "enable.idempotence": True,
+        "linger.ms": 5,
+        "message.timeout.ms": 300_000,
+        "queue.buffering.max.messages": 200_000,
+    }
+    settings.update(config)
+    return Producer(settings)

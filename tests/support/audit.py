@@ -1,0 +1,90 @@
+"""Builders for the audit layer's tests: request contexts, signing keys and audit settings."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from stoad.audit._settings import AuditSettings, KafkaSettings
+from stoad.context import GuardrailTrigger, Identity, LayerDecision, McpCall, PeerCertificate, RequestContext
+
+
+def write_key(directory: str, name: str = "audit.key") -> str:
+    """A fresh Ed25519 signing key as PEM in C{directory}; returns its path."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, name)
+    key = Ed25519PrivateKey.generate()
+    with open(path, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return path
+
+
+def settings(directory: str, key: str, kafka: KafkaSettings | None = None,
+             **overrides: Any) -> AuditSettings:
+    values: dict[str, Any] = dict(
+        directory=directory, signing_key=key, fsync_every=False, fsync_interval=0.01,
+        fsync_batch=64, rotate_size=64 * 1024 * 1024, rotate_interval=0.0,
+        checkpoint_interval=60.0, max_pending=100_000, backlog_alert=10_000,
+        on_write_failure="fail_closed", kafka=kafka,
+    )
+    values.update(overrides)
+    return AuditSettings(**values)
+
+
+def kafka_settings(bootstrap: str, topic: str, alerts_topic: str | None = None) -> KafkaSettings:
+    return KafkaSettings(
+        bootstrap_servers=(bootstrap,), topic=topic, alerts_topic=alerts_topic,
+        client_id="stoad-audit-test", security_protocol="plaintext", ssl_ca=None,
+        ssl_certificate=None, ssl_key=None, sasl_mechanism=None, sasl_username=None,
+        sasl_password_file=None, delivery_timeout=120.0, max_in_flight=10_000,
+        commit_interval=0.05,
+    )
+
+
+class RouteStub:
+    """Only the route's name matters to the audit layer."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def context(n: int = 0, *, body: bytes | None = b"", content_type: str | None = None,
+            tool: str | None = "search", arguments: Any = None, consumer: str = "acme",
+            started: float = 1_700_000_000.25, **fields: Any) -> RequestContext:
+    """A finished request as the daemon would leave it after every layer ran."""
+    ctx = RequestContext(
+        request_id=f"req-{n}",
+        started=started,
+        client_ip="127.0.0.1",
+        peer=PeerCertificate(b"der", "x5t-thumbprint", "CN=agent", "CN=ca", "agent", (), (), "01",
+                             "2030-01-01T00:00:00Z"),
+        method="POST",
+        raw_path="/mcp",
+        path="/mcp",
+        query="",
+        headers={"authorization": ["Bearer secret-token-value"]},
+        body=body,
+        body_size=len(body or b""),
+        content_type=content_type,
+        route=RouteStub("tools"),
+        identity=Identity("client-1", "subject-1", consumer, "agent-7", "gold",
+                          frozenset({"mcp"}), {}, "jwt", "tokenhash"),
+        mcp=McpCall("tools/call", n, tool, arguments, session_id="sess-1") if tool else None,
+        decisions=[LayerDecision("audit", "allow"), LayerDecision("auth", "allow")],
+        guardrail_triggers=[GuardrailTrigger("email", "request", "redact", 2)],
+        policy_result="opa:allow",
+        policy_version="v42",
+        status=200,
+        backend_status=200,
+        bytes_in=len(body or b""),
+        bytes_out=321,
+        outcome="allowed",
+        timings={"auth": 0.0012},
+    )
+    for name, value in fields.items():
+        setattr(ctx, name, value)
+    return ctx
