@@ -34,10 +34,11 @@ class SectionSource:
     """Gives a layer's settings parser readers for the sections it owns (and only those)."""
 
     def __init__(self, sections: Mapping[str, Mapping[str, str]], problems: Problems,
-                 base_dir: str) -> None:
+                 base_dir: str, state_dir: str = ".") -> None:
         self._sections = sections
         self.problems = problems
         self.base_dir = base_dir
+        self.state_dir = state_dir  # [server] state_dir: where layers keep what they write
         self.claimed: set[str] = set()
 
     def names(self, prefix: str) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -88,7 +90,7 @@ def parse_settings(source: SectionSource) -> AuditSettings:
         r = SectionReader("audit", {}, source.problems, source.base_dir)
     fsync = r.choice("fsync", ("batch", "every"), "batch")
     settings = AuditSettings(
-        directory=r.path("directory", must_exist=False),
+        directory=r.path("directory", os.path.join(source.state_dir, "audit"), must_exist=False),
         signing_key=r.path("signing_key"),
         fsync_every=fsync == "every",
         fsync_interval=r.duration("fsync_interval", 0.05, minimum=0.001, maximum=10.0),

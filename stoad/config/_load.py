@@ -179,7 +179,7 @@ def _parse(sections: dict[str, dict[str, str]], problems: Problems, base_dir: st
     layer_names = tuple(name for name in CHAIN_ORDER if name in enabled)
     plugins = {name: load_plugin(name) for name in layer_names}
 
-    source = SectionSource(sections, problems, base_dir)
+    source = SectionSource(sections, problems, base_dir, server.state_dir)
     layer_settings: dict[str, Any] = {}
     for name, plugin in plugins.items():
         layer_settings[name] = plugin.parse_settings(source)
