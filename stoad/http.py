@@ -115,6 +115,7 @@ class GatewayChannel(http.HTTPChannel):
     requestFactory = GatewayRequest
     factory: "GatewayHTTPFactory"
     peer: PeerCertificate | None = None
+    handshake_done = False
     rejected = False
     _head_deadline: Any = None
 
@@ -132,6 +133,7 @@ class GatewayChannel(http.HTTPChannel):
 
     # -- TLS ---------------------------------------------------------------------------------
     def handshakeCompleted(self) -> None:
+        self.handshake_done = True
         cert = self.transport.getPeerCertificate()
         if cert is not None:
             from cryptography.hazmat.primitives.serialization import Encoding
@@ -217,6 +219,11 @@ class GatewayChannel(http.HTTPChannel):
 
     def connectionLost(self, reason: Any) -> None:
         self._cancel_head_deadline()
+        if not self.handshake_done and reason is not None and reason.check(SSL.Error):
+            # Verification failures were counted with their own reason by the verify callback.
+            why = _ssl_reason(reason.value)
+            if why != "certificate verify failed":
+                self.factory.metrics.handshake_failures.labels(why).inc()
         super().connectionLost(reason)
 
 
@@ -275,8 +282,6 @@ class GatewayTLSFactory(TLSMemoryBIOFactory):
         def connection_lost(reason: Any) -> None:
             self.open -= 1
             self.metrics.open_connections.dec()
-            if not protocol._handshakeDone and reason is not None and reason.check(SSL.Error):
-                self.metrics.handshake_failures.labels(_ssl_reason(reason.value)).inc()
             lost(reason)
 
         protocol.connectionLost = connection_lost

@@ -106,6 +106,7 @@ class Supervisor(Service):
         fds = listen_fds()
         if fds:
             sock = socket.socket(fileno=fds[0])
+            sock.setblocking(False)  # workers adopt it into their reactors
             self.family = "inet6" if sock.family == socket.AF_INET6 else "inet"
             log.info("using the socket passed by systemd")
             return sock

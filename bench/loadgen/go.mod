@@ -1,0 +1,3 @@
+module stoad/bench/loadgen
+
+go 1.22
