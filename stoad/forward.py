@@ -5,10 +5,8 @@ treq on top of Twisted's Agent, with no redirects, no cookie memory and no autom
 
 from __future__ import annotations
 
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Mapping, Sequence
 
-import treq.client
 from twisted.internet import defer
 from twisted.internet.error import ConnectError, ConnectingCancelledError, DNSLookupError
 from twisted.internet.ssl import Certificate, PrivateCertificate, optionsForClientTLS
@@ -36,12 +34,6 @@ class UpstreamFailure(Exception):
         self.status = status
         self.error = error
         self.reason = reason
-
-
-def _no_cookies() -> CookieJar:
-    # treq always wraps a cookie jar around the agent; one that refuses every cookie means a
-    # Set-Cookie from one caller's response can never be replayed into another caller's request.
-    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
 @implementer(IPolicyForHTTPS)
@@ -86,8 +78,39 @@ class _NoDelayClientFactory(_HTTP11ClientFactory):
         return protocol
 
 
+@implementer(IBodyProducer)
+class _BytesBody:
+    """A buffered body written in one go: no cooperator round trip for a few kilobytes."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self.length = len(data)
+
+    def startProducing(self, consumer: Any) -> defer.Deferred[None]:
+        consumer.write(self._data)
+        return defer.succeed(None)
+
+    def pauseProducing(self) -> None:
+        pass
+
+    def resumeProducing(self) -> None:
+        pass
+
+    def stopProducing(self) -> None:
+        pass
+
+
+# Methods whose requests carry a body by definition; the others send none unless they have one.
+_BODY_METHODS = frozenset({b"POST", b"PUT", b"PATCH"})
+
+
 class Forwarder:
-    """One HTTP client per route over one shared connection pool."""
+    """
+    One Agent per route over one shared connection pool. The data path uses Twisted's Agent
+    directly: treq's wrappers (cookie jar, gzip decoding that rewrites Accept-Encoding and
+    Content-Encoding, URL re-parsing) cost a quarter of a request's CPU and change what the
+    upstream and the client see.
+    """
 
     def __init__(self, reactor: Any, routes: Sequence[Route], max_persistent_per_host: int = 64,
                  idle_timeout: float = 60.0) -> None:
@@ -97,15 +120,17 @@ class Forwarder:
         self.pool.retryAutomatically = False
         self.pool.maxPersistentPerHost = max_persistent_per_host
         self.pool.cachedConnectionTimeout = idle_timeout
-        self._clients: Mapping[str, treq.client.HTTPClient] = {
-            route.name: self._client(route) for route in routes
+        self._agents: Mapping[str, Agent] = {route.name: self._agent(route) for route in routes}
+        self._origins: Mapping[str, bytes] = {
+            route.name: f"{route.upstream_scheme}://{_netloc(route)}".encode("ascii")
+            for route in routes
         }
 
-    def _client(self, route: Route) -> treq.client.HTTPClient:
+    def _agent(self, route: Route) -> Agent:
         kwargs: dict[str, Any] = {"pool": self.pool, "connectTimeout": route.connect_timeout}
         if route.upstream_scheme == "https":
             kwargs["contextFactory"] = _RouteTLSPolicy(route)
-        return treq.client.HTTPClient(Agent(self._reactor, **kwargs), cookiejar=_no_cookies())
+        return Agent(self._reactor, **kwargs)
 
     def send(self, route: Route, method: str, path_and_query: str, headers: Headers,
              body: bytes | IBodyProducer | None) -> defer.Deferred[IResponse]:
@@ -113,12 +138,14 @@ class Forwarder:
         Send one request; fires with the response (body not yet read) or fails with
         L{UpstreamFailure}. The deadline covers connecting and the response head.
         """
-        url = (f"{route.upstream_scheme}://{route.upstream_host}:{route.upstream_port}"
-               f"{path_and_query}")
-        d = self._clients[route.name].request(
-            method, url, headers=headers, data=body if body else None, allow_redirects=False,
-            unbuffered=True, reactor=self._reactor,
-        )
+        verb = method.encode("ascii")
+        producer: IBodyProducer | None
+        if isinstance(body, (bytes, bytearray)):
+            producer = _BytesBody(bytes(body)) if body or verb in _BODY_METHODS else None
+        else:
+            producer = body
+        url = self._origins[route.name] + path_and_query.encode("latin-1")
+        d = self._agents[route.name].request(verb, url, headers, producer)
         timed_out: list[bool] = []
 
         def on_timeout() -> None:
@@ -138,6 +165,11 @@ class Forwarder:
 
     def close(self) -> defer.Deferred[None]:
         return self.pool.closeCachedConnections()
+
+
+def _netloc(route: Route) -> str:
+    host = f"[{route.upstream_host}]" if ":" in route.upstream_host else route.upstream_host
+    return f"{host}:{route.upstream_port}"
 
 
 def _classify(failure: Any, timed_out: list[bool]) -> None:

@@ -177,6 +177,10 @@ class _Exchange:
             # that honoured them would let the client choose the upstream.
             raise Deny(400, "invalid_request", f"request target not in origin-form: {uri[:80]!r}",
                        layer="http")
+        if ctx.method in ("GET", "HEAD") and (size > 0 or size < 0):
+            # A body on GET/HEAD has no defined meaning (RFC 9110 9.3.1); an upstream that
+            # ignores it would read it as the next request on a pooled connection.
+            raise Deny(400, "invalid_request", "body on a GET or HEAD request", layer="http")
         try:
             ctx.path = self.gateway.normalise_path(raw_path)
         except ValueError as e:
@@ -218,16 +222,18 @@ class _Exchange:
         return f"{path}?{ctx.query}" if ctx.query else path
 
     def _upstream_headers(self, ctx: RequestContext) -> Headers:
+        # Header bytes were decoded as Latin-1; encoding them back the same way forwards every
+        # byte unchanged (str values would be re-encoded as UTF-8).
         headers = Headers()
         for name, values in end_to_end(ctx.headers).items():
             if name not in _NOT_FORWARDED:
-                headers.setRawHeaders(name, values)
-        headers.setRawHeaders("x-forwarded-for", [ctx.client_ip])
-        headers.setRawHeaders("x-forwarded-proto", ["https"])
-        headers.setRawHeaders("x-forwarded-host", [self.gateway.public_host])
-        headers.setRawHeaders("x-request-id", [ctx.request_id])
+                headers.setRawHeaders(name.encode("latin-1"), [v.encode("latin-1") for v in values])
+        headers.setRawHeaders(b"x-forwarded-for", [ctx.client_ip.encode("latin-1")])
+        headers.setRawHeaders(b"x-forwarded-proto", [b"https"])
+        headers.setRawHeaders(b"x-forwarded-host", [self.gateway.public_host.encode("latin-1")])
+        headers.setRawHeaders(b"x-request-id", [ctx.request_id.encode("ascii")])
         for name, value in ctx.upstream_headers.items():
-            headers.setRawHeaders(name, [value])
+            headers.setRawHeaders(name.encode("latin-1"), [value.encode("latin-1")])
         return headers
 
     async def _relay(self, ctx: RequestContext, response: IResponse, head: ResponseHead,
@@ -307,6 +313,14 @@ class _Exchange:
         ctx.status = ctx.status or status
 
     def _write_complete(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        try:
+            self._write_response(status, headers, body)
+        except Exception:
+            # Nothing sensible can be sent any more; a hung client would be worse than a cut one.
+            log.failure("writing a response failed; closing the connection")
+            self._abort()
+
+    def _write_response(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         request = self.request
         if (self.head_sent or self.client_gone or request.finished
                 or getattr(request.channel, "rejected", False)):
