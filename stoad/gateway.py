@@ -5,7 +5,7 @@ Every exit (deny, upstream failure, client gone, bug) ends in exactly one C{chai
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from typing import Any, Callable, Sequence
 
 from twisted.internet import defer
@@ -62,6 +62,18 @@ class Gateway:
         self.local_servers: Sequence[Any] = tuple(
             layer for layer in chain.layers if hasattr(layer, "serve_local")
         )
+        self._counted: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+    def count(self, route: str, status: int, seconds: float) -> None:
+        """Record one answered request; labelled children are looked up once per pair."""
+        key = (route, str(status))
+        children = self._counted.get(key)
+        if children is None:
+            children = (self.metrics.requests.labels(*key), self.metrics.latency.labels(route))
+            if len(self._counted) < 4096:  # statuses come from upstreams: keep the map bounded
+                self._counted[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def handle(self, request: Request, peer: PeerCertificate | None,
                streamed: StreamedBody | None = None) -> defer.Deferred[None]:
@@ -139,9 +151,7 @@ class _Exchange:
         finally:
             ctx = self.ctx
             status = ctx.status if ctx and ctx.status else self.request.code
-            self.gateway.metrics.requests.labels(route_name, str(status)).inc()
-            self.gateway.metrics.latency.labels(route_name).observe(
-                self.gateway.clock.seconds() - started)
+            self.gateway.count(route_name, status, self.gateway.clock.seconds() - started)
             if ctx is not None:
                 self.gateway.chain.complete(ctx)
 
@@ -157,7 +167,7 @@ class _Exchange:
             size = self.streamed.length if isinstance(self.streamed.length, int) else -1
         headers = _request_headers(request)
         ctx = RequestContext(
-            request_id=uuid.uuid4().hex,
+            request_id=secrets.token_hex(16),
             started=started,
             client_ip=_client_ip(request),
             peer=self.peer,

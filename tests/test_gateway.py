@@ -1,0 +1,250 @@
+"""The gateway in memory: what reaches the upstream, and what the client gets on every kind of
+failure (fixed bodies, nothing leaked, fail closed)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from twisted.internet import defer
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.client import ResponseDone
+from twisted.web.http_headers import Headers
+
+from stoad.chain import FilterChain
+from stoad.deny import Deny
+from stoad.forward import UpstreamFailure
+from stoad.gateway import Gateway
+from stoad.http import GatewayChannel, GatewayHTTPFactory
+from stoad.metrics import Metrics
+from stoad.pathnorm import normalise_path
+from stoad.routing import RouteTable
+from tests.test_config import LIMITS
+from tests.test_routing import route
+
+
+class _Response:
+    def __init__(self, code: int, headers: dict[str, list[str]], body: bytes) -> None:
+        self.code = code
+        self.headers = Headers({k.encode(): [v.encode() for v in vs] for k, vs in headers.items()})
+        self.body = body
+
+    def deliverBody(self, protocol: Any) -> None:
+        protocol.makeConnection(StringTransport())
+        if self.body:
+            protocol.dataReceived(self.body)
+        protocol.connectionLost(Failure(ResponseDone()))
+
+
+class _Forwarder:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, Headers, Any]] = []
+        self.result: Any = _Response(200, {"content-type": ["application/json"]}, b'{"ok": true}')
+        self.pending: defer.Deferred[Any] | None = None
+        self.cancelled: list[bool] = []
+
+    def send(self, route: Any, method: str, target: str, headers: Headers, body: Any) -> Any:
+        self.sent.append((method, target, headers, body))
+        if self.result == "pending":
+            self.pending = defer.Deferred(lambda d: self.cancelled.append(True))
+            return self.pending
+        if isinstance(self.result, Exception):
+            return defer.fail(self.result)
+        return defer.succeed(self.result)
+
+
+class _Layer:
+    name = "test"
+
+    def __init__(self, request: Any = None, response: Any = None) -> None:
+        self._request = request
+        self._response = response
+        self.completed: list[Any] = []
+
+    def on_request(self, ctx: Any) -> Any:
+        return self._request(ctx) if self._request else None
+
+    def on_response(self, ctx: Any, head: Any) -> Any:
+        return self._response(ctx, head) if self._response else None
+
+    def on_complete(self, ctx: Any) -> None:
+        self.completed.append(ctx)
+
+
+class GatewayTestCase(SynchronousTestCase):
+    def build(self, *layers: Any) -> None:
+        self.clock = Clock()
+        self.forwarder = _Forwarder()
+        self.metrics = Metrics()
+        gateway = Gateway(routes=RouteTable([route("api", "/api")]),
+                          chain=FilterChain(list(layers), self.clock, 5.0),
+                          forwarder=self.forwarder, metrics=self.metrics, clock=self.clock,
+                          normalise_path=normalise_path, public_host="gw.example")
+        factory = GatewayHTTPFactory(gateway, LIMITS, self.metrics, self.clock)
+        self.channel: GatewayChannel = factory.buildProtocol(None)
+        self.transport = StringTransport()
+        self.channel.makeConnection(self.transport)
+
+    def call(self, head: bytes, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+        self.channel.dataReceived(head + body)
+        raw = self.transport.value()
+        self.transport.clear()
+        top, _, payload = raw.partition(b"\r\n\r\n")
+        lines = top.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if headers.get("transfer-encoding") == "chunked":
+            payload = _dechunk(payload)
+        return int(lines[0].split()[1]), headers, payload
+
+
+def _dechunk(data: bytes) -> bytes:
+    out = b""
+    while data:
+        size_line, _, rest = data.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            break
+        out += rest[:size]
+        data = rest[size + 2:]
+    return out
+
+
+class ForwardingTests(GatewayTestCase):
+    def test_client_credentials_and_identity_claims_never_reach_upstream(self) -> None:
+        """Authorization, X-Forwarded-*, client-certificate and stoad identity headers from the
+        client are dropped; stoad sets its own X-Forwarded-* and a request id."""
+        self.build()
+        self.call(b"GET /api/x HTTP/1.1\r\nHost: evil\r\nAuthorization: Bearer t\r\n"
+                  b"X-Forwarded-For: 6.6.6.6\r\nX-Stoad-Consumer: root\r\nX-SSL-Client-Cert: x\r\n"
+                  b"Accept: */*\r\n\r\n")
+        _, target, headers, _ = self.forwarder.sent[0]
+        self.assertEqual(target, "/api/x")
+        names = {name.lower() for name, _ in headers.getAllRawHeaders()}
+        for name in (b"authorization", b"x-stoad-consumer", b"x-ssl-client-cert", b"host"):
+            self.assertNotIn(name, names)
+        self.assertNotEqual(headers.getRawHeaders(b"x-forwarded-for"), [b"6.6.6.6"])
+        self.assertEqual(headers.getRawHeaders(b"x-forwarded-host"), [b"gw.example"])
+        self.assertEqual(headers.getRawHeaders(b"accept"), [b"*/*"])
+        self.assertEqual(len(headers.getRawHeaders(b"x-request-id")[0]), 32)
+
+    def test_header_bytes_are_forwarded_unchanged(self) -> None:
+        """A header value with bytes 0x80-0xFF reaches the upstream byte for byte."""
+        self.build()
+        self.call(b"GET /api/x HTTP/1.1\r\nHost: x\r\nX-Name: caf\xe9\x85\r\n\r\n")
+        headers = self.forwarder.sent[0][2]
+        self.assertEqual(headers.getRawHeaders(b"x-name"), [b"caf\xe9\x85"])
+
+    def test_the_normalised_path_is_forwarded(self) -> None:
+        """The upstream gets the path policy saw, with the query unchanged."""
+        self.build()
+        self.call(b"GET /api/a/../%62//c?q=%2F HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(self.forwarder.sent[0][1], "/api/b/c?q=%2F")
+
+    def test_response_hop_by_hop_headers_are_stripped(self) -> None:
+        """Connection-named and hop-by-hop response headers do not reach the client."""
+        self.build()
+        self.forwarder.result = _Response(200, {"connection": ["x-internal"], "x-internal": ["1"],
+                                                "keep-alive": ["timeout=5"], "x-fine": ["yes"]}, b"hi")
+        status, headers, body = self.call(b"GET /api/x HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual((status, body), (200, b"hi"))
+        self.assertNotIn("x-internal", headers)
+        self.assertNotIn("keep-alive", headers)
+        self.assertEqual(headers["x-fine"], "yes")
+
+    def test_get_with_a_body_is_refused(self) -> None:
+        """A GET carrying a body is refused with 400 and never forwarded."""
+        self.build()
+        status, _, _ = self.call(b"GET /api/x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n", b"abc")
+        self.assertEqual(status, 400)
+        self.assertEqual(self.forwarder.sent, [])
+
+
+class ErrorMappingTests(GatewayTestCase):
+    def test_upstream_timeout_is_504(self) -> None:
+        """UpstreamFailure(504) becomes 504 with a fixed JSON body."""
+        self.build()
+        self.forwarder.result = UpstreamFailure(504, "gateway_timeout", "upstream timed out")
+        status, headers, body = self.call(b"GET /api/x HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual((status, json.loads(body)), (504, {"error": "gateway_timeout"}))
+        self.assertEqual(headers["cache-control"], "no-store")
+
+    def test_upstream_refused_is_502(self) -> None:
+        """UpstreamFailure(502) becomes 502; the upstream's error text is not echoed."""
+        self.build()
+        self.forwarder.result = UpstreamFailure(502, "bad_gateway", "ECONNREFUSED 10.0.0.5:8080")
+        status, _, body = self.call(b"GET /api/x HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual((status, json.loads(body)), (502, {"error": "bad_gateway"}))
+        self.assertNotIn(b"10.0.0.5", body)
+
+    def test_unexpected_failure_is_500_without_detail(self) -> None:
+        """Any other exception is a 500 with a fixed body, logged, nothing echoed."""
+        self.build()
+        self.forwarder.result = RuntimeError("secret internals")
+        status, _, body = self.call(b"GET /api/x HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual((status, json.loads(body)), (500, {"error": "internal_error"}))
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+    def test_a_failing_layer_fails_closed(self) -> None:
+        """A layer that raises refuses the request (500) and nothing is forwarded; every layer
+        still completes (audit sees the request)."""
+        layer = _Layer(request=lambda ctx: 1 / 0)
+        self.build(layer)
+        status, _, body = self.call(b"GET /api/x HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual((status, json.loads(body)), (500, {"error": "internal_error"}))
+        self.assertEqual(self.forwarder.sent, [])
+        self.assertEqual(layer.completed[0].outcome, "denied")
+        self.flushLoggedErrors(ZeroDivisionError)
+
+    def test_a_deny_carries_its_status_and_headers(self) -> None:
+        """A layer's Deny sets the status and headers; its reason stays out of the body."""
+
+        def refuse(ctx: Any) -> None:
+            raise Deny(401, "invalid_token", "signature broken: key 7",
+                       (("WWW-Authenticate", 'Bearer error="invalid_token"'),))
+
+        layer = _Layer(request=refuse)
+        self.build(layer)
+        status, headers, body = self.call(b"GET /api/x HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(status, 401)
+        self.assertEqual(headers["www-authenticate"], 'Bearer error="invalid_token"')
+        self.assertNotIn(b"key 7", body)
+        self.assertEqual(layer.completed[0].denied_by, "test")
+
+    def test_a_response_filter_can_refuse_before_anything_is_sent(self) -> None:
+        """A body filter that refuses while buffering turns the response into its deny."""
+
+        class Refuse:
+            def feed(self, chunk: bytes) -> bytes:
+                return b""
+
+            def finish(self) -> bytes:
+                raise Deny(502, "guardrail_blocked", "secret in response")
+
+        self.build(_Layer(response=lambda ctx, head: Refuse()))
+        status, _, body = self.call(b"GET /api/x HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual((status, json.loads(body)), (502, {"error": "guardrail_blocked"}))
+
+    def test_unknown_route_is_404(self) -> None:
+        """No route: 404 with a fixed body, audited as denied by routing."""
+        layer = _Layer()
+        self.build(layer)
+        status, _, body = self.call(b"GET /other HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual((status, json.loads(body)), (404, {"error": "not_found"}))
+        self.assertEqual(layer.completed[0].denied_by, "routing")
+
+    def test_client_disconnect_cancels_the_upstream_request(self) -> None:
+        """When the client goes away the pending upstream request is cancelled."""
+        layer = _Layer()
+        self.build(layer)
+        self.forwarder.result = "pending"
+        self.channel.dataReceived(b"GET /api/x HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertIsNotNone(self.forwarder.pending)
+        self.channel.connectionLost(Failure(ConnectionError("gone")))
+        self.assertEqual(self.forwarder.cancelled, [True])
+        self.assertEqual(layer.completed[0].outcome, "error")
