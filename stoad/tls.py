@@ -27,9 +27,6 @@ TLS12_CIPHERS = (
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 )
 TLS13_CIPHERS = b"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
-# Tickets are encrypted with keys that live as long as the context: rebuilding the context on
-# this schedule rotates them (pyOpenSSL exposes no API to install shared ticket keys).
-TICKET_LIFETIME_SECONDS = 6 * 3600
 
 
 class TLSMaterialError(Exception):
@@ -114,7 +111,9 @@ def build_server_context(settings: TLSSettings,
     ctx.set_cipher_list(TLS12_CIPHERS.encode("ascii"))
     ctx.set_tls13_ciphersuites(TLS13_CIPHERS)
     ctx.set_session_id(b"stoad")
-    ctx.set_timeout(TICKET_LIFETIME_SECONDS)
+    # Session tickets are encrypted with keys that live as long as this context; the worker
+    # rebuilds it every ticket_key_rotation, so no ticket is honoured for longer than that.
+    ctx.set_timeout(int(settings.ticket_key_rotation))
     try:
         ctx.use_certificate(chain[0])
         for extra in chain[1:]:
@@ -208,6 +207,10 @@ class ReloadableServerTLS:
         new_settings = settings or self.settings
         self._context = build_server_context(new_settings, self._on_verify_failure)
         self.settings = new_settings
+
+    def rotate_ticket_keys(self) -> None:
+        """Rebuild the context from the same files: new session-ticket keys, old ones gone."""
+        self.reload(self.settings)
 
     def serverConnectionForTLS(self, tlsProtocol: Any) -> SSL.Connection:
         return SSL.Connection(self._context, None)

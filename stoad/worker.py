@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from twisted.internet import defer
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from stoad.chain import FilterChain
@@ -72,6 +73,17 @@ class WorkerRuntime:
                                              config.limits.max_connections, clock=reactor)
         self.port: Any = None
         self.draining = False
+        self._ticket_rotation = LoopingCall(self._rotate_ticket_keys)
+        self._ticket_rotation.clock = reactor
+        self._ticket_rotation.start(config.tls.ticket_key_rotation, now=False)
+
+    def _rotate_ticket_keys(self) -> None:
+        try:
+            self.tls.rotate_ticket_keys()
+        except TLSMaterialError as e:
+            # The files changed under us and are broken; keep serving with the current keys.
+            self.metrics.reload_failures.labels("ticket-keys").inc()
+            log.error("session-ticket key rotation failed, keeping the current keys: {why}", why=e)
 
     def _verify_failed(self, reason: str) -> None:
         self.metrics.handshake_failures.labels(reason).inc()

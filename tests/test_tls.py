@@ -213,3 +213,49 @@ class ThumbprintTests(SynchronousTestCase):
         self.assertEqual(thumbprint_s256(cert.der), base64.urlsafe_b64encode(
             hashlib.sha256(cert.der).digest()).decode().rstrip("="))
         self.assertNotIn("=", expected)
+
+
+class TicketKeyTests(TLSTestCase):
+    def test_rotation_replaces_the_context(self) -> None:
+        """Rotating ticket keys builds a fresh context (new keys); tickets live no longer than
+        the rotation interval."""
+        tls = ReloadableServerTLS(self.settings(ticket_key_rotation=600.0))
+        before = tls._context
+        self.assertEqual(before.get_timeout(), 600)
+        tls.rotate_ticket_keys()
+        self.assertIsNot(tls._context, before)
+
+    def test_worker_rotates_on_schedule_and_survives_broken_files(self) -> None:
+        """The worker rotates every ticket_key_rotation; broken files keep the current keys."""
+        from twisted.internet.task import Clock
+
+        from stoad.config import config_from_string
+        from stoad.worker import WorkerRuntime
+
+        text = f"""
+[server]
+state_dir = {self.tmp}/state
+[tls]
+certificate = {self.write("server.pem", self.server.cert_pem)}
+private_key = {self.write("server-key.pem", self.server.key_pem)}
+client_ca = {self.write("ca.pem", self.ca.cert_pem)}
+client_auth = required
+no_revocation_check_do_not_use = yes
+ticket_key_rotation = 120s
+[chain]
+layers =
+no_security_layers_do_not_use = yes
+[route:api]
+prefix = /api
+upstream = http://127.0.0.1:9
+"""
+        clock = Clock()
+        runtime = WorkerRuntime(config_from_string(text), clock)
+        first = runtime.tls._context
+        clock.advance(121)
+        second = runtime.tls._context
+        self.assertIsNot(second, first)
+        self.write("server.pem", b"broken")
+        clock.advance(121)
+        self.assertIs(runtime.tls._context, second)
+        self.assertEqual(runtime.metrics.reload_failures.labels("ticket-keys")._value.get(), 1)

@@ -125,6 +125,8 @@ def _parse(sections: dict[str, dict[str, str]], problems: Problems, base_dir: st
         verify_depth=tls_r.integer("verify_depth", 4, minimum=1, maximum=16),
         allowed_clients=_allowed_clients(tls_r),
         session_tickets=tls_r.boolean("session_tickets", True),
+        ticket_key_rotation=tls_r.duration("ticket_key_rotation", 3600.0, minimum=60.0,
+                                           maximum=86400.0),
     )
     if not tls.crl_files and not tls_r.boolean("no_revocation_check_do_not_use", False):
         tls_r.problem("crl_files", "no CRL configured: revoked client certificates would be "

@@ -33,6 +33,7 @@ class TLSSettings:
     verify_depth: int
     allowed_clients: tuple[str, ...]  # "cn:NAME", "dns:NAME", "uri:URI"; empty = any verified
     session_tickets: bool
+    ticket_key_rotation: float = 3600.0  # seconds; the context (and its ticket keys) is rebuilt
 
 
 @dataclass(frozen=True)
