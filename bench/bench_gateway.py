@@ -122,7 +122,7 @@ class Bench:
         done = subprocess.run(self.command(url, tls, self.args.seconds, 0), check=True,
                               capture_output=True, text=True, timeout=self.args.seconds + 60)
         busy_after = machine_busy()
-        by_pid = [cpu_seconds([pid]) - b for pid, b in zip(pids, before)]
+        by_pid = [cpu_seconds([pid]) - b for pid, b in zip(pids, before, strict=True)]
         used = sum(by_pid)
         result: dict[str, Any] = json.loads(done.stdout)
         result["cpu_seconds"] = used

@@ -44,7 +44,7 @@ class Issued:
 
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def make_ca(name: str = "stoad dev CA", days: int = 30) -> Issued:

@@ -113,7 +113,7 @@ class GatewayChannel(http.HTTPChannel):
     """One client connection: strict parsing, limits, deadlines and the verified peer."""
 
     requestFactory = GatewayRequest
-    factory: "GatewayHTTPFactory"
+    factory: GatewayHTTPFactory
     peer: PeerCertificate | None = None
     handshake_done = False
     rejected = False

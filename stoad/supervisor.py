@@ -43,7 +43,7 @@ class WorkerState:
 
 
 class _WorkerProtocol(protocol.ProcessProtocol):
-    def __init__(self, supervisor: "Supervisor", worker: WorkerState) -> None:
+    def __init__(self, supervisor: Supervisor, worker: WorkerState) -> None:
         self.supervisor = supervisor
         self.worker = worker
         self._buffer = b""

@@ -11,10 +11,10 @@ from contextlib import redirect_stderr, redirect_stdout
 
 from twisted.trial.unittest import TestCase
 
+from stoad.audit import cli as audit_cli
 from stoad.audit._chain import CHECKPOINTS, ChainReader, load_private_key, log_files
 from stoad.audit._event import build_alert_event, build_request_event
 from stoad.audit._writer import AuditChainWriter
-from stoad.audit import cli as audit_cli
 from tests.support.audit import context, write_key
 
 

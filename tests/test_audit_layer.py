@@ -180,7 +180,7 @@ class FailClosedTests(LayerFixture):
         """When the queue is full (writer stuck), requests are refused rather than unaudited."""
         layer = self.layer(max_pending=100, fsync_interval=10.0, fsync_batch=100_000)
         layer.writer._wake.set()
-        for n in range(150):
+        for _ in range(150):
             layer.writer._queue.append(({}, None))
         self.assertRaises(Deny, layer.on_request, context(1))
         layer.writer._queue.clear()

@@ -5,17 +5,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
 import tempfile
-import threading
-import time
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from stoad.devpki import make_ca, make_crl, make_leaf, write_dev_pki
+from stoad.devpki import make_ca, make_leaf, write_dev_pki
 from tests.support.daemon import StoadDaemon, gateway_config
 from tests.support.upstream import Upstream
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import ssl
@@ -173,7 +172,6 @@ class StartupFailureTests(DaemonTestCase):
         import tempfile
 
         from stoad.devpki import write_dev_pki
-        from tests.support.daemon import gateway_config
         from tests.support.upstream import Upstream
 
         self.tmp = tempfile.mkdtemp(prefix="stoad-it-")

@@ -8,9 +8,9 @@ import sys
 from types import ModuleType
 
 import orjson
-import stoad.config  # noqa: F401  (imports stoad.layers in the right order)
 from twisted.trial.unittest import SynchronousTestCase
 
+import stoad.config  # noqa: F401  (imports stoad.layers in the right order)
 from stoad.guardrails import BUILTIN_RULES, ContentScanner, Scanner, Tally, builtin_phrases
 
 CORPUS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "guardrails", "corpus.py")

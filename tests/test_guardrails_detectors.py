@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import stoad.config  # noqa: F401  (imports stoad.layers in the right order)
 from twisted.trial.unittest import SynchronousTestCase
 
+import stoad.config  # noqa: F401  (imports stoad.layers in the right order)
 from stoad.guardrails import (
     BUILTIN_RULES,
     DETECTORS,

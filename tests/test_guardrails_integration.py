@@ -1,4 +1,4 @@
-"""End-to-end guardrails through the real daemon — PENDING: move to tests/test_guardrails_integration.py once the gateway serves requests (stoad/gateway.py before_response)."""
+"""End-to-end guardrails through the real daemon: what the client and the upstream see."""
 
 from __future__ import annotations
 

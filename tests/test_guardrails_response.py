@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import gzip
 import json
-from typing import Any
 
-import stoad.config  # noqa: F401  (imports stoad.layers in the right order)
 from prometheus_client import CollectorRegistry
 from twisted.trial.unittest import SynchronousTestCase
 
+import stoad.config  # noqa: F401  (imports stoad.layers in the right order)
 from stoad.chain import FilterPipeline, ResponseHead
 from stoad.config._reader import Problems
 from stoad.context import Identity, RequestContext

@@ -101,7 +101,7 @@ class TestCommandTests(SynchronousTestCase):
         """The shipped directory's Rego tests all pass: exit 0."""
         code, out, _ = run("policy", "test", "--dir", SHIPPED_POLICIES)
         self.assertEqual(code, 0)
-        self.assertIn("PASS: 22/22", out)
+        self.assertIn("PASS: 26/26", out)
 
     def test_failing_and_erroring_tests_exit_1(self) -> None:
         """A false test, an undefined one and an erroring one are each reported; exit 1."""

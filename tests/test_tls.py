@@ -13,8 +13,8 @@ import tempfile
 from typing import Any
 
 from twisted.internet.protocol import Factory, Protocol
-from twisted.internet.task import Clock
 from twisted.internet.ssl import Certificate, PrivateCertificate, optionsForClientTLS
+from twisted.internet.task import Clock
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.test.iosim import connectedServerAndClient
 from twisted.trial.unittest import SynchronousTestCase
@@ -124,7 +124,7 @@ class HandshakeTests(TLSTestCase):
 
     def test_expired_client_certificate_is_refused(self) -> None:
         """An expired client certificate fails verification, counted by reason."""
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         expired = make_leaf(self.ca, "old", not_before=now - datetime.timedelta(days=10),
                             not_after=now - datetime.timedelta(days=1))
         gateway, _, metrics = self.handshake(self.settings(), expired)

@@ -44,7 +44,7 @@ class AuditMetrics:
                               ["kind", "severity"], registry=registry)
 
 
-_BY_REGISTRY: "weakref.WeakKeyDictionary[Any, AuditMetrics]" = weakref.WeakKeyDictionary()
+_BY_REGISTRY: weakref.WeakKeyDictionary[Any, AuditMetrics] = weakref.WeakKeyDictionary()
 
 
 def audit_metrics(registry: CollectorRegistry) -> AuditMetrics:

@@ -94,7 +94,7 @@ class KafkaShipper:
         durable_seq: Callable[[], int] | None = None,
         max_in_flight: int = 10_000,
         commit_interval: float = 0.2,
-        on_progress: Callable[["KafkaShipper"], None] | None = None,
+        on_progress: Callable[[KafkaShipper], None] | None = None,
         producer_factory: Callable[[dict[str, Any]], Any] | None = None,
     ) -> None:
         self.directory = directory

@@ -99,7 +99,7 @@ class AuthMetrics:
     token_reuse: Counter
 
 
-_METRICS: "weakref.WeakKeyDictionary[CollectorRegistry, AuthMetrics]" = weakref.WeakKeyDictionary()
+_METRICS: weakref.WeakKeyDictionary[CollectorRegistry, AuthMetrics] = weakref.WeakKeyDictionary()
 
 
 def metrics_for(registry: CollectorRegistry) -> AuthMetrics:

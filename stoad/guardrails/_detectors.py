@@ -283,7 +283,8 @@ BUILTIN_RULES: tuple[Rule, ...] = (
          _token_validator(3.5, need_digit=True), 1),
     Rule(SECRETS, "google_api_key", r"\b(AIza[0-9A-Za-z_-]{35})" + _END, _token_validator(3.0), 1),
     Rule(SECRETS, "private_key",
-         r"(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?s:.*?)-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)",
+         r"(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?s:.*?)"
+         r"-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)",
          None, 1),
     Rule(SECRETS, "private_key", r"(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)", None, 1),
     Rule(SECRETS, "jwt", r"\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,})", _jwt_spans, 1),

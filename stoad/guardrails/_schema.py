@@ -115,7 +115,10 @@ class OpenApiDocument:
                 raise ValueError(f"unsupported $ref {ref!r} (only local #/... references)")
             node = self._doc
             for part in ref[2:].split("/"):
-                node = node[part.replace("~1", "/").replace("~0", "~")]
+                try:
+                    node = node[part.replace("~1", "/").replace("~0", "~")]
+                except (KeyError, IndexError, TypeError):
+                    raise ValueError(f"$ref {ref!r} points at nothing in the document") from None
             seen += 1
         return node
 
@@ -182,7 +185,7 @@ class OpenApiDocument:
         if op is None:
             return [Violation("method", f"{method.upper()} is not described for {item.template}")]
         out: list[Violation] = []
-        path_values = dict(zip(item.names, match.groups()))
+        path_values = dict(zip(item.names, match.groups(), strict=True))
         query_pairs = parse_qsl(query, keep_blank_values=True)
         for param in op.parameters:
             label = f"{param.where}.{param.name}"

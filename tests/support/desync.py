@@ -233,7 +233,7 @@ class _Connection:
         try:
             while self._fill():
                 pass
-        except socket.timeout:
+        except TimeoutError:
             return False
         return True
 

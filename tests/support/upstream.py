@@ -33,7 +33,7 @@ class Upstream:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def _read_body(self) -> "_Body":
+            def _read_body(self) -> _Body:
                 length = self.headers.get("Content-Length")
                 if length is not None:
                     return _read_exactly(self.rfile, int(length))
@@ -41,7 +41,7 @@ class Upstream:
                     return _read_chunked(self.rfile)
                 return _Body()
 
-            def _record(self, body: "_Body") -> dict[str, Any]:
+            def _record(self, body: _Body) -> dict[str, Any]:
                 entry = {
                     "method": self.command,
                     "path": self.path,
@@ -119,7 +119,7 @@ class Upstream:
         self.server.server_close()
 
 
-def _read_exactly(stream: Any, size: int) -> "_Body":
+def _read_exactly(stream: Any, size: int) -> _Body:
     """Read a body, keeping only its digest when large (a 200 MB upload stays out of memory)."""
     body = _Body()
     remaining = size
