@@ -248,3 +248,45 @@ class ErrorMappingTests(GatewayTestCase):
         self.channel.connectionLost(Failure(ConnectionError("gone")))
         self.assertEqual(self.forwarder.cancelled, [True])
         self.assertEqual(layer.completed[0].outcome, "error")
+
+
+class ConnectionLimitTests(SynchronousTestCase):
+    def test_idle_connection_is_closed(self) -> None:
+        """A connection that sends nothing for idle_timeout is closed."""
+        from dataclasses import replace
+
+        clock = Clock()
+        limits = replace(LIMITS, idle_timeout=30.0)
+        factory = GatewayHTTPFactory(None, limits, Metrics(), clock)
+        channel = factory.buildProtocol(None)
+        transport = StringTransport()
+        channel.makeConnection(transport)
+        clock.advance(29)
+        self.assertFalse(transport.disconnecting)
+        clock.advance(2)
+        self.assertTrue(transport.disconnecting or transport.disconnected)
+
+    def test_connections_over_the_cap_are_refused(self) -> None:
+        """With max_connections open, the next connection gets no protocol (closed at once)."""
+        from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
+        from zope.interface import implementer
+
+        from stoad.http import GatewayTLSFactory
+
+        @implementer(IOpenSSLServerConnectionCreator)
+        class Creator:
+            def serverConnectionForTLS(self, protocol: Any) -> Any:
+                from OpenSSL import SSL
+
+                return SSL.Connection(SSL.Context(SSL.TLS_METHOD), None)
+
+        metrics = Metrics()
+        tls_factory = GatewayTLSFactory(Creator(), GatewayHTTPFactory(None, LIMITS, metrics, Clock()),
+                                        metrics, 1, clock=Clock())
+        first = tls_factory.buildProtocol(None)
+        self.assertIsNotNone(first)
+        first.makeConnection(StringTransport())
+        self.assertIsNone(tls_factory.buildProtocol(None))
+        self.assertEqual(metrics.handshake_failures.labels("connection limit")._value.get(), 1)
+        first.connectionLost(Failure(ConnectionError("closed")))
+        self.assertIsNotNone(tls_factory.buildProtocol(None))
