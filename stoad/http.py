@@ -234,7 +234,9 @@ def set_no_delay(transport: Any) -> None:
     """
     while transport is not None:
         if ITCPTransport.providedBy(transport):
-            transport.setTcpNoDelay(True)
+            set_option = getattr(transport, "setTcpNoDelay", None)  # test doubles may lack it
+            if set_option is not None:
+                set_option(True)
             return
         transport = getattr(transport, "transport", None)
 

@@ -285,7 +285,11 @@ class ConnectionLimitTests(SynchronousTestCase):
                                         metrics, 1, clock=Clock())
         first = tls_factory.buildProtocol(None)
         self.assertIsNotNone(first)
-        first.makeConnection(StringTransport())
+        class TCPTransport(StringTransport):
+            def setTcpNoDelay(self, enabled: bool) -> None:
+                pass
+
+        first.makeConnection(TCPTransport())
         self.assertIsNone(tls_factory.buildProtocol(None))
         self.assertEqual(metrics.handshake_failures.labels("connection limit")._value.get(), 1)
         first.connectionLost(Failure(ConnectionError("closed")))
