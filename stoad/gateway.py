@@ -6,14 +6,15 @@ Every exit (deny, upstream failure, client gone, bug) ends in exactly one C{chai
 from __future__ import annotations
 
 import secrets
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
 
 from twisted.internet import defer
+from twisted.internet.interfaces import IPushProducer, ITCPTransport
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.client import PotentialDataLoss, ResponseDone, ResponseFailed
-from twisted.web.http import Request
+from twisted.web.client import ResponseDone, ResponseFailed
+from twisted.web.http import PotentialDataLoss, Request
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IResponse
 
@@ -26,6 +27,9 @@ from stoad.metrics import Metrics
 from stoad.responses import SECURITY_HEADERS, deny_response, error_body
 from stoad.routing import RouteTable
 from stoad.streaming import StreamedBody
+
+if TYPE_CHECKING:
+    from stoad.http import GatewayRequest
 
 log = Logger()
 
@@ -75,9 +79,26 @@ class Gateway:
         children[0].inc()
         children[1].observe(seconds)
 
-    def handle(self, request: Request, peer: PeerCertificate | None,
+    def handle(self, request: GatewayRequest, peer: PeerCertificate | None,
                streamed: StreamedBody | None = None) -> defer.Deferred[None]:
         return defer.ensureDeferred(_Exchange(self, request, peer, streamed).run())
+
+    def record_rejection(self, peer: PeerCertificate | None, client_ip: str, status: int,
+                         reason: str, method: bytes, target: bytes) -> None:
+        """
+        Account for a request the HTTP layer refused before it reached the chain (bad framing,
+        oversize head or body, slow client): counted, and completed through every layer so the
+        audit log holds one event for it too.
+        """
+        raw_path = target.decode("latin-1")[:256]
+        ctx = RequestContext(
+            request_id=secrets.token_hex(16), started=self.clock.seconds(), client_ip=client_ip,
+            peer=peer, method=method.decode("latin-1")[:16], raw_path=raw_path, path=raw_path,
+            query="", headers={}, body=None, body_size=0, content_type=None,
+            outcome="denied", denied_by="http", reason=reason, status=status,
+        )
+        self.count("-", status, 0.0)
+        self.chain.complete(ctx)
 
     def streams_body(self, target: bytes) -> bool:
         """Whether the route for this request target streams request bodies."""
@@ -102,7 +123,7 @@ def _request_headers(request: Request) -> dict[str, list[str]]:
 class _Exchange:
     """The state of one request/response exchange."""
 
-    def __init__(self, gateway: Gateway, request: Request, peer: PeerCertificate | None,
+    def __init__(self, gateway: Gateway, request: GatewayRequest, peer: PeerCertificate | None,
                  streamed: StreamedBody | None) -> None:
         self.gateway = gateway
         self.request = request
@@ -125,6 +146,7 @@ class _Exchange:
     async def run(self) -> None:
         started = self.gateway.clock.seconds()
         route_name = "-"
+        ctx: RequestContext | None
         try:
             ctx = self.ctx = self._context(started)
             await self._serve(ctx)
@@ -178,7 +200,7 @@ class _Exchange:
             headers=headers,
             body=body,
             body_size=size,
-            content_type=(headers.get("content-type") or [None])[0],
+            content_type=(headers.get("content-type") or (None,))[0],
             bytes_in=max(size, 0),
         )
         self.ctx = ctx
@@ -297,7 +319,8 @@ class _Exchange:
     def _abort(self) -> None:
         transport = self.request.channel.transport if self.request.channel else None
         if transport is not None:
-            transport.abortConnection()
+            # A channel sits on TCP or on TLS over TCP: both abort (Twisted types it ITransport).
+            cast(ITCPTransport, transport).abortConnection()
 
     def _refuse(self, deny: Deny) -> None:
         status, headers, body = deny_response(deny)
@@ -352,6 +375,9 @@ class _Exchange:
 class _BodyRelay(Protocol):
     """Streams an upstream body to the client through the body filters, with backpressure."""
 
+    # A response body is delivered over the response's IPushProducer; Twisted types a
+    # Protocol's transport as ITransport, hence the casts before stopProducing().
+
     def __init__(self, request: Request, pipeline: FilterPipeline, send_head: Callable[[], None],
                  done: defer.Deferred[None], ctx: RequestContext) -> None:
         self.request = request
@@ -379,11 +405,11 @@ class _BodyRelay(Protocol):
             self._emit(self.pipeline.feed(data) if self.pipeline else data)
         except Exception as e:  # a filter's Deny or failure: stop reading the upstream
             self.error = e
-            self.transport.stopProducing()
+            cast(IPushProducer, self.transport).stopProducing()
 
     def abort(self) -> None:
         if self.transport is not None:
-            self.transport.stopProducing()
+            cast(IPushProducer, self.transport).stopProducing()
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
         if self.registered:
@@ -408,7 +434,7 @@ class _BodyRelay(Protocol):
 
 class _Discard(Protocol):
     def connectionMade(self) -> None:
-        self.transport.stopProducing()
+        cast(IPushProducer, self.transport).stopProducing()  # see _BodyRelay
 
 
 def _discard(response: IResponse) -> None:

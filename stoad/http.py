@@ -209,9 +209,15 @@ class GatewayChannel(http.HTTPChannel):
         self.rejected = True
         self._cancel_head_deadline()
         self.factory.metrics.denials.labels("http", str(status)).inc()
-        log.info("rejected request from {peer}: {status} {reason}",
-                 peer=getattr(self.transport.getPeer(), "host", "-"), status=status, reason=reason)
+        client_ip = getattr(self.transport.getPeer(), "host", "-")
+        log.info("rejected request from {peer}: {status} {reason}", peer=client_ip, status=status,
+                 reason=reason)
         self.transport.write(raw_error(status, _REASONS.get(status, "Error")))
+        gateway = self.factory.gateway
+        if gateway is not None:
+            # Refused before a request existed, but still a call: the audit trail gets its event.
+            gateway.record_rejection(self.peer, client_ip, status, reason,
+                                     getattr(self, "_command", b"-"), getattr(self, "_path", b"-"))
         self.setTimeout(None)
         # The channel's own loseConnection unregisters it as the TLS transport's producer;
         # without that the TLS layer would wait for it forever before closing.

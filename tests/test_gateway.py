@@ -294,3 +294,17 @@ class ConnectionLimitTests(SynchronousTestCase):
         self.assertEqual(metrics.handshake_failures.labels("connection limit")._value.get(), 1)
         first.connectionLost(Failure(ConnectionError("closed")))
         self.assertIsNotNone(tls_factory.buildProtocol(None))
+
+
+class RejectionAuditTests(GatewayTestCase):
+    def test_requests_refused_by_the_http_layer_complete_the_chain(self) -> None:
+        """A request refused while parsing (obs-fold) still completes every layer once, as a
+        deny by the HTTP layer, so the audit log records it."""
+        layer = _Layer()
+        self.build(layer)
+        self.channel.dataReceived(b"GET /api/x HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  folded\r\n\r\n")
+        self.assertTrue(self.transport.value().startswith(b"HTTP/1.1 400"))
+        self.assertEqual(self.forwarder.sent, [])
+        [ctx] = layer.completed
+        self.assertEqual((ctx.outcome, ctx.denied_by, ctx.status, ctx.method), ("denied", "http", 400, "GET"))
+        self.assertIn("folding", ctx.reason)

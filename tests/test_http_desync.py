@@ -20,12 +20,16 @@ LIMITS = LimitSettings(max_header_bytes=16384, max_headers=100, max_request_line
 class _RecordingGateway:
     def __init__(self) -> None:
         self.handled: list[Any] = []
+        self.rejections: list[Any] = []
 
     def handle(self, request: Any, peer: Any) -> None:
         self.handled.append(request)
 
     def streams_body(self, target: bytes) -> bool:
         return False
+
+    def record_rejection(self, *details: Any) -> None:
+        self.rejections.append(details)
 
 
 class FramingStrictnessTests(SynchronousTestCase):

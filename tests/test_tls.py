@@ -30,9 +30,13 @@ from tests.test_config import LIMITS
 class _RecordingGateway:
     def __init__(self) -> None:
         self.peers: list[Any] = []
+        self.rejections: list[Any] = []
 
     def streams_body(self, target: bytes) -> bool:
         return False
+
+    def record_rejection(self, *details: Any) -> None:
+        self.rejections.append(details)
 
     def handle(self, request: Any, peer: Any) -> None:
         self.peers.append(peer)
