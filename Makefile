@@ -8,7 +8,7 @@ CACHE  := .cache
 TEST_DEPS :=
 include $(wildcard mk/*.mk)
 
-.PHONY: venv test unit demo run check clean
+.PHONY: venv test unit typecheck demo run check clean
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -23,6 +23,9 @@ test: venv $(TEST_DEPS)
 unit: venv
 	$(BIN)/python -m pytest -p twisted -p randomly -q -m 'not integration' tests
 
+typecheck: venv
+	$(BIN)/mypy stoad
+
 demo: venv
 	$(BIN)/python -m stoad.demo
 
@@ -33,4 +36,4 @@ check: venv
 	$(BIN)/stoad check-config etc/stoad/stoad.ini
 
 clean:
-	rm -rf $(VENV) $(CACHE) _trial_temp* .pytest_cache
+	rm -rf $(VENV) $(CACHE) _trial_temp* .pytest_cache .mypy_cache

@@ -17,7 +17,7 @@ class StatusResource(Resource):
     isLeaf = True
 
     def __init__(self, status: Callable[[], dict[str, Any]]) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # Twisted leaves it unannotated
         self._status = status
 
     def render_GET(self, request: Request) -> bytes:
@@ -33,7 +33,7 @@ class MetricsResource(Resource):
     isLeaf = True
 
     def __init__(self, registry: Any) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # Twisted leaves it unannotated
         self._registry = registry
 
     def render_GET(self, request: Request) -> bytes:

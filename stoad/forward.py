@@ -74,7 +74,7 @@ class _NoDelayClientFactory(_HTTP11ClientFactory):
             made()
             set_no_delay(protocol.transport)
 
-        protocol.connectionMade = connection_made
+        protocol.connectionMade = connection_made  # type: ignore[method-assign]  # per-instance wrap
         return protocol
 
 
@@ -119,7 +119,8 @@ class Forwarder:
         self.pool._factory = _NoDelayClientFactory
         self.pool.retryAutomatically = False
         self.pool.maxPersistentPerHost = max_persistent_per_host
-        self.pool.cachedConnectionTimeout = idle_timeout
+        # Twisted declares int, but the value only feeds callLater: fractions of a second work.
+        self.pool.cachedConnectionTimeout = idle_timeout  # type: ignore[assignment]
         self._agents: Mapping[str, Agent] = {route.name: self._agent(route) for route in routes}
         self._origins: Mapping[str, bytes] = {
             route.name: f"{route.upstream_scheme}://{_netloc(route)}".encode("ascii")
@@ -164,7 +165,8 @@ class Forwarder:
         return d
 
     def close(self) -> defer.Deferred[None]:
-        return self.pool.closeCachedConnections()
+        closed: defer.Deferred[None] = self.pool.closeCachedConnections()
+        return closed
 
 
 def _netloc(route: Route) -> str:

@@ -7,13 +7,14 @@ connection right after the handshake.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from OpenSSL import SSL
-from twisted.internet.interfaces import IHandshakeListener, ITCPTransport
-from twisted.internet.protocol import Factory
+from OpenSSL import SSL, crypto
+from twisted.internet.interfaces import IHandshakeListener, ISSLTransport, ITCPTransport
+from twisted.internet.protocol import Factory, connectionDone
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
+from twisted.python.failure import Failure
 from twisted.web import http
 from zope.interface import implementer
 
@@ -44,6 +45,8 @@ class GatewayRequest(http.Request):
     # Form bodies are the upstream's business; parsing them here only costs time and memory.
     _parsePOSTFormSubmission = False
     streamed: StreamedBody | None = None
+    # GatewayChannel.requestFactory: every GatewayRequest lives on a GatewayChannel.
+    channel: GatewayChannel
 
     def gotLength(self, length: int | None) -> None:
         channel: GatewayChannel = self.channel
@@ -114,6 +117,8 @@ class GatewayChannel(http.HTTPChannel):
 
     requestFactory = GatewayRequest
     factory: GatewayHTTPFactory
+    # Always under TLS (GatewayTLSFactory); set by makeConnection before any event below.
+    transport: ISSLTransport
     peer: PeerCertificate | None = None
     handshake_done = False
     rejected = False
@@ -124,7 +129,7 @@ class GatewayChannel(http.HTTPChannel):
         self.limits = limits
         self.totalHeadersSize = limits.max_header_bytes
         self.maxHeaders = limits.max_headers
-        self.timeOut = limits.idle_timeout
+        self.timeOut = limits.idle_timeout  # type: ignore[assignment]  # Twisted says int; seconds
         self.MAX_LENGTH = max(limits.max_header_bytes, limits.max_request_line) + 2
 
     def connectionMade(self) -> None:
@@ -134,7 +139,8 @@ class GatewayChannel(http.HTTPChannel):
     # -- TLS ---------------------------------------------------------------------------------
     def handshakeCompleted(self) -> None:
         self.handshake_done = True
-        cert = self.transport.getPeerCertificate()
+        # ISSLTransport says object; the TLS transport hands back pyOpenSSL's X509 or None.
+        cert = cast("crypto.X509 | None", self.transport.getPeerCertificate())
         if cert is not None:
             from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -223,11 +229,11 @@ class GatewayChannel(http.HTTPChannel):
         # without that the TLS layer would wait for it forever before closing.
         self.loseConnection()
 
-    def connectionLost(self, reason: Any) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._cancel_head_deadline()
         if not self.handshake_done and reason is not None and reason.check(SSL.Error):
             # Verification failures were counted with their own reason by the verify callback.
-            why = _ssl_reason(reason.value)
+            why = _ssl_reason(cast(SSL.Error, reason.value))  # check() above
             if why != "certificate verify failed":
                 self.factory.metrics.handshake_failures.labels(why).inc()
         super().connectionLost(reason)
@@ -247,7 +253,7 @@ def set_no_delay(transport: Any) -> None:
         transport = getattr(transport, "transport", None)
 
 
-class GatewayHTTPFactory(Factory):
+class GatewayHTTPFactory(Factory[GatewayChannel]):
     """Builds channels that hand their requests to the current gateway."""
 
     def __init__(self, gateway: Any, limits: LimitSettings, metrics: Metrics,
@@ -264,7 +270,7 @@ class GatewayHTTPFactory(Factory):
         channel = GatewayChannel(self.limits)
         channel.factory = self
         if self.clock is not None:
-            channel.callLater = self.clock.callLater
+            channel.callLater = self.clock.callLater  # type: ignore[method-assign]  # test clock
         return channel
 
 
@@ -292,7 +298,7 @@ class GatewayTLSFactory(TLSMemoryBIOFactory):
             self.metrics.open_connections.dec()
             lost(reason)
 
-        protocol.connectionLost = connection_lost
+        protocol.connectionLost = connection_lost  # type: ignore[method-assign]  # per-instance wrap
         return protocol
 
 

@@ -7,11 +7,14 @@ from typing import IO
 
 from twisted.logger import (
     FilteringLogObserver,
+    ILogObserver,
+    LogEvent,
     LogLevel,
     LogLevelFilterPredicate,
     globalLogBeginner,
     jsonFileLogObserver,
 )
+from zope.interface import provider
 
 _LEVELS = {"debug": LogLevel.debug, "info": LogLevel.info, "warn": LogLevel.warn,
            "error": LogLevel.error}
@@ -20,13 +23,16 @@ _LEVELS = {"debug": LogLevel.debug, "info": LogLevel.info, "warn": LogLevel.warn
 def start_logging(level: str, worker: int | None = None, stream: IO[str] | None = None) -> None:
     """Send every event at C{level} or above to C{stream} (stdout) as JSON lines."""
     predicate = LogLevelFilterPredicate(defaultLogLevel=_LEVELS[level])
-    observer = jsonFileLogObserver(stream or sys.stdout, recordSeparator="")
+    observer: ILogObserver = jsonFileLogObserver(stream or sys.stdout, recordSeparator="")
     if worker is not None:
         inner = observer
 
-        def observer(event: dict) -> None:  # type: ignore[no-redef]
+        @provider(ILogObserver)
+        def tag_worker(event: LogEvent) -> None:
             event.setdefault("stoad_worker", worker)
             inner(event)
+
+        observer = tag_worker
 
     globalLogBeginner.beginLoggingTo([FilteringLogObserver(observer, [predicate])],
                                      redirectStandardIO=False)

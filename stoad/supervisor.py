@@ -91,7 +91,7 @@ class Supervisor(Service):
 
     # -- start ---------------------------------------------------------------------------------
     def startService(self) -> None:
-        super().startService()
+        super().startService()  # type: ignore[no-untyped-call]  # Twisted leaves it unannotated
         self.socket = self._listening_socket()
         self.admin_port = self._listen_admin()
         signal.signal(signal.SIGHUP, lambda *_: self.reactor.callFromThread(self.reload))
@@ -129,7 +129,8 @@ class Supervisor(Service):
     def _listen_admin(self) -> Any:
         site = Site(admin_root(self.status, self.registry))
         site.displayTracebacks = False
-        site.log = lambda request: None  # health probes every few seconds are not news
+        # Health probes every few seconds are not news.
+        site.log = lambda request: None  # type: ignore[method-assign]
         listen = self.config.admin.listen
         if listen.startswith("unix:"):
             path = listen[len("unix:"):]
@@ -269,7 +270,7 @@ class Supervisor(Service):
             self.notifier.watchdog()
 
     def stopService(self) -> defer.Deferred[None]:
-        super().stopService()
+        super().stopService()  # type: ignore[no-untyped-call]  # Twisted leaves it unannotated
         self.state = "stopping"
         self.notifier.stopping()
         if self._watchdog is not None and self._watchdog.running:

@@ -11,7 +11,7 @@ import os
 import signal
 import socket
 import sys
-from typing import Any
+from typing import Any, cast
 
 from twisted.internet import defer
 from twisted.internet.task import LoopingCall
@@ -214,7 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     control = _Control(args.control_fd)
 
-    from twisted.internet import reactor
+    from twisted.internet import reactor as installed_reactor
+    from twisted.internet.base import ReactorBase
+
+    # Twisted types the global reactor as a mix of common interfaces, which leaves out
+    # callFromThread and run(installSignalHandlers=...); every POSIX reactor is a ReactorBase.
+    reactor = cast(ReactorBase, installed_reactor)
 
     try:
         config = config_from_file(args.config, args.state_dir)

@@ -22,10 +22,12 @@ def _fast_profile(value: Any) -> bool:
     if kind is str or value is None or kind is bool:
         return True
     if kind is int:
-        return -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER
+        integer: int = value
+        return -_MAX_SAFE_INTEGER <= integer <= _MAX_SAFE_INTEGER
     if kind is float:
-        magnitude = abs(value)
-        return 1e-3 <= magnitude < 1e15 and value != int(value)
+        number: float = value
+        magnitude = abs(number)
+        return 1e-3 <= magnitude < 1e15 and number != int(number)
     if kind is dict:
         for key, item in value.items():
             if type(key) is not str or not key.isascii() or not _fast_profile(item):

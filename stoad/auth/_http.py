@@ -18,9 +18,11 @@ class FetchFailed(Exception):
 
 
 class HTTPClientLike(Protocol):
-    def get(self, url: str, **kwargs: Any) -> Deferred[Any]: ...
+    """The calls stoad makes on a treq client; C{headers} and C{data} take treq's own unions."""
 
-    def post(self, url: str, **kwargs: Any) -> Deferred[Any]: ...
+    def get(self, url: str, /, *, headers: Any = ...) -> Deferred[Any]: ...
+
+    def post(self, url: str, /, *, headers: Any = ..., data: Any = ...) -> Deferred[Any]: ...
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ Start-up fails loudly if python-jose lacks its cryptography backend or the keys 
 
 from __future__ import annotations
 
-from http.cookiejar import CookieJar, DefaultCookiePolicy
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any, Iterable
 
 from prometheus_client import CollectorRegistry
@@ -41,6 +41,7 @@ class AuthorizationServerTLS:
 def make_http_client(reactor: Any, settings: AuthSettings) -> HTTPClientLike:
     """A treq client for metadata, JWKS and introspection: no cookies, no redirects, pooled."""
     import treq.client
+    from treq.cookies import IndexableCookieJar
 
     if settings.authorization_server_ca:
         with open(settings.authorization_server_ca, "rb") as f:
@@ -56,8 +57,9 @@ def make_http_client(reactor: Any, settings: AuthSettings) -> HTTPClientLike:
     pool.maxPersistentPerHost = 4
     agent = Agent(reactor, contextFactory=AuthorizationServerTLS(trust_root, client_certificate),
                   pool=pool, connectTimeout=settings.fetch_timeout)
-    jar = CookieJar(DefaultCookiePolicy(allowed_domains=[]))
-    return treq.client.HTTPClient(agent, cookiejar=jar)  # type: ignore[arg-type]
+    # treq's own CookieJar subclass (only adds indexing), with a policy that accepts no cookie.
+    jar = IndexableCookieJar(DefaultCookiePolicy(allowed_domains=[]))
+    return treq.client.HTTPClient(agent, cookiejar=jar)
 
 
 def build_layer(settings: AuthSettings, routes: Iterable[Any], clock: Any, client: HTTPClientLike,

@@ -92,7 +92,7 @@ class SectionReader:
         return self._typed(key, default, convert, "")
 
     def optional_string(self, key: str) -> str | None:
-        return self.string(key, None) or None  # type: ignore[arg-type]
+        return self.string(key, None) or None
 
     def integer(self, key: str, default: object = _REQUIRED, minimum: int | None = None,
                 maximum: int | None = None) -> int:

@@ -9,7 +9,7 @@ import json
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl, urlencode
 
 import orjson
@@ -160,6 +160,7 @@ class ContentScanner:
         # the sets over the raw bytes proves a benign body benign.
         if b"\\" not in data and not self.scanner.maybe(data, self.active):
             return None
+        dump: Callable[[Any], bytes]
         try:
             try:
                 document = orjson.loads(data)

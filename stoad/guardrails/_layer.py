@@ -168,13 +168,15 @@ class GuardrailsLayer:
             try:
                 body = decode_body(body, coding, limit)
             except DecodedTooLarge:
-                return self._oversize(ctx, None)
+                self._oversize(ctx, None)
+                return None
             except CorruptEncoding as e:
                 self.record(ctx, "encoding", "request", "block")
                 raise Deny(400, "guardrail_unscannable", f"corrupt {coding} request body: {e}",
                            body={"error": "guardrail_unscannable", "detector": "encoding"}) from None
         if len(body) > limit:
-            return self._oversize(ctx, body)
+            self._oversize(ctx, body)
+            return None
         return body
 
     def _oversize(self, ctx: RequestContext, body: bytes | None) -> None:
@@ -183,7 +185,6 @@ class GuardrailsLayer:
             raise Deny(413, "guardrail_blocked", "request body larger than the scan limit",
                        body={"error": "guardrail_blocked", "detector": "oversize"})
         self.record(ctx, "oversize", "request", "alert")
-        return None
 
     # --- response ----------------------------------------------------------------------------
 

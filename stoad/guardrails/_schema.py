@@ -212,8 +212,7 @@ class OpenApiDocument:
                 instance = _coerce(values[0])
             out.extend(_violations(param.validator, instance, label))
         media = (content_type or "").split(";", 1)[0].strip().lower()
-        has_body = bool(body)
-        if not has_body:
+        if not body:
             if op.body_required:
                 out.append(Violation("body", "a request body is required"))
             return out
@@ -251,7 +250,8 @@ def _coerce(raw: str) -> Any:
 
 def _message(error: ValidationError) -> str:
     kind = str(error.validator)
-    value = error.validator_value
+    # Errors from iter_errors always carry the keyword's value; only hand-made ones are Unset.
+    value: Any = error.validator_value
     if kind == "type":
         return f"must be of type {value if isinstance(value, str) else ' or '.join(value)}"
     if kind == "required":

@@ -68,7 +68,8 @@ class _Counter:
         self.short.add(now)
         self.long.add(now)
 
-    def view(self, now: int) -> dict[str, int]:
+    def view(self, now: int) -> dict[str, object]:
+        # object values: the caller adds the nested "tool" entry to this fresh dict.
         return {"calls_60s": self.short.total(now), "calls_3600s": self.long.total(now)}
 
 
