@@ -1,10 +1,12 @@
 """Benchmark: an MCP tools/call through stoad next to a plain HTTP POST through the same chain.
 
-Starts the real authorization server, the MCP SDK test server and the real daemon; every call
-carries a certificate-bound ES256 token and 2 KB of arguments over keep-alive mTLS connections.
+Starts the real authorization server, the MCP SDK test server and the real daemon with all five
+layers (audit to disk, auth, mcp, the shipped default policy, guardrails); every call carries a
+certificate-bound ES256 token and 2 KB of arguments over keep-alive mTLS connections.
 Reports throughput, p50/p99 latency and the daemon's CPU microseconds per call.
 
     .venv/bin/python bench/bench_mcp.py --workers 1 --calls 2000 --clients 8
+    .venv/bin/python bench/bench_mcp.py --layers auth,mcp ...   # a subset of the chain
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from stoad.devpki import write_dev_pki  # noqa: E402
 from tests.support import oidc  # noqa: E402
-from tests.support.daemon import StoadDaemon, gateway_config  # noqa: E402
+from tests.support.audit import write_key  # noqa: E402
+from tests.support.daemon import REPO, StoadDaemon, gateway_config  # noqa: E402
 from tests.support.mcp_upstream import McpUpstream  # noqa: E402
 from tests.support.upstream import Upstream  # noqa: E402
 
@@ -113,8 +116,8 @@ def in_process(calls: int) -> None:
     import stoad.config  # noqa: F401 - first: stoad.layers and stoad.config import each other
     from stoad.chain import ResponseHead
     from stoad.layers import AlertBus, Services
-    from tests.test_mcp_layer import TOOLS, call, context, identity, route, tools_list_response
     from stoad.mcp import McpLayer, McpSettings
+    from tests.test_mcp_layer import TOOLS, call, context, identity, route, tools_list_response
 
     class Registry:
         registry = CollectorRegistry()
@@ -162,7 +165,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--layers", default="auth,mcp",
+    parser.add_argument("--layers", default="audit,auth,mcp,policy,guardrails",
                         help="comma-separated layers to enable (those that exist in this tree)")
     parser.add_argument("--in-process", action="store_true",
                         help="time the mcp layer alone (no daemon, no network)")
@@ -184,7 +187,23 @@ def main() -> int:
         authz.start()
         consumers = os.path.join(tmp, "consumers.ini")
         with open(consumers, "w") as f:
-            f.write("[consumer:agent-1]\nclient_id = agent-1\ntier = standard\nroutes = *\n")
+            f.write("[consumer:agent-1]\nclient_id = agent-1\nconsumer_id = acme-support\n"
+                    "tier = standard\nroutes = *\n")
+        # The shipped default policy, with acme-support allowed on the two bench routes.
+        policies = os.path.join(tmp, "policies")
+        shutil.copytree(os.path.join(REPO, "etc", "stoad", "policies"), policies)
+        with open(os.path.join(policies, "consumers.json")) as f:
+            data = json.load(f)
+        data["stoa"]["consumers"]["acme-support"]["routes"] = ["tools", "plain"]
+        with open(os.path.join(policies, "consumers.json"), "w") as f:
+            json.dump(data, f)
+        sections: dict[str, dict[str, str]] = {
+            "audit": {"directory": os.path.join(tmp, "audit"),
+                      "signing_key": write_key(os.path.join(tmp, "keys"))},
+            "auth": {"issuer": authz.issuer, "algorithms": "ES256", "consumers": consumers,
+                     "authorization_server_ca": pki["ca"]},
+            "policy": {"directory": policies},
+        }
         common = {"audiences": AUDIENCE, "scopes.POST": "stoa:read"}
         text = gateway_config(
             pki, state_dir=os.path.join(tmp, "state"), admin_socket=os.path.join(tmp, "admin.sock"),
@@ -192,13 +211,11 @@ def main() -> int:
             routes={"tools": {"prefix": "/mcp", "upstream": mcp.origin, "mcp": "yes",
                               "mcp.tool_scopes": "* = stoa:read", **common},
                     "plain": {"prefix": "/echo", "upstream": plain.url, **common}},
-            layers=layers,
-            sections={"auth": {"issuer": authz.issuer, "algorithms": "ES256",
-                               "consumers": consumers, "authorization_server_ca": pki["ca"]}}
-            if "auth" in layers else {})
+            layers=layers, sections={k: v for k, v in sections.items() if k in layers})
         daemon = StoadDaemon(tmp, text, pki=pki)
         daemon.start()
-        token = authz.client_credentials("agent-1", resource=AUDIENCE).access_token
+        token = authz.client_credentials("agent-1", resource=AUDIENCE,
+                                         scope="stoa:read stoa:write").access_token
         auth = {"Authorization": f"Bearer {token}"} if "auth" in layers else {}
         text_arg = "x" * 2048
         mcp_headers = {"Content-Type": "application/json", "Mcp-Protocol-Version": "2026-07-28",

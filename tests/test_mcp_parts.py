@@ -15,8 +15,8 @@ from twisted.trial.unittest import SynchronousTestCase
 import stoad.mcp
 from stoad.config._reader import Problems, SectionReader
 from stoad.layers import SectionSource
-from stoad.mcp import cli as tools_cli
 from stoad.mcp import ToolDefinitionStore, definition_hash, parse_route, parse_settings
+from stoad.mcp import cli as tools_cli
 from stoad.mcp._sse import EventTooLarge, SseEventSplitter, parse_event, render_event
 
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 SERVER_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                              "fixtures", "mcp_server.py")
@@ -31,7 +31,7 @@ class McpUpstream:
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> "McpUpstream":
+    def start(self, timeout: float = 30.0) -> McpUpstream:
         self.process = subprocess.Popen(
             [sys.executable, SERVER_SCRIPT, *self.options], stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -68,18 +68,21 @@ class McpUpstream:
 
 @asynccontextmanager
 async def sdk_client(url: str, ssl_context: ssl.SSLContext, mode: str = "legacy",
-                     headers: dict[str, str] | None = None, **client_options: Any
-                     ) -> AsyncIterator[Any]:
+                     headers: dict[str, str] | None = None,
+                     on_response: Callable[[Any], Awaitable[None]] | None = None,
+                     **client_options: Any) -> AsyncIterator[Any]:
     """
     The official SDK client on Streamable HTTP through stoad. mcp 2.x takes a pre-built
     C{httpx2.AsyncClient}: its C{verify} SSL context carries the CA and our client certificate.
+    C{on_response} (an httpx response event hook) sees every HTTP exchange the SDK makes.
     """
     import httpx2
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
 
+    hooks = {"response": [on_response]} if on_response is not None else {}
     async with httpx2.AsyncClient(verify=ssl_context, headers=headers or {},
-                                  timeout=httpx2.Timeout(20.0)) as http:
+                                  timeout=httpx2.Timeout(20.0), event_hooks=hooks) as http:
         transport = streamable_http_client(url, http_client=http)
         async with Client(transport, mode=mode, **client_options) as client:
             yield client

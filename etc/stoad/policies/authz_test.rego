@@ -47,9 +47,42 @@ test_unmapped_method_is_denied if {
 	not authz.decision.allow with input as trace_request with data.stoa.consumers as consumers
 }
 
-test_mcp_tool_call_needs_call_scope if {
-	call := object.union(get_api, {"mcp": {"method": "tools/call", "tool_name": "search"}})
-	not authz.decision.allow with input as call with data.stoa.consumers as consumers
-	authz.decision.allow with input as object.union(call, {"token": {"scopes": ["mcp:call"]}})
+mcp_call := object.union(get_api, {
+	"request": {"method": "POST", "path": "/api"},
+	"mcp": {"method": "tools/call", "tool_name": "search"},
+})
+
+test_mcp_tool_call_needs_write_scope if {
+	d := authz.decision with input as mcp_call with data.stoa.consumers as consumers
+	not d.allow
+	d.reason == "token lacks scope stoa:write"
+	authz.decision.allow with input as object.union(mcp_call, {"token": {"scopes": ["stoa:write"]}})
 		with data.stoa.consumers as consumers
+}
+
+test_mcp_discovery_needs_read_scope_only if {
+	list := object.union(get_api, {"request": {"method": "POST", "path": "/api"}, "mcp": {"method": "tools/list"}})
+	authz.decision.allow with input as list with data.stoa.consumers as consumers
+}
+
+test_unmapped_mcp_method_is_denied if {
+	sampling := object.union(get_api, {"mcp": {"method": "sampling/createMessage"}})
+	d := authz.decision with input as sampling with data.stoa.consumers as consumers
+	not d.allow
+	d.reason == "no scope is mapped to this method"
+}
+
+test_denied_tool_is_refused_even_with_the_scope if {
+	denying := {"c1": {"routes": ["api"], "denied_tools": ["search"]}}
+	writer := object.union(mcp_call, {"token": {"scopes": ["stoa:read", "stoa:write", "stoa:admin"]}})
+	d := authz.decision with input as writer with data.stoa.consumers as denying
+	not d.allow
+	d.reason == "tool search is denied to consumer c1"
+	authz.decision.allow with input as object.union(writer, {"mcp": {"tool_name": "echo"}})
+		with data.stoa.consumers as denying
+}
+
+test_denied_tools_do_not_touch_other_methods if {
+	denying := {"c1": {"routes": ["api"], "denied_tools": ["search"]}}
+	authz.decision.allow with input as get_api with data.stoa.consumers as denying
 }
