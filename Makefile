@@ -8,7 +8,7 @@ CACHE  := .cache
 TEST_DEPS :=
 include $(wildcard mk/*.mk)
 
-.PHONY: venv test unit typecheck demo run check clean
+.PHONY: venv test unit lint typecheck demo run check clean
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -17,11 +17,14 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]' --config-settings editable_mode=compat
 	touch $@
 
-test: venv $(TEST_DEPS)
+test: venv lint typecheck $(TEST_DEPS)
 	$(BIN)/python -m pytest -p twisted -p randomly -q tests
 
 unit: venv
 	$(BIN)/python -m pytest -p twisted -p randomly -q -m 'not integration' tests
+
+lint: venv
+	$(BIN)/ruff check stoad tests bench twisted
 
 typecheck: venv
 	$(BIN)/mypy stoad

@@ -24,7 +24,7 @@ from stoad.deny import Deny
 from stoad.forward import Forwarder, UpstreamFailure
 from stoad.headers import claims_identity, end_to_end
 from stoad.metrics import Metrics
-from stoad.responses import SECURITY_HEADERS, deny_response, error_body
+from stoad.responses import SECURITY_HEADERS, deny_response, error_body, jsonrpc_deny_body
 from stoad.routing import RouteTable
 from stoad.streaming import StreamedBody
 
@@ -324,6 +324,11 @@ class _Exchange:
 
     def _refuse(self, deny: Deny) -> None:
         status, headers, body = deny_response(deny)
+        mcp = self.ctx.mcp if self.ctx is not None else None
+        if (deny.body is None and mcp is not None and isinstance(mcp.request_id, (str, int))
+                and not isinstance(mcp.request_id, bool)):
+            # On an MCP route a refusal answers the JSON-RPC request it refuses.
+            body = jsonrpc_deny_body(mcp.request_id, status, deny.error)
         layer = deny.layer or "gateway"
         self.gateway.metrics.denials.labels(layer, deny.error).inc()
         log.info("denied {status} by {layer}: {reason}", status=status, layer=layer,

@@ -49,6 +49,22 @@ def deny_response(deny: Deny) -> tuple[int, list[tuple[str, str]], bytes]:
     return deny.status, headers, body
 
 
+# JSON-RPC error codes for refusals on MCP routes: the implementation-defined server-error range
+# for gateway decisions, the standard codes where one fits.
+_JSONRPC_CODES = {400: -32600, 401: -32001, 403: -32003, 404: -32601, 413: -32600, 422: -32602,
+                  429: -32029, 500: -32603, 502: -32603, 503: -32603, 504: -32603}
+
+
+def jsonrpc_deny_body(request_id: str | int, status: int, error: str) -> bytes:
+    """
+    A refusal as a JSON-RPC 2.0 error answering C{request_id}, so an MCP client can tell a
+    gateway decision from a transport failure; the message is the fixed error code only.
+    """
+    return json.dumps({"jsonrpc": "2.0", "id": request_id,
+                       "error": {"code": _JSONRPC_CODES.get(status, -32000), "message": error,
+                                 "data": {"status": status}}}).encode("utf-8")
+
+
 def with_security_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     return list(headers) + list(SECURITY_HEADERS)
 

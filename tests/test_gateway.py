@@ -308,3 +308,32 @@ class RejectionAuditTests(GatewayTestCase):
         [ctx] = layer.completed
         self.assertEqual((ctx.outcome, ctx.denied_by, ctx.status, ctx.method), ("denied", "http", 400, "GET"))
         self.assertIn("folding", ctx.reason)
+
+
+class McpRefusalTests(GatewayTestCase):
+    def test_refusal_of_a_json_rpc_request_is_a_json_rpc_error(self) -> None:
+        """A deny on a request the MCP layer parsed answers its JSON-RPC id with an error whose
+        message is the fixed error code; the HTTP status is kept."""
+        from stoad.context import McpCall
+
+        def parsed_then_refused(ctx: Any) -> None:
+            ctx.mcp = McpCall(method="tools/call", request_id=7, tool_name="delete_all")
+            raise Deny(403, "forbidden", "policy: tool denied")
+
+        self.build(_Layer(request=parsed_then_refused))
+        status, _, body = self.call(b"POST /api/mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n", b"{}")
+        self.assertEqual(status, 403)
+        self.assertEqual(json.loads(body), {"jsonrpc": "2.0", "id": 7, "error": {
+            "code": -32003, "message": "forbidden", "data": {"status": 403}}})
+
+    def test_notifications_keep_the_plain_body(self) -> None:
+        """Without a JSON-RPC id (a notification) the fixed JSON body is kept."""
+        from stoad.context import McpCall
+
+        def refuse(ctx: Any) -> None:
+            ctx.mcp = McpCall(method="notifications/initialized", request_id=None)
+            raise Deny(403, "forbidden", "no")
+
+        self.build(_Layer(request=refuse))
+        status, _, body = self.call(b"POST /api/mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n", b"{}")
+        self.assertEqual((status, json.loads(body)), (403, {"error": "forbidden"}))

@@ -264,7 +264,7 @@ class FullChainTests(SynchronousTestCase):
 
     def test_call_the_policy_forbids_is_refused_403_and_audited_as_denied_by_policy(self) -> None:
         """long_task is listed (scopes allow it) but the policy data denies it to acme-support:
-        403 with the fixed body, never forwarded, audited as a denied tool_call by policy with
+        403 with a JSON-RPC error answering the call (code -32003, message "forbidden"), never forwarded, audited as a denied tool_call by policy with
         the reason naming the tool; echo in the same session still passes."""
         exchanges = Exchanges()
 
@@ -275,7 +275,7 @@ class FullChainTests(SynchronousTestCase):
                 return error, await client.call_tool("echo", {"text": "still allowed"})
 
         error, echoed = run(conversation)
-        self.assertEqual(error.error.code, -32603)
+        self.assertEqual((error.error.code, error.error.message), (-32003, "forbidden"))
         self.assertEqual(echoed.content[0].text, "still allowed")
         self.assertEqual(exchanges.calls, [(POLICY_DENIED_TOOL, 403, "application/json"),
                                            ("echo", 200, "text/event-stream")])

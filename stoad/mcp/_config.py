@@ -120,7 +120,7 @@ def parse_route(reader: SectionReader) -> McpRouteOptions:
                 reader._used.add(key)
         return DISABLED
     scopes: dict[str, frozenset[str]] = {}
-    raw_scopes = reader.string("mcp.tool_scopes", None)  # type: ignore[arg-type]
+    raw_scopes = reader.string("mcp.tool_scopes", None)
     if raw_scopes:
         scopes, problems = parse_tool_scopes(raw_scopes)
         for problem in problems:

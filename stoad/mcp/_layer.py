@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from urllib.parse import urlsplit
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 import orjson
 from jsonschema import Draft202012Validator
@@ -308,7 +308,7 @@ class McpLayer:
                 raise Deny(502, "bad_gateway", "upstream tools/list result is malformed")
             had_tools = self.tools.count(route) > 0
             kept = []
-            for definition, seen in zip(tools, self.tools.observe(route, tools)):
+            for definition, seen in zip(tools, self.tools.observe(route, tools), strict=True):
                 record = seen.record
                 if seen.newly_changed:
                     self._metrics.tool_changes.labels(route).inc()

@@ -41,7 +41,7 @@ class McpMetrics:
         return method if method in KNOWN_METHODS else "other"
 
 
-_BY_REGISTRY: "weakref.WeakKeyDictionary[Any, McpMetrics]" = weakref.WeakKeyDictionary()
+_BY_REGISTRY: weakref.WeakKeyDictionary[Any, McpMetrics] = weakref.WeakKeyDictionary()
 
 
 def metrics_for(registry: CollectorRegistry) -> McpMetrics:

@@ -31,7 +31,7 @@ def _state_file(args: argparse.Namespace) -> str:
 def _when(stamp: float | None) -> str:
     if stamp is None:
         return "-"
-    return datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.fromtimestamp(stamp, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _list(args: argparse.Namespace) -> int:
