@@ -5,20 +5,15 @@ with tokens minted by a real authorization server (oidc-provider, tests/support/
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
-import shutil
-import tempfile
 import time
 from typing import Any, Callable
 
 from jose import jwt
-from twisted.trial.unittest import SynchronousTestCase
 
-from stoad.devpki import write_dev_pki
 from tests.support.daemon import StoadDaemon, gateway_config
-from tests.support.oidc import AuthorizationServer, Resource
+from tests.support.oidc import Resource, SharedAuthorizationServerCase
 from tests.support.upstream import Upstream
 
 PUBLIC_URL = "https://gateway.stoad.test"
@@ -93,44 +88,19 @@ def poll(what: str, attempt: Callable[[], Any], timeout: float, interval: float 
         time.sleep(interval)
 
 
-class IdentityGatewayCase(SynchronousTestCase):
+class IdentityGatewayCase(SharedAuthorizationServerCase):
     """
     One authorization server per class (it is the slow part) and a fresh daemon per test,
     so no test sees another's verified-token or key cache.
     """
 
+    TMP_PREFIX = "stoad-id-"
+    RESOURCES = (Resource(API, ttl=300), Resource(OTHER, alg="RS256", ttl=300),
+                 Resource(OPAQUE, format="opaque", ttl=300))
     auth_overrides: dict[str, str] = {}
-    tmp = ""
-    pki: dict[str, str] = {}
-    server: AuthorizationServer
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        cls.tmp = tempfile.mkdtemp(prefix="stoad-id-")
-        try:
-            cls.pki = write_dev_pki(os.path.join(cls.tmp, "pki"))
-            cls.server = AuthorizationServer.from_dev_pki(
-                os.path.join(cls.tmp, "oidc"), cls.pki,
-                [Resource(API, ttl=300), Resource(OTHER, alg="RS256", ttl=300),
-                 Resource(OPAQUE, format="opaque", ttl=300)],
-            ).start()
-        except BaseException:
-            shutil.rmtree(cls.tmp, True)
-            raise
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        if "server" in vars(cls):
-            cls.server.stop()
-            del cls.server
-        shutil.rmtree(cls.tmp, True)
 
     def setUp(self) -> None:
-        if "server" not in vars(type(self)):
-            # trial runs no setUpClass: start on first use, stop when the runner exits
-            type(self).setUpClass()
-            atexit.register(type(self).tearDownClass)
-        self.workdir = tempfile.mkdtemp(prefix="gw-", dir=self.tmp)
+        super().setUp()
         self.upstream = Upstream()
         self.addCleanup(self.upstream.stop)
         consumers = os.path.join(self.workdir, "consumers.ini")

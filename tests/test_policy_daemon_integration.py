@@ -5,17 +5,12 @@ End to end: the real daemon with layers C{auth, policy}, a copy of the shipped p
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import shutil
-import tempfile
 
-from twisted.trial.unittest import SynchronousTestCase
-
-from stoad.devpki import write_dev_pki
 from tests.support.daemon import REPO, StoadDaemon, gateway_config
-from tests.support.oidc import AuthorizationServer, Resource
+from tests.support.oidc import Resource, SharedAuthorizationServerCase
 from tests.support.upstream import Upstream
 
 SHIPPED_POLICIES = os.path.join(REPO, "etc", "stoad", "policies")
@@ -58,41 +53,16 @@ def metric_value(text: str, name: str, labels: str = "") -> float:
     return total
 
 
-class PolicyGatewayCase(SynchronousTestCase):
+class PolicyGatewayCase(SharedAuthorizationServerCase):
     """One authorization server per class; a fresh daemon and policy copy per test."""
 
+    TMP_PREFIX = "stoad-pol-"
+    RESOURCES = (Resource(API, ttl=300), Resource(MCP, ttl=300))
     query: str | None = None
     api_route_extra: dict[str, str] = {}
-    tmp = ""
-    pki: dict[str, str] = {}
-    server: AuthorizationServer
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        cls.tmp = tempfile.mkdtemp(prefix="stoad-pol-")
-        try:
-            cls.pki = write_dev_pki(os.path.join(cls.tmp, "pki"))
-            cls.server = AuthorizationServer.from_dev_pki(
-                os.path.join(cls.tmp, "oidc"), cls.pki,
-                [Resource(API, ttl=300), Resource(MCP, ttl=300)],
-            ).start()
-        except BaseException:
-            shutil.rmtree(cls.tmp, True)
-            raise
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        if "server" in vars(cls):
-            cls.server.stop()
-            del cls.server
-        shutil.rmtree(cls.tmp, True)
 
     def setUp(self) -> None:
-        if "server" not in vars(type(self)):
-            # trial runs no setUpClass: start on first use, stop when the runner exits
-            type(self).setUpClass()
-            atexit.register(type(self).tearDownClass)
-        self.workdir = tempfile.mkdtemp(prefix="gw-", dir=self.tmp)
+        super().setUp()
         self.policies = os.path.join(self.workdir, "policies")
         shutil.copytree(SHIPPED_POLICIES, self.policies)
         self.upstream = Upstream()

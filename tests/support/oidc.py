@@ -26,6 +26,7 @@ import secrets
 import shutil
 import ssl
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -37,6 +38,9 @@ from typing import IO, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from twisted.trial.unittest import SynchronousTestCase
+
+from stoad.devpki import write_dev_pki
 
 FIXTURE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "oidc")
 SERVER_SCRIPT = os.path.join(FIXTURE_DIR, "authorization-server.js")
@@ -658,3 +662,44 @@ class _StopAtRedirectUri(urllib.request.HTTPRedirectHandler):
             self.location = newurl
             return None
         return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+class SharedAuthorizationServerCase(SynchronousTestCase):
+    """
+    A test case base that starts one L{AuthorizationServer} per class (it is the slow part)
+    with the dev PKI in a class-wide temporary folder. Subclasses name their C{RESOURCES} and
+    C{TMP_PREFIX}; each test gets C{self.workdir}, a fresh folder for its own daemon.
+
+    pytest runs C{setUpClass}; trial does not, so the first test starts the server and it is
+    stopped when the runner exits.
+    """
+
+    TMP_PREFIX = "stoad-as-"
+    RESOURCES: tuple[Resource, ...] = ()
+    tmp = ""
+    pki: dict[str, str] = {}
+    server: AuthorizationServer
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.tmp = tempfile.mkdtemp(prefix=cls.TMP_PREFIX)
+        try:
+            cls.pki = write_dev_pki(os.path.join(cls.tmp, "pki"))
+            cls.server = AuthorizationServer.from_dev_pki(
+                os.path.join(cls.tmp, "oidc"), cls.pki, list(cls.RESOURCES)).start()
+        except BaseException:
+            shutil.rmtree(cls.tmp, True)
+            raise
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        if "server" in vars(cls):
+            cls.server.stop()
+            del cls.server
+        shutil.rmtree(cls.tmp, True)
+
+    def setUp(self) -> None:
+        if "server" not in vars(type(self)):
+            type(self).setUpClass()
+            atexit.register(type(self).tearDownClass)
+        self.workdir = tempfile.mkdtemp(prefix="gw-", dir=self.tmp)
