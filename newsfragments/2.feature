@@ -1,0 +1,1 @@
+stoad runs as a systemd service (`twist stoad --config /etc/stoad/stoad.ini`) with worker processes, SIGHUP reload, graceful drain on SIGTERM, `/_status` and `/metrics` on a local admin listener, and `stoad check-config` / `stoad dev-pki` commands.
