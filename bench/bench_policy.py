@@ -110,8 +110,23 @@ def main() -> None:
         copy.set_input_json(payload)
         return copy.eval_query(query)
 
-    measure("default policy: eval on the shared engine", shared, iterations)
-    measure("default policy: eval on a per-request clone", cloned, iterations)
+    rule = default_layer._state.policies.decision_rule
+    assert rule is not None
+
+    def shared_rule() -> object:
+        engine.set_input_json(payload)
+        return engine.eval_rule(rule)
+
+    def cloned_rule() -> object:
+        copy = engine.clone()
+        copy.set_input_json(payload)
+        return copy.eval_rule(rule)
+
+    measure("default policy: eval_query on the shared engine", shared, iterations)
+    measure("default policy: eval_query on a per-request clone", cloned, iterations)
+    measure("default policy: eval_rule (generated rule), shared engine", shared_rule, iterations)
+    measure("default policy: eval_rule (generated rule), per-request clone", cloned_rule,
+            iterations)
     measure("engine.clone() alone", engine.clone, iterations)
 
 

@@ -5,7 +5,6 @@ Headers are parsed strictly before python-jose sees a token; keys are python-jos
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import re
@@ -28,6 +27,11 @@ _MIN_RSA_BITS = 2048
 _MAX_KEYS = 64
 _MAX_KID = 256
 _B64URL = re.compile(r"[A-Za-z0-9_-]*\Z")
+_B64URL_VALUE = {c: i for i, c in enumerate(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
+_UNUSED_BITS = (0, 0, 0x0F, 0x03)
+_PADDING = ("", "", "==", "=")
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _PUBLIC_MEMBERS = {"RSA": ("kty", "n", "e"), "EC": ("kty", "crv", "x", "y")}
 
 
@@ -82,15 +86,17 @@ def _refuse_constant(name: str) -> Any:
 
 def b64url_decode_strict(segment: str) -> bytes:
     """Decode unpadded base64url, refusing padding, other alphabets and non-canonical encodings."""
-    if not _B64URL.match(segment) or len(segment) % 4 == 1:
+    tail = len(segment) % 4
+    if tail == 1 or not _B64URL.match(segment):
+        raise TokenRejected("segment is not canonical base64url")
+    # The alphabet is checked, so the only other encoding of the same bytes sets the unused
+    # low bits of the last character: 4 of them after 2 characters, 2 after 3.
+    if tail and _B64URL_VALUE[segment[-1]] & _UNUSED_BITS[tail]:
         raise TokenRejected("segment is not canonical base64url")
     try:
-        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    except (binascii.Error, ValueError):
+        return binascii.a2b_base64((segment + _PADDING[tail]).encode("ascii").translate(_TO_STANDARD))
+    except binascii.Error:
         raise TokenRejected("segment is not base64url") from None
-    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != segment:
-        raise TokenRejected("segment is not canonical base64url")
-    return raw
 
 
 @dataclass(frozen=True)
@@ -235,18 +241,27 @@ def _verification_key(entry: Any, allowed: frozenset[str], rsa_default_alg: str)
     return VerificationKey(kid, alg, key)
 
 
-def verify_signature(parsed: CompactJWS, keys: KeySet, allowed: frozenset[str]) -> VerificationKey:
+def verify_with_candidates(parsed: CompactJWS,
+                           candidates: Iterable[VerificationKey]) -> VerificationKey:
     """
-    Check C{parsed}'s signature with a key of its own algorithm; returns the key that verified.
-    python-jose gets one JWK object and a one-algorithm list per attempt.
+    Check C{parsed}'s signature with each candidate in turn; returns the key that verified.
+    python-jose gets one JWK object and a one-algorithm list per attempt, and the payload it
+    verified must be the very bytes stoad decoded (and checks claims on).
     """
-    for candidate in keys.candidates(parsed, allowed):
+    for candidate in candidates:
         try:
-            jws.verify(parsed.token, candidate.key, [candidate.alg])
+            signed = jws.verify(parsed.token, candidate.key, [candidate.alg])
         except JOSEError:
             continue
+        if signed != parsed.payload:
+            raise TokenRejected("verified payload differs from the parsed payload")
         return candidate
     raise TokenRejected("signature does not verify")
+
+
+def verify_signature(parsed: CompactJWS, keys: KeySet, allowed: frozenset[str]) -> VerificationKey:
+    """Check C{parsed}'s signature with a key of its own algorithm; returns the key that verified."""
+    return verify_with_candidates(parsed, keys.candidates(parsed, allowed))
 
 
 def verify_jws(token: str, keys: KeySet, allowed: Iterable[str]) -> bytes:

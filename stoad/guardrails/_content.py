@@ -9,6 +9,8 @@ import json
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import accumulate, repeat
+from operator import add
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl, urlencode
 
@@ -26,6 +28,8 @@ from stoad.guardrails._detectors import (
 INJECTION_MARKER = "[REDACTED:prompt_injection]"
 SECRET_MEMBER_MARKER = "[REDACTED:generic_secret]"
 BLOCK_ORDER = (INJECTION, SECRETS, PII)
+# integers whose digits could be a card number (13 to 19 digits), see ContentScanner.number
+_CARD_RANGE = (10**12, 10**19)
 
 
 @dataclass
@@ -128,20 +132,67 @@ class ContentScanner:
             return "[REDACTED:card]"
         return value
 
-    def walk(self, node: Any, tally: Tally) -> Any:
-        if isinstance(node, str):
-            return self.text(node, tally)
-        if isinstance(node, dict):
-            return {
-                (self.text(k, tally) if isinstance(k, str) else k):
-                    (self.member(k, v, tally) if isinstance(v, str) else self.walk(v, tally))
-                for k, v in node.items()
-            }
-        if isinstance(node, list):
-            return [self.walk(v, tally) for v in node]
-        if isinstance(node, int) and not isinstance(node, bool):
-            return self.number(node, tally)
-        return node
+    def _rewrite_in_place(self, document: Any, dicts: list[dict[str, Any]],
+                         lists: list[list[Any]], tally: Tally) -> Any:
+        """
+        Apply L{text}, L{member} and L{number} to every string, member and integer of a parsed
+        document whose containers are C{dicts} and C{lists}, changing only what is redacted;
+        returns the (possibly replaced) root. Strings that cannot hold a finding (outside the
+        focus, no phrase possible, not a secret-named member) are not visited one by one.
+        """
+        focus = self._focus if self._focus is not None else set()
+        # without a focus (or with a phrase somewhere) any string may hold a finding
+        every_string = self._focus is None or (self._phrases_possible and INJECTION in self.active)
+        by_name = SECRETS in self.active
+        numbers = PII in self.active
+        secret_name = self.scanner.secret_name
+        text = self.text
+        for node in dicts:
+            renamed: dict[str, str] | None = None
+            replaced: dict[str, Any] | None = None
+            for key, value in node.items():
+                if every_string or key in focus:
+                    new_key = text(key, tally)
+                    if new_key != key:
+                        renamed = renamed or {}
+                        renamed[key] = new_key
+                if isinstance(value, str):
+                    if every_string or value in focus or (
+                            by_name and len(value) >= 16 and secret_name(key)):
+                        new_value: Any = self.member(key, value, tally)
+                    else:
+                        continue
+                elif numbers and type(value) is int and _CARD_RANGE[0] <= abs(value) < _CARD_RANGE[1]:
+                    new_value = self.number(value, tally)
+                else:
+                    continue
+                if new_value is not value:
+                    replaced = replaced or {}
+                    replaced[key] = new_value
+            if renamed is not None:
+                # as a rebuilt dict would: redacted keys that collide keep the last value
+                pairs = [(renamed.get(k, k), replaced.get(k, v) if replaced else v)
+                         for k, v in node.items()]
+                node.clear()
+                node.update(pairs)
+            elif replaced is not None:
+                node.update(replaced)
+        for items in lists:
+            for index, value in enumerate(items):
+                if isinstance(value, str):
+                    if every_string or value in focus:
+                        new_value = text(value, tally)
+                        if new_value is not value:
+                            items[index] = new_value
+                elif numbers and type(value) is int and _CARD_RANGE[0] <= abs(value) < _CARD_RANGE[1]:
+                    new_value = self.number(value, tally)
+                    if new_value is not value:
+                        items[index] = new_value
+        if isinstance(document, str):
+            return text(document, tally)
+        if type(document) is int:
+            return self.number(document, tally)
+        return document
 
     # --- bodies ------------------------------------------------------------------------------
 
@@ -171,7 +222,9 @@ class ContentScanner:
         except (ValueError, UnicodeDecodeError):
             return self._text(data, tally, False)
         strings: list[str] = []
-        _collect_strings(document, strings)
+        dicts: list[dict[str, Any]] = []
+        lists: list[list[Any]] = []
+        _collect_strings(document, strings, dicts, lists)
         joined = "\n".join(strings)
         if b"\\" in data and not self.scanner.maybe(joined, self.active) and \
                 not self.scanner.maybe(data, self.active):
@@ -179,7 +232,7 @@ class ContentScanner:
         self._focus = _touched(strings, self.scanner.spans(joined, self.active))
         self._phrases_possible = INJECTION in self.active and self.scanner.phrase_possible(joined)
         try:
-            rewritten = self.walk(document, tally)
+            rewritten = self._rewrite_in_place(document, dicts, lists, tally)
         finally:
             self._focus = None
             self._phrases_possible = True
@@ -194,8 +247,11 @@ class ContentScanner:
         not show (a duplicate member the upstream may read instead). It cannot be redacted.
         """
         text = raw.decode("utf-8", "replace")
-        seen = {f.detector for f in self.scanner.find(text, self.active, self.allow)}
-        if INJECTION in self.active and self.scanner.injection(text):
+        # only detectors without a hit can be added, so the scan is skipped when none could be
+        seen: set[str] = set()
+        if any(not tally.counts[d] for d in (PII, SECRETS) if d in self.active):
+            seen.update(f.detector for f in self.scanner.find(text, self.active, self.allow))
+        if INJECTION in self.active and not tally.counts[INJECTION] and self.scanner.injection(text):
             seen.add(INJECTION)
         for detector in seen:
             if not tally.counts[detector]:
@@ -229,26 +285,28 @@ class ContentScanner:
         return new.encode(codec) if tally.changed else None
 
 
-def _collect_strings(node: Any, out: list[str]) -> None:
+def _collect_strings(node: Any, out: list[str], dicts: list[dict[str, Any]],
+                     lists: list[list[Any]]) -> None:
+    """Every key and string of a parsed document into C{out}; its containers into the others."""
     stack = [node]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
             out.append(item)
         elif isinstance(item, dict):
+            dicts.append(item)
             out.extend(item.keys())
             stack.extend(item.values())
         elif isinstance(item, list):
+            lists.append(item)
             stack.extend(item)
 
 
 def _touched(strings: list[str], spans: list[tuple[int, int]]) -> set[str]:
     """The strings (joined with one newline each) that any of C{spans} overlaps."""
-    starts = []
-    position = 0
-    for item in strings:
-        starts.append(position)
-        position += len(item) + 1
+    if not spans:
+        return set()
+    starts = list(accumulate(map(add, map(len, strings), repeat(1)), initial=0))
     out: set[str] = set()
     for start, end in spans:
         first = bisect_right(starts, start) - 1

@@ -420,7 +420,8 @@ class Scanner:
         """Validated, non-overlapping PII and secret findings in C{text} (spans in C{text})."""
         if not (PII in detectors or SECRETS in detectors):
             return []
-        indices = self._set.Match(text)
+        subject = _as_ascii_bytes(text)
+        indices = self._set.Match(subject)
         if not indices:
             return []
         candidates: list[Finding] = []
@@ -428,7 +429,7 @@ class Scanner:
             rule = self.rules[index]
             if rule.detector not in detectors:
                 continue
-            for match in self._compiled[index].finditer(text):
+            for match in self._compiled[index].finditer(subject):
                 start, end = match.span(rule.group)
                 if start < 0:
                     continue
@@ -443,9 +444,10 @@ class Scanner:
     def spans(self, text: str, detectors: frozenset[str]) -> list[tuple[int, int]]:
         """Every raw (unvalidated) match span of the rules of C{detectors}: where to look closer."""
         out: list[tuple[int, int]] = []
-        for index in self._set.Match(text) or ():
+        subject = _as_ascii_bytes(text)
+        for index in self._set.Match(subject) or ():
             if self.rules[index].detector in detectors:
-                out.extend(m.span() for m in self._compiled[index].finditer(text))
+                out.extend(m.span() for m in self._compiled[index].finditer(subject))
         return out
 
     def phrase_possible(self, text: str) -> bool:
@@ -455,12 +457,16 @@ class Scanner:
         """Whether an object member or form field named C{key} holds a secret-looking value."""
         if len(value) < 16:
             return False
+        return self.secret_name(key) and bool(self._secret_value(value))
+
+    def secret_name(self, key: str) -> bool:
+        """Whether C{key} names a secret (password, api_key, ...); cached."""
         named = self._key_cache.get(key)
         if named is None:
             named = self._secret_key.search(key) is not None
             if len(self._key_cache) < 4096:
                 self._key_cache[key] = named
-        return named and bool(self._secret_value(value))
+        return named
 
     def allowed(self, value: str, allow: AllowList) -> bool:
         if value in allow.values:
@@ -472,6 +478,15 @@ class Scanner:
             compiled = re2.compile("|".join(f"(?:{p})" for p in allow.patterns), _RE2_OPTIONS)
             self._allow_cache[allow.patterns] = compiled
         return compiled.fullmatch(value) is not None
+
+
+def _as_ascii_bytes(text: str) -> str | bytes:
+    """
+    ASCII text as bytes, other text unchanged. re2 matches a str as its UTF-8 bytes and then
+    converts every match offset back to characters in Python; for ASCII the bytes, the matches
+    and the offsets are the same, so the conversion is skipped.
+    """
+    return text.encode("ascii") if text.isascii() else text
 
 
 def _without_overlaps(findings: list[Finding]) -> list[Finding]:

@@ -48,6 +48,9 @@ class CompiledPolicies:
     files: tuple[str, ...]
     packages: tuple[str, ...]
     directory: str
+    # the query compiled in, and the generated rule that evaluates it with the clock replaced
+    query: str | None = None
+    decision_rule: str | None = None
 
 
 def _skipped(name: str) -> bool:
@@ -135,16 +138,50 @@ def compile_directory(directory: str, query: str | None = None,
         engine.add_data_json(orjson.dumps(data).decode())
     if not modules:
         raise PolicyLoadError(f"policy directory {directory}: no .rego file")
+    packages = tuple(engine.get_packages())
+    decision_rule = None
     if query is not None:
         _check_statically(modules, data, query)
         _check_query_names_a_rule(engine, query)
+        decision_rule = _add_decision_rule(engine, query, packages, data)
     return CompiledPolicies(
         engine=engine,
         version=version_of(files),
         files=tuple(f.relative for f in files),
-        packages=tuple(engine.get_packages()),
+        packages=packages,
         directory=directory,
+        query=query,
+        decision_rule=decision_rule,
     )
+
+
+DECISION_PACKAGE = "stoad_gateway_generated"
+DECISION_MODULE = "<stoad generated decision rule>"
+
+
+def _add_decision_rule(engine: Any, query: str, packages: tuple[str, ...],
+                       data: dict[str, Any]) -> str:
+    """
+    Add a rule holding the decision query and its C{with} clause (see L{evaluation_query}), so
+    each request evaluates a rule instead of parsing the query text again. Its value is the
+    query's wrapped in an object, so a decision of C{null} stays apart from an undefined one.
+    """
+    from stoad.policy._decision import evaluation_query
+
+    root = f"data.{DECISION_PACKAGE}"
+    if DECISION_PACKAGE in data or any(p == root or p.startswith(root + ".") for p in packages):
+        raise PolicyLoadError(f"{root} is reserved for the gateway's generated decision rule")
+    engine.add_policy(DECISION_MODULE,
+                      f"package {DECISION_PACKAGE}\n\n"
+                      f"decision := {{\"value\": x}} if {{\n\tx := {evaluation_query(query)}\n}}\n")
+    rule = f"{root}.decision"
+    # warm it on the master engine, as the query itself was: clones inherit what is prepared
+    engine.set_input_json("{}")
+    try:
+        engine.eval_rule(rule)
+    except Exception:
+        pass  # depends on the input; requests that hit it are denied
+    return rule
 
 
 def _merge_into(target: dict[str, Any], source: dict[str, Any], path: list[str]) -> str | None:

@@ -73,7 +73,19 @@ def decide(policies: CompiledPolicies, query: str, document: Mapping[str, Any]) 
         payload = orjson.dumps(document).decode()
     except (TypeError, orjson.JSONEncodeError) as e:
         return error(f"input document cannot be encoded: {e}")
+    # A fresh clone per request: nothing (input, rule caches) carries over between requests.
     engine = policies.engine.clone()
+    if policies.decision_rule is not None and policies.query == query:
+        try:
+            engine.set_input_json(payload)
+            wrapped = engine.eval_rule(policies.decision_rule)
+        except Exception as e:
+            return error(f"evaluation failed: {one_line(e)}")
+        if wrapped is None:
+            return error("decision is undefined")
+        if not isinstance(wrapped, dict) or set(wrapped) != {"value"}:
+            return error("decision rule produced an unexpected value")
+        return interpret(wrapped["value"])
     try:
         engine.set_input_json(payload)
         outcome = engine.eval_query(evaluation_query(query))
