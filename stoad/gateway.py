@@ -284,6 +284,11 @@ class _Exchange:
                 request.responseHeaders.setRawHeaders(name, values)
             request.before_response()
 
+        if self.client_gone:
+            # Gone while the response steps ran: with no channel left there is nothing to relay
+            # to (or to register a producer with); stop the upstream body instead of leaving it.
+            _discard(response)
+            raise _ClientGone()
         done: defer.Deferred[None] = defer.Deferred()
         self.relay = _BodyRelay(request, pipeline, send_head, done, ctx)
         if not pipeline:
@@ -300,7 +305,8 @@ class _Exchange:
             raise
         except (ResponseFailed, ConnectionError, PotentialDataLoss) as e:
             if self.client_gone:
-                raise _ClientGone() from None
+                self._client_left_mid_response(head)
+                return
             if self.head_sent:
                 self._record("error", "upstream", f"upstream body broke: {type(e).__name__}",
                              head.status)
@@ -308,13 +314,23 @@ class _Exchange:
                 return
             raise UpstreamFailure(502, "bad_gateway", "upstream body broke") from None
         if self.client_gone:
-            raise _ClientGone()
+            self._client_left_mid_response(head)
+            return
         send_head()
         if self.streamed is not None:
             ctx.bytes_in = self.streamed.received
         ctx.status = head.status
         ctx.outcome = "allowed"
         request.finish()
+
+    def _client_left_mid_response(self, head: ResponseHead) -> None:
+        if not self.head_sent:
+            raise _ClientGone()
+        # The client had the status and possibly the whole message: an MCP SDK client closes a
+        # POST's event stream as soon as its JSON-RPC response is in, often before the upstream
+        # ends the stream. Record what was sent (as nginx logs it), not a failure.
+        self._record("allowed", None, "client closed the connection before the response ended",
+                     head.status)
 
     def _abort(self) -> None:
         transport = self.request.channel.transport if self.request.channel else None
@@ -392,6 +408,7 @@ class _BodyRelay(Protocol):
         self.ctx = ctx
         self.error: BaseException | None = None
         self.registered = False
+        self.stopped = False
 
     def connectionMade(self) -> None:
         self.request.registerProducer(self.transport, True)
@@ -413,17 +430,23 @@ class _BodyRelay(Protocol):
             cast(IPushProducer, self.transport).stopProducing()
 
     def abort(self) -> None:
+        """The client is gone: stop the upstream body; what is still to come goes nowhere."""
+        self.stopped = True
         if self.transport is not None:
             cast(IPushProducer, self.transport).stopProducing()
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
         if self.registered:
-            self.request.unregisterProducer()
             self.registered = False
+            # A request whose client has gone has no channel left (Request.connectionLost);
+            # unregistering would raise here, and `done` would never fire: the exchange would
+            # then complete (and be audited) only when garbage collection closes it.
+            if self.request.channel is not None:
+                self.request.unregisterProducer()
         if self.error is None and reason is not None and not reason.check(
                 ResponseDone, PotentialDataLoss):
             self.error = reason.value
-        if self.error is None and self.pipeline:
+        if self.error is None and self.pipeline and not self.stopped:
             try:
                 self._emit(self.pipeline.finish())
             except Exception as e:
