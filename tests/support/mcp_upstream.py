@@ -31,7 +31,7 @@ class McpUpstream:
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> McpUpstream:
+    def start(self, timeout: float = 90.0) -> McpUpstream:
         self.process = subprocess.Popen(
             [sys.executable, SERVER_SCRIPT, *self.options], stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, start_new_session=True)

@@ -162,7 +162,7 @@ class AuthorizationServer:
         resources: Sequence[Resource],
         access_token_ttl: int = 300,
         introspection_certificate: ClientCertificate | None = None,
-        startup_timeout: float = 30.0,
+        startup_timeout: float = 120.0,
     ) -> None:
         self.directory = directory
         self.server_certificate = server_certificate
