@@ -13,37 +13,17 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Any, Awaitable, Callable
+from typing import Any
 
-import anyio
 from twisted.trial.unittest import SynchronousTestCase
 
 from stoad.devpki import write_dev_pki
 from stoad.mcp import cli as tools_cli
 from tests.support.daemon import StoadDaemon, gateway_config
-from tests.support.mcp_upstream import McpUpstream, sdk_client
+from tests.support.mcp_upstream import McpUpstream, refused, run, sdk_client
 
 TOOL_SCOPES = "delete_all = stoa:admin; * ="
 
-
-def run(coroutine: Callable[[], Awaitable[Any]]) -> Any:
-    """Run one SDK conversation to the end (bounded) on a fresh event loop."""
-    async def bounded() -> Any:
-        with anyio.fail_after(60):
-            return await coroutine()
-
-    return anyio.run(bounded)
-
-
-async def refused(call: Awaitable[Any]) -> Any:
-    """The MCPError a call ends with (returned, so the SDK's task groups do not wrap it)."""
-    from mcp import MCPError
-
-    try:
-        await call
-    except MCPError as error:
-        return error
-    raise AssertionError("the call was not refused")
 
 
 def initialize_body() -> bytes:

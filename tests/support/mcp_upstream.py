@@ -86,3 +86,25 @@ async def sdk_client(url: str, ssl_context: ssl.SSLContext, mode: str = "legacy"
         transport = streamable_http_client(url, http_client=http)
         async with Client(transport, mode=mode, **client_options) as client:
             yield client
+
+
+def run(conversation: Callable[[], Awaitable[Any]]) -> Any:
+    """Run one SDK conversation to its end, bounded, on a fresh event loop."""
+    import anyio
+
+    async def bounded() -> Any:
+        with anyio.fail_after(60):
+            return await conversation()
+
+    return anyio.run(bounded)
+
+
+async def refused(call: Awaitable[Any]) -> Any:
+    """The MCPError a call ends with (returned, so the SDK's task groups do not wrap it)."""
+    from mcp import MCPError
+
+    try:
+        await call
+    except MCPError as error:
+        return error
+    raise AssertionError("the call was not refused")
