@@ -5,10 +5,12 @@ treq on top of Twisted's Agent, with no redirects, no cookie memory and no autom
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+import socket
+from typing import Any, Callable, Mapping, Sequence
 
 from twisted.internet import defer
 from twisted.internet.error import ConnectError, ConnectingCancelledError, DNSLookupError
+from twisted.internet.interfaces import ITCPTransport
 from twisted.internet.ssl import Certificate, PrivateCertificate, optionsForClientTLS
 from twisted.web.client import (
     Agent,
@@ -63,18 +65,55 @@ class _RouteTLSPolicy:
         return self._creator
 
 
+# Linux only: elsewhere the kernel's delayed-ACK policy is left as it is.
+_TCP_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
+
+
+def _tcp_socket(transport: Any) -> Any:
+    """The socket of the TCP connection under (any number of) TLS layers, or None."""
+    while transport is not None:
+        if ITCPTransport.providedBy(transport):
+            get_handle = getattr(transport, "getHandle", None)
+            return get_handle() if get_handle is not None else None
+        transport = getattr(transport, "transport", None)
+    return None
+
+
 class _NoDelayClientFactory(_HTTP11ClientFactory):
-    """Upstream connections with Nagle off: the request head and body go out as written."""
+    """
+    Upstream connections that stall on no small write, either way. Nagle off: the request head
+    and body go out as written. Quick ACKs for what the upstream sends: a pooled connection
+    carries request after request, so Linux treats it as interactive and delays its ACKs by up
+    to 40 ms; an upstream with Nagle on (uvicorn on a socket not created with IPPROTO_TCP, for
+    one) then holds the body it writes after the response head until that ACK comes. A client
+    that opens a fresh connection per request never sees this; through a pool every call would.
+    """
 
     def buildProtocol(self, addr: Any) -> Any:
         protocol = super().buildProtocol(addr)
         made = protocol.connectionMade
+        received: Callable[[bytes], None] = protocol.dataReceived
+        tcp: list[Any] = []
 
         def connection_made() -> None:
             made()
             set_no_delay(protocol.transport)
+            sock = _tcp_socket(protocol.transport)
+            if sock is not None and _TCP_QUICKACK is not None:
+                tcp.append(sock)
+
+        def data_received(data: bytes) -> None:
+            if tcp:
+                # The kernel re-enters delayed-ACK mode on its own: re-arm on every read, which
+                # also sends the ACK for what was just read at once.
+                try:
+                    tcp[0].setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+                except OSError:
+                    del tcp[:]  # closed under us: the read path reports that, not this hint
+            received(data)
 
         protocol.connectionMade = connection_made  # type: ignore[method-assign]  # per-instance wrap
+        protocol.dataReceived = data_received  # type: ignore[method-assign]
         return protocol
 
 
