@@ -10,7 +10,6 @@ from typing import Any, Callable, Mapping, Sequence
 
 from twisted.internet import defer
 from twisted.internet.error import ConnectError, ConnectingCancelledError, DNSLookupError
-from twisted.internet.interfaces import ITCPTransport
 from twisted.internet.ssl import Certificate, PrivateCertificate, optionsForClientTLS
 from twisted.web.client import (
     Agent,
@@ -70,11 +69,14 @@ _TCP_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 
 
 def _tcp_socket(transport: Any) -> Any:
-    """The socket of the TCP connection under (any number of) TLS layers, or None."""
+    """
+    The socket of the TCP connection under (any number of) TLS layers, or None. Not
+    C{getHandle()}: on a TLS layer that is the OpenSSL connection, not the socket.
+    """
     while transport is not None:
-        if ITCPTransport.providedBy(transport):
-            get_handle = getattr(transport, "getHandle", None)
-            return get_handle() if get_handle is not None else None
+        sock = getattr(transport, "socket", None)  # twisted.internet.tcp keeps it here
+        if sock is not None and hasattr(sock, "setsockopt"):
+            return sock
         transport = getattr(transport, "transport", None)
     return None
 

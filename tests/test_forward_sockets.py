@@ -45,11 +45,18 @@ class _TCPTransport(StringTransport):
 
 
 class _TLSLayer(StringTransport):
-    """Stands for a TLS wrapper: the TCP transport sits under it as C{.transport}."""
+    """
+    Stands for a TLS wrapper: the TCP transport sits under it as C{.transport}, and, as with
+    Twisted's TLS protocol, its C{getHandle()} is the OpenSSL connection, which has no
+    C{setsockopt} (asking it for one broke every https upstream once).
+    """
 
     def __init__(self, tcp: _TCPTransport) -> None:
         super().__init__()
         self.transport = tcp
+
+    def getHandle(self) -> object:
+        return object()
 
 
 class QuickAckTests(SynchronousTestCase):
