@@ -59,8 +59,7 @@ connection (Python `ssl`, client certificate `agent-1` of the dev PKI) to a real
   every end-to-end header value byte for byte. stoad's fixed header policy is not counted as a
   change: Host, framing, Authorization, hop-by-hop headers (those named in `Connection`
   included) and identity-claiming headers (`X-Forwarded-*`, client-certificate headers) are
-  always replaced or dropped, and treq's content decoding always sets its own
-  `Accept-Encoding: gzip`; chunked bodies arrive re-framed with a Content-Length.
+  always replaced or dropped; chunked bodies arrive re-framed with a Content-Length.
 * **forwarded-normalised** — forwarded, but something else differs; the table says what.
 
 ## The rule the test enforces
@@ -99,15 +98,13 @@ framing, header boundaries and target have exactly one reading, and that reading
   target was forwarded truncated (the forwarder's URL parser drops the "fragment"), so the
   chain saw a longer query than the upstream; it is now refused with 400. A Content-Length that
   does not fit in 63 bits was answered 413; it is now 400 like the other malformed lengths.
-* Not in `stoad/http.py`, left for the owner of the forwarding path: header values with
-  obs-text (bytes 0x80–0xFF, RFC 9110 allows them) arrive upstream re-encoded as UTF-8
-  (`\x85` becomes `\xc2\x85`; see `rfc-compliant.yaml` 3–7): the gateway decodes header
-  bytes as Latin-1 and Twisted's `Headers` encodes `str` values as UTF-8. No framing is
-  affected, but the upstream sees different bytes than the chain checked. Also, treq's content
-  decoding replaces the client's `Accept-Encoding` with `gzip` on every request.
-* Forwarded but re-framed, by design: a body on GET or HEAD, and `Transfer-Encoding` on an
-  HTTP/1.0 request. The upstream gets an explicit Content-Length (rule 3); an upstream that
-  ignores bodies on GET would still mis-frame its own connection, which is why these are listed.
+* Fixed in the forwarder after the first run of this report: header values with obs-text
+  (bytes 0x80–0xFF, RFC 9110 allows them; see `rfc-compliant.yaml` 3–7) used to arrive upstream
+  re-encoded as UTF-8; they now pass byte for byte (`tests/test_gateway.py`). The client's
+  `Accept-Encoding` is passed through (the data path no longer uses treq's content decoding).
+* A body on GET or HEAD is refused with 400: an upstream that ignores such bodies would read
+  them as the next request on a pooled connection. `Transfer-Encoding` on an HTTP/1.0 request
+  is forwarded re-framed with an explicit Content-Length (rule 3).
 * Transfer codings other than a lone `chunked` (gzip, deflate, identity, parameters) are refused
   with 400, as are HTTP/0.9, HTTP/1.2, raw non-ASCII or empty request targets: stricter than the
   corpus (which calls some of these Compliant or Acceptable), never looser.
