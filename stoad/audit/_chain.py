@@ -55,6 +55,15 @@ def key_id(public_key: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
+def fsync_directory(directory: str) -> None:
+    """Make a rename or a new file in C{directory} durable (fsync the folder itself)."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def load_private_key(path: str) -> Ed25519PrivateKey:
     """An unencrypted PEM Ed25519 private key; ValueError with a one-line reason otherwise."""
     with open(path, "rb") as f:

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import orjson
 from twisted.logger import Logger
 
-from stoad.audit._chain import SHIPPED, log_files
+from stoad.audit._chain import SHIPPED, fsync_directory, log_files
 from stoad.audit._event import parse_rfc3339_ms
 
 log = Logger()
@@ -60,11 +60,7 @@ def save_position(directory: str, position: Position) -> None:
     finally:
         os.close(fd)
     os.replace(temporary, path)
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_directory(directory)
 
 
 class _Sent:

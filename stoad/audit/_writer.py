@@ -17,19 +17,19 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from twisted.logger import Logger
 
-from stoad.audit._chain import CHECKPOINTS, GENESIS_HASH, file_name, log_files, seal, sign_checkpoint
+from stoad.audit._chain import (
+    CHECKPOINTS,
+    GENESIS_HASH,
+    file_name,
+    fsync_directory,
+    log_files,
+    seal,
+    sign_checkpoint,
+)
 from stoad.audit._event import HashSource, finish_event, rfc3339_ms
 
 log = Logger()
 _MAX_GROUP = 4096  # records per write; bounds the time the chain state is held by one batch
-
-
-def _fsync_directory(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class AuditChainWriter:
@@ -164,7 +164,7 @@ class AuditChainWriter:
             os.close(fd)
             raise
         if self._file != name:
-            _fsync_directory(self.directory)
+            fsync_directory(self.directory)
             self._file_opened = self._now()
         self._fd, self._file, self._good_size = fd, name, size
 
