@@ -6,10 +6,11 @@ A layer never calls another layer; the chain composes them and turns any failure
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
-from typing import Any, Awaitable, Protocol, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, Sequence
 
 from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import TimeoutError as DeferredTimeout
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -61,14 +62,6 @@ class Layer(Protocol):
     def on_complete(self, ctx: RequestContext) -> None: ...
 
 
-async def _resolve(value: Any) -> Any:
-    if isinstance(value, Deferred):
-        return await value
-    if inspect.isawaitable(value):
-        return await value
-    return value
-
-
 class FilterChain:
     """
     Runs layers in their fixed order. Every step is bounded by C{step_timeout} seconds on
@@ -82,28 +75,25 @@ class FilterChain:
         self._clock = clock
         self._step_timeout = step_timeout
 
-    def _bounded(self, layer: Layer, step: str, call: Awaitable[Any]) -> Deferred[Any]:
-        d = ensureDeferred(_resolve(call))
-        d.addTimeout(self._step_timeout, self._clock)
-        return d
-
     async def _step(self, layer: Layer, step: str, *args: Any) -> Any:
         try:
-            result = await self._bounded(layer, step, _resolve(getattr(layer, step)(*args)))
+            result = getattr(layer, step)(*args)
+            # A step that returned a plain value has already finished; only one that is still
+            # running (a Deferred or a coroutine) needs a deadline and a reactor round trip.
+            if isinstance(result, Deferred) or inspect.iscoroutine(result):
+                pending = result if isinstance(result, Deferred) else ensureDeferred(result)
+                pending.addTimeout(self._step_timeout, self._clock)
+                result = await pending
         except Deny as deny:
-            if not deny.layer:
-                deny = Deny(deny.status, deny.error, deny.reason, deny.headers, layer.name, deny.body)
-            raise deny
+            raise deny if deny.layer else replace(deny, layer=layer.name) from None
+        except DeferredTimeout:
+            log.warn("layer {layer} {step} timed out", layer=layer.name, step=step)
+            raise Deny(503, "temporarily_unavailable", f"{layer.name} {step} timed out",
+                       layer=layer.name) from None
         except Exception as exc:  # fail closed: any failure in a layer is a deny
-            from twisted.internet.defer import TimeoutError as DeferredTimeout
-
-            if isinstance(exc, DeferredTimeout):
-                log.warn("layer {layer} {step} timed out", layer=layer.name, step=step)
-                raise Deny(503, "temporarily_unavailable", f"{layer.name} {step} timed out",
-                           layer=layer.name) from None
             log.failure("layer {layer} {step} failed", Failure(), layer=layer.name, step=step)
-            d = internal_error(f"{layer.name} {step} raised {type(exc).__name__}")
-            raise Deny(d.status, d.error, d.reason, layer=layer.name) from None
+            denial = internal_error(f"{layer.name} {step} raised {type(exc).__name__}")
+            raise replace(denial, layer=layer.name) from None
         return result
 
     async def run_request(self, ctx: RequestContext) -> None:

@@ -135,3 +135,17 @@ class ChainTests(SynchronousTestCase):
         chain.complete(context())
         self.assertEqual(log, ["good.complete"])
         self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
+
+    def test_synchronous_steps_schedule_no_deadline(self) -> None:
+        """A step that returns a plain value has finished: no timeout is scheduled for it, and
+        a Deferred step's deadline is cancelled once it answers."""
+        clock = Clock()
+        chain = FilterChain([_Layer("a", []), _Layer("b", [], lambda ctx: defer_succeed())], clock)
+        self.successResultOf(self.run_request(chain, context()))
+        self.assertEqual(clock.getDelayedCalls(), [])
+
+
+def defer_succeed() -> Deferred[None]:
+    from twisted.internet.defer import succeed
+
+    return succeed(None)
