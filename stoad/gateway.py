@@ -67,6 +67,7 @@ class Gateway:
             layer for layer in chain.layers if hasattr(layer, "serve_local")
         )
         self._counted: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._any_route_streams = any(route.request_body == "stream" for route in routes.routes)
 
     def count(self, route: str, status: int, seconds: float) -> None:
         """Record one answered request; labelled children are looked up once per pair."""
@@ -102,6 +103,8 @@ class Gateway:
 
     def streams_body(self, target: bytes) -> bool:
         """Whether the route for this request target streams request bodies."""
+        if not self._any_route_streams:
+            return False  # the usual case: no second path normalisation per request
         raw_path = target.decode("latin-1").partition("?")[0]
         try:
             route = self.routes.match(self.normalise_path(raw_path))

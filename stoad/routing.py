@@ -11,6 +11,7 @@ from stoad.config import Route
 
 class RouteTable:
     def __init__(self, routes: Sequence[Route]) -> None:
+        self.routes = tuple(routes)
         # Longest prefix first; each entry is the prefix without its trailing slash.
         self._routes = sorted(
             ((route.prefix.rstrip("/"), route) for route in routes),
