@@ -30,10 +30,10 @@ typecheck: venv
 	$(BIN)/mypy stoad
 
 demo: venv
-	$(BIN)/python -m stoad.demo
+	$(BIN)/python -m stoad.dev.demo
 
 run: venv
-	$(BIN)/python -m stoad.demo --foreground
+	$(BIN)/python -m stoad.dev.demo --foreground
 
 check: venv
 	$(BIN)/stoad check-config etc/stoad/stoad.ini

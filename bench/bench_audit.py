@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry  # noqa: E402
 from twisted.internet.task import Clock  # noqa: E402
 
 from stoad.audit._layer import AuditLayer  # noqa: E402
-from stoad.layers import AlertBus, Services  # noqa: E402
+from stoad.runtime.layers import AlertBus, Services  # noqa: E402
 from tests.support.audit import context, settings, write_key  # noqa: E402
 
 

@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from stoad.devpki import write_dev_pki  # noqa: E402
+from stoad.dev.devpki import write_dev_pki  # noqa: E402
 from tests.support.daemon import REPO, StoadDaemon, gateway_config  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

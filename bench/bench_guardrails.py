@@ -11,7 +11,7 @@ import statistics
 import time
 from typing import Callable
 
-import stoad.config  # noqa: F401  (imports stoad.layers in the right order)
+import stoad.config  # noqa: F401  (imports stoad.runtime.layers in the right order)
 from stoad.guardrails import BUILTIN_RULES, ContentScanner, Scanner, Tally, builtin_phrases
 
 SCANNER = Scanner(BUILTIN_RULES, builtin_phrases())

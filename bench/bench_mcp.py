@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from stoad.devpki import write_dev_pki  # noqa: E402
+from stoad.dev.devpki import write_dev_pki  # noqa: E402
 from tests.support import oidc  # noqa: E402
 from tests.support.audit import write_key  # noqa: E402
 from tests.support.daemon import REPO, StoadDaemon, gateway_config  # noqa: E402
@@ -113,10 +113,10 @@ def in_process(calls: int) -> None:
     """The mcp layer alone, no network: request step of a 2 KB tools/call, and tools/list filtering."""
     from prometheus_client import CollectorRegistry
 
-    import stoad.config  # noqa: F401 - first: stoad.layers and stoad.config import each other
-    from stoad.chain import ResponseHead
-    from stoad.layers import AlertBus, Services
+    import stoad.config  # noqa: F401 - first: stoad.runtime.layers and stoad.config import each other
     from stoad.mcp import McpLayer, McpSettings
+    from stoad.runtime.chain import ResponseHead
+    from stoad.runtime.layers import AlertBus, Services
     from tests.test_mcp_layer import TOOLS, call, context, identity, route, tools_list_response
 
     class Registry:

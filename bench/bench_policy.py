@@ -16,9 +16,9 @@ from typing import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from stoad.context import McpCall  # noqa: E402
 from stoad.policy._decision import evaluation_query  # noqa: E402
 from stoad.policy._input import build_input  # noqa: E402
+from stoad.runtime.context import McpCall  # noqa: E402
 from tests.support.policy import identity, layer, peer, request  # noqa: E402
 
 

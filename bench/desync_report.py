@@ -16,7 +16,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from stoad.devpki import write_dev_pki  # noqa: E402
+from stoad.dev.devpki import write_dev_pki  # noqa: E402
 from tests.support import desync  # noqa: E402
 from tests.support.daemon import REPO, StoadDaemon, gateway_config  # noqa: E402
 from tests.support.upstream import Upstream  # noqa: E402
@@ -91,7 +91,7 @@ framing, header boundaries and target have exactly one reading, and that reading
 
 ## Findings
 
-* Fixed in `stoad/http.py` (unit tests in `tests/test_http_desync.py`): header names that fold
+* Fixed in `stoad/proxy/http.py` (unit tests in `tests/test_http_desync.py`): header names that fold
   onto `Content-Length`/`Transfer-Encoding` once `-` and `_` are removed (`Transfer_Encoding`,
   `Content_Length`, `Transfer---Encoding`) were forwarded; CGI/WSGI-style servers map `_` to `-`
   and would frame the body differently. They are now refused with 400. A `#` in the request

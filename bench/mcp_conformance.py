@@ -20,7 +20,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from stoad.devpki import write_dev_pki  # noqa: E402
+from stoad.dev.devpki import write_dev_pki  # noqa: E402
 from tests.support.daemon import StoadDaemon, gateway_config  # noqa: E402
 from tests.support.mcp_upstream import McpUpstream  # noqa: E402
 

@@ -11,7 +11,7 @@ import sys
 from typing import Sequence
 
 SUBCOMMAND_MODULES = (
-    "stoad.admin_cli",
+    "stoad.daemon.admin_cli",
     "stoad.audit.cli",
     "stoad.policy.cli",
     "stoad.mcp.cli",

@@ -20,7 +20,7 @@ from stoad.audit._event import (
     rfc3339_ms,
     sanitize_details,
 )
-from stoad.context import GuardrailTrigger
+from stoad.runtime.context import GuardrailTrigger
 from tests.support.audit import context
 
 PII_BODY = {

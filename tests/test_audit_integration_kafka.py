@@ -26,7 +26,7 @@ from twisted.trial.unittest import SkipTest, TestCase
 
 from stoad.audit._chain import ChainReader, load_private_key
 from stoad.audit._layer import AuditLayer
-from stoad.layers import AlertBus, Services
+from stoad.runtime.layers import AlertBus, Services
 from tests.support import kafka
 from tests.support.audit import context, kafka_settings, settings, write_key
 
@@ -196,7 +196,7 @@ class GatewayKilledTests(BrokerFixture):
 
     def test_gateway_sigkilled_mid_load_resumes(self) -> None:
         """stoad SIGKILLed under load and restarted: every logged event reaches Kafka, dupes identical."""
-        from stoad.devpki import write_dev_pki
+        from stoad.dev.devpki import write_dev_pki
         from tests.support.daemon import StoadDaemon, gateway_config
         from tests.support.upstream import Upstream
 

@@ -15,8 +15,8 @@ from stoad.audit._chain import ChainReader, file_name, load_private_key, log_fil
 from stoad.audit._layer import AuditLayer
 from stoad.audit.plugin import PLUGIN
 from stoad.config._reader import ConfigError, Problems
-from stoad.deny import Deny
-from stoad.layers import AlertBus, SectionSource, Services
+from stoad.runtime.deny import Deny
+from stoad.runtime.layers import AlertBus, SectionSource, Services
 from tests.support.audit import context, settings, write_key
 
 

@@ -130,8 +130,8 @@ class BuildTests(SynchronousTestCase):
         from twisted.internet.testing import MemoryReactorClock
 
         from stoad.auth.plugin import PLUGIN
-        from stoad.devpki import make_ca
-        from stoad.layers import AlertBus, Services
+        from stoad.dev.devpki import make_ca
+        from stoad.runtime.layers import AlertBus, Services
 
         tmp = self.mktemp()
         ca = write(tmp, "ca.pem", make_ca().cert_pem.decode())

@@ -25,9 +25,9 @@ from twisted.web.server import NOT_DONE_YET, Request
 import stoad.auth
 from stoad.auth._settings import AuthSettings, parse_settings
 from stoad.config import Problems, Route
-from stoad.context import PeerCertificate, RequestContext
-from stoad.devpki import make_ca, make_leaf
-from stoad.layers import AlertBus, SectionSource
+from stoad.dev.devpki import make_ca, make_leaf
+from stoad.runtime.context import PeerCertificate, RequestContext
+from stoad.runtime.layers import AlertBus, SectionSource
 
 ISSUER = "https://as.test"
 GATEWAY = "https://gw.test:8443"
@@ -304,7 +304,7 @@ class Harness:
         """Run on_request to completion; returns None on allow, the Deny on refusal."""
         from twisted.internet.defer import Deferred
 
-        from stoad.deny import Deny
+        from stoad.runtime.deny import Deny
 
         try:
             result = self.layer.on_request(ctx)
@@ -355,8 +355,8 @@ class PublicSurfaceTests(SynchronousTestCase):
             self.assertTrue(hasattr(stoad.auth, name), name)
 
     def test_plugin_is_registered_under_auth(self) -> None:
-        """The chain finds the layer's PLUGIN at the module path stoad.layers lists for auth."""
-        from stoad.layers import load_plugin
+        """The chain finds the layer's PLUGIN at the module path stoad.runtime.layers lists for auth."""
+        from stoad.runtime.layers import load_plugin
 
         plugin = load_plugin("auth")
         self.assertEqual(plugin.name, "auth")

@@ -9,7 +9,7 @@ import json
 from twisted.trial.unittest import SynchronousTestCase
 
 from stoad.auth._settings import RouteAuth
-from stoad.deny import Deny
+from stoad.runtime.deny import Deny
 from tests.test_auth_helpers import (
     AGENT_1,
     AGENT_2,
@@ -342,7 +342,7 @@ class ChainTests(SynchronousTestCase):
         """Run inside the real FilterChain, a refusal keeps its status and names the layer."""
         from twisted.internet.defer import ensureDeferred
 
-        from stoad.chain import FilterChain
+        from stoad.runtime.chain import FilterChain
 
         h = Harness(self.mktemp())
         chain = FilterChain([h.layer], h.clock)

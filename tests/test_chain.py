@@ -8,9 +8,9 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from stoad.chain import FilterChain, FilterPipeline, ResponseHead
-from stoad.context import RequestContext
-from stoad.deny import Deny
+from stoad.runtime.chain import FilterChain, FilterPipeline, ResponseHead
+from stoad.runtime.context import RequestContext
+from stoad.runtime.deny import Deny
 
 
 def context() -> RequestContext:

@@ -9,7 +9,7 @@ import tempfile
 from twisted.trial.unittest import SynchronousTestCase
 
 from stoad.config import ConfigError, LimitSettings, config_from_file, config_from_string
-from stoad.devpki import write_dev_pki
+from stoad.dev.devpki import write_dev_pki
 
 LIMITS = LimitSettings(max_header_bytes=16384, max_headers=100, max_request_line=8192,
                        max_body_bytes=1 << 20, idle_timeout=60.0, read_timeout=15.0,

@@ -12,7 +12,7 @@ import tempfile
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from stoad.devpki import make_ca, make_leaf, write_dev_pki
+from stoad.dev.devpki import make_ca, make_leaf, write_dev_pki
 from tests.support.daemon import StoadDaemon, gateway_config
 from tests.support.upstream import Upstream
 

@@ -8,7 +8,7 @@ import ssl
 import subprocess
 import threading
 
-from stoad.devpki import make_ca, make_crl, make_leaf
+from stoad.dev.devpki import make_ca, make_crl, make_leaf
 from tests.support.daemon import StoadDaemon
 from tests.test_daemon_integration import DaemonTestCase
 
@@ -84,7 +84,7 @@ class RevocationTests(DaemonTestCase):
         from cryptography import x509
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-        from stoad.devpki import Issued
+        from stoad.dev.devpki import Issued
 
         ca = Issued(x509.load_pem_x509_certificate(ca_pem), load_pem_private_key(key_pem, None))  # type: ignore[arg-type]
         agent = Issued(x509.load_pem_x509_certificate(agent_pem), ca.key)
@@ -171,7 +171,7 @@ class StartupFailureTests(DaemonTestCase):
         import shutil
         import tempfile
 
-        from stoad.devpki import write_dev_pki
+        from stoad.dev.devpki import write_dev_pki
         from tests.support.upstream import Upstream
 
         self.tmp = tempfile.mkdtemp(prefix="stoad-it-")

@@ -15,7 +15,7 @@ from twisted.web.http_headers import Headers
 from zope.interface import implementer
 
 from stoad.config import Route
-from stoad.forward import Forwarder, _NoDelayClientFactory, _tcp_socket
+from stoad.proxy.forward import Forwarder, _NoDelayClientFactory, _tcp_socket
 
 HAS_QUICKACK = hasattr(socket, "TCP_QUICKACK")
 

@@ -14,14 +14,14 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.client import ResponseDone
 from twisted.web.http_headers import Headers
 
-from stoad.chain import FilterChain
-from stoad.deny import Deny
-from stoad.forward import UpstreamFailure
-from stoad.gateway import Gateway
-from stoad.http import GatewayChannel, GatewayHTTPFactory
-from stoad.metrics import Metrics
-from stoad.pathnorm import normalise_path
-from stoad.routing import RouteTable
+from stoad.daemon.metrics import Metrics
+from stoad.proxy.forward import UpstreamFailure
+from stoad.proxy.gateway import Gateway
+from stoad.proxy.http import GatewayChannel, GatewayHTTPFactory
+from stoad.proxy.pathnorm import normalise_path
+from stoad.proxy.routing import RouteTable
+from stoad.runtime.chain import FilterChain
+from stoad.runtime.deny import Deny
 from tests.test_config import LIMITS
 from tests.test_routing import route
 
@@ -271,7 +271,7 @@ class ConnectionLimitTests(SynchronousTestCase):
         from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
         from zope.interface import implementer
 
-        from stoad.http import GatewayTLSFactory
+        from stoad.proxy.http import GatewayTLSFactory
 
         @implementer(IOpenSSLServerConnectionCreator)
         class Creator:
@@ -314,7 +314,7 @@ class McpRefusalTests(GatewayTestCase):
     def test_refusal_of_a_json_rpc_request_is_a_json_rpc_error(self) -> None:
         """A deny on a request the MCP layer parsed answers its JSON-RPC id with an error whose
         message is the fixed error code; the HTTP status is kept."""
-        from stoad.context import McpCall
+        from stoad.runtime.context import McpCall
 
         def parsed_then_refused(ctx: Any) -> None:
             ctx.mcp = McpCall(method="tools/call", request_id=7, tool_name="delete_all")
@@ -328,7 +328,7 @@ class McpRefusalTests(GatewayTestCase):
 
     def test_notifications_keep_the_plain_body(self) -> None:
         """Without a JSON-RPC id (a notification) the fixed JSON body is kept."""
-        from stoad.context import McpCall
+        from stoad.runtime.context import McpCall
 
         def refuse(ctx: Any) -> None:
             ctx.mcp = McpCall(method="notifications/initialized", request_id=None)

@@ -12,7 +12,7 @@ from twisted.python.failure import Failure
 from twisted.web.client import ResponseDone, ResponseFailed
 from twisted.web.http_headers import Headers
 
-from stoad.deny import Deny
+from stoad.runtime.deny import Deny
 from tests.test_gateway import GatewayTestCase, _Layer
 
 SSE_EVENT = b'event: message\ndata: {"jsonrpc":"2.0","id":1,"result":{}}\n\n'

@@ -10,7 +10,7 @@ from types import ModuleType
 import orjson
 from twisted.trial.unittest import SynchronousTestCase
 
-import stoad.config  # noqa: F401  (imports stoad.layers in the right order)
+import stoad.config  # noqa: F401  (imports stoad.runtime.layers in the right order)
 from stoad.guardrails import BUILTIN_RULES, ContentScanner, Scanner, Tally, builtin_phrases
 
 CORPUS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "guardrails", "corpus.py")

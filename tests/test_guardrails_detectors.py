@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-import stoad.config  # noqa: F401  (imports stoad.layers in the right order)
+import stoad.config  # noqa: F401  (imports stoad.runtime.layers in the right order)
 from stoad.guardrails import (
     BUILTIN_RULES,
     DETECTORS,

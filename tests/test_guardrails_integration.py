@@ -9,7 +9,7 @@ import tempfile
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from stoad.devpki import write_dev_pki
+from stoad.dev.devpki import write_dev_pki
 from tests.support.daemon import StoadDaemon, gateway_config
 from tests.support.upstream import Upstream
 

@@ -10,12 +10,12 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from twisted.trial.unittest import SynchronousTestCase
 
-import stoad.config  # noqa: F401  (imports stoad.layers in the right order)
+import stoad.config  # noqa: F401  (imports stoad.runtime.layers in the right order)
 from stoad.config._reader import Problems, SectionReader
-from stoad.context import Identity, RequestContext
-from stoad.deny import Deny
 from stoad.guardrails import GuardrailsLayer, parse_route, parse_settings
-from stoad.layers import AlertBus, SectionSource
+from stoad.runtime.context import Identity, RequestContext
+from stoad.runtime.deny import Deny
+from stoad.runtime.layers import AlertBus, SectionSource
 
 CARD = "4111 1111 1111 1111"
 GITHUB = "ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z5A"

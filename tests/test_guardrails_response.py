@@ -8,13 +8,13 @@ import json
 from prometheus_client import CollectorRegistry
 from twisted.trial.unittest import SynchronousTestCase
 
-import stoad.config  # noqa: F401  (imports stoad.layers in the right order)
-from stoad.chain import FilterPipeline, ResponseHead
+import stoad.config  # noqa: F401  (imports stoad.runtime.layers in the right order)
 from stoad.config._reader import Problems
-from stoad.context import Identity, RequestContext
-from stoad.deny import Deny
 from stoad.guardrails import GuardrailsLayer, parse_settings
-from stoad.layers import AlertBus, SectionSource
+from stoad.runtime.chain import FilterPipeline, ResponseHead
+from stoad.runtime.context import Identity, RequestContext
+from stoad.runtime.deny import Deny
+from stoad.runtime.layers import AlertBus, SectionSource
 
 GITHUB = "ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z5A"
 

@@ -7,12 +7,12 @@ import os
 
 from twisted.trial.unittest import SynchronousTestCase
 
-import stoad.config  # noqa: F401  (imports stoad.layers in the right order)
+import stoad.config  # noqa: F401  (imports stoad.runtime.layers in the right order)
 from stoad.config._reader import Problems, SectionReader
-from stoad.context import RequestContext
-from stoad.deny import Deny
 from stoad.guardrails import GuardrailsLayer, OpenApiDocument, parse_route, parse_settings
-from stoad.layers import AlertBus, SectionSource
+from stoad.runtime.context import RequestContext
+from stoad.runtime.deny import Deny
+from stoad.runtime.layers import AlertBus, SectionSource
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "guardrails")
 

@@ -9,8 +9,8 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from stoad.config import LimitSettings
-from stoad.http import GatewayChannel, GatewayHTTPFactory
-from stoad.metrics import Metrics
+from stoad.daemon.metrics import Metrics
+from stoad.proxy.http import GatewayChannel, GatewayHTTPFactory
 
 LIMITS = LimitSettings(max_header_bytes=16384, max_headers=100, max_request_line=8192,
                        max_body_bytes=1 << 20, idle_timeout=60.0, read_timeout=15.0,

@@ -23,7 +23,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from stoad.audit._canonical import canonical
 from stoad.audit._chain import ChainReader, chain_directories, load_public_key
-from stoad.devpki import write_dev_pki
+from stoad.dev.devpki import write_dev_pki
 from tests.support.audit import write_key
 from tests.support.daemon import REPO, StoadDaemon, gateway_config
 from tests.support.mcp_upstream import McpUpstream, refused, run, sdk_client

@@ -17,7 +17,7 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from stoad.devpki import write_dev_pki
+from stoad.dev.devpki import write_dev_pki
 from stoad.mcp import cli as tools_cli
 from tests.support.daemon import StoadDaemon, gateway_config
 from tests.support.mcp_upstream import McpUpstream, refused, run, sdk_client

@@ -10,12 +10,12 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from twisted.trial.unittest import SynchronousTestCase
 
-from stoad.chain import ResponseHead
 from stoad.config._model import Route
-from stoad.context import Identity, PeerCertificate, RequestContext
-from stoad.deny import Deny
-from stoad.layers import AlertBus, Services
 from stoad.mcp import McpLayer, McpRouteOptions, McpSettings
+from stoad.runtime.chain import ResponseHead
+from stoad.runtime.context import Identity, PeerCertificate, RequestContext
+from stoad.runtime.deny import Deny
+from stoad.runtime.layers import AlertBus, Services
 
 ECHO_SCHEMA = {
     "type": "object",

@@ -14,10 +14,10 @@ from twisted.trial.unittest import SynchronousTestCase
 
 import stoad.mcp
 from stoad.config._reader import Problems, SectionReader
-from stoad.layers import SectionSource
 from stoad.mcp import ToolDefinitionStore, definition_hash, parse_route, parse_settings
 from stoad.mcp import cli as tools_cli
 from stoad.mcp._sse import EventTooLarge, SseEventSplitter, parse_event, render_event
+from stoad.runtime.layers import SectionSource
 
 
 def read_route(values: dict[str, str]) -> tuple[object, list[str]]:

@@ -18,7 +18,7 @@ from jose import jwk, jwt
 from jose.exceptions import JWTError
 from twisted.trial.unittest import SynchronousTestCase
 
-from stoad.devpki import write_dev_pki
+from stoad.dev.devpki import write_dev_pki
 from tests.support import oidc
 from tests.support.oidc import (
     AuthorizationServer,

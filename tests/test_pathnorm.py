@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from stoad.pathnorm import normalise_path
+from stoad.proxy.pathnorm import normalise_path
 
 
 class NormalisedFormTests(SynchronousTestCase):

@@ -10,10 +10,10 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from stoad.auth._settings import BUILTIN_SCOPES
-from stoad.deny import Deny
-from stoad.pathnorm import normalise_path
 from stoad.policy import ALLOW
 from stoad.policy._regotest import run_rego_tests
+from stoad.proxy.pathnorm import normalise_path
+from stoad.runtime.deny import Deny
 from tests.support.policy import SHIPPED_POLICIES, identity, layer, request, route, utc
 
 BUSINESS_HOURS = "data.stoa.examples.business_hours.decision"

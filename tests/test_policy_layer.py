@@ -10,11 +10,11 @@ from twisted.trial.unittest import SynchronousTestCase
 
 import stoad.policy
 from stoad.config import Problems
-from stoad.context import McpCall
-from stoad.deny import Deny
-from stoad.layers import SectionSource
 from stoad.policy import ALLOW, DENY, ERROR, PolicyLoadError, PolicyRouteOptions
 from stoad.policy.plugin import PLUGIN
+from stoad.runtime.context import McpCall
+from stoad.runtime.deny import Deny
+from stoad.runtime.layers import SectionSource
 from tests.support.policy import (
     ALLOW_ALL,
     PolicyDirectory,

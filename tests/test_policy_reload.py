@@ -7,8 +7,8 @@ import os
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from stoad.deny import Deny
 from stoad.policy import ALLOW, PolicyLoadError, PolicySettings
+from stoad.runtime.deny import Deny
 from tests.support.policy import ALLOW_ALL, DENY_ALL, PolicyDirectory, identity, layer, request
 
 

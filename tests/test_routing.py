@@ -5,8 +5,8 @@ from __future__ import annotations
 from twisted.trial.unittest import SynchronousTestCase
 
 from stoad.config import Route
-from stoad.headers import claims_identity, end_to_end
-from stoad.routing import RouteTable
+from stoad.proxy.headers import claims_identity, end_to_end
+from stoad.proxy.routing import RouteTable
 
 
 def route(name: str, prefix: str, base: str = "") -> Route:

@@ -12,7 +12,7 @@ import time
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from stoad.sdnotify import SystemdNotifier, listen_fds
+from stoad.daemon.sdnotify import SystemdNotifier, listen_fds
 from tests.support.daemon import TWIST, StoadDaemon
 from tests.test_daemon_integration import DaemonTestCase
 
@@ -101,7 +101,7 @@ class SdNotifyDaemonTests(DaemonTestCase):
 class SocketActivationTests(SynchronousTestCase):
     def test_daemon_serves_on_the_socket_systemd_passes(self) -> None:
         """With LISTEN_FDS=1 the daemon serves on the inherited socket instead of binding."""
-        from stoad.devpki import write_dev_pki
+        from stoad.dev.devpki import write_dev_pki
         from tests.support.daemon import gateway_config
         from tests.support.upstream import Upstream
 

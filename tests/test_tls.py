@@ -20,10 +20,10 @@ from twisted.test.iosim import connectedServerAndClient
 from twisted.trial.unittest import SynchronousTestCase
 
 from stoad.config import TLSSettings
-from stoad.devpki import Issued, make_ca, make_crl, make_leaf
-from stoad.http import GatewayHTTPFactory, GatewayTLSFactory
-from stoad.metrics import Metrics
-from stoad.tls import ReloadableServerTLS, TLSMaterialError, thumbprint_s256
+from stoad.daemon.metrics import Metrics
+from stoad.dev.devpki import Issued, make_ca, make_crl, make_leaf
+from stoad.proxy.http import GatewayHTTPFactory, GatewayTLSFactory
+from stoad.proxy.tls import ReloadableServerTLS, TLSMaterialError, thumbprint_s256
 from tests.test_config import LIMITS
 
 
@@ -234,7 +234,7 @@ class TicketKeyTests(TLSTestCase):
         from twisted.internet.task import Clock
 
         from stoad.config import config_from_string
-        from stoad.worker import WorkerRuntime
+        from stoad.daemon.worker import WorkerRuntime
 
         text = f"""
 [server]

@@ -16,7 +16,7 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from stoad.devpki import write_dev_pki
+from stoad.dev.devpki import write_dev_pki
 from tests.support.daemon import REPO, StoadDaemon, gateway_config
 
 SSLYZE = os.path.join(REPO, ".cache", "sslyze-venv", "bin", "sslyze")

@@ -9,7 +9,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from stoad.devpki import make_ca, make_leaf
+from stoad.dev.devpki import make_ca, make_leaf
 from tests.test_daemon_integration import DaemonTestCase
 
 

@@ -3,7 +3,7 @@
 See docs/audit.md. The public surface is re-exported here.
 """
 
-import stoad.config  # noqa: F401  (stoad.layers imports cleanly only after stoad.config)
+import stoad.config  # noqa: F401  (stoad.runtime.layers imports cleanly only after stoad.config)
 from stoad.audit._canonical import canonical
 from stoad.audit._chain import ChainReader, ChainReport, chain_directories, load_private_key, load_public_key
 from stoad.audit._event import build_alert_event, build_request_event, parameters_hash, sanitize_details

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from stoad.audit._canonical import canonical
-from stoad.context import RequestContext
+from stoad.runtime.context import RequestContext
 
 EVENT_TYPES = ("tool_call", "http_request", "alert")
 _MAX_REASON = 512

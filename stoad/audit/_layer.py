@@ -18,11 +18,11 @@ from stoad.audit._metrics import AuditMetrics, audit_metrics
 from stoad.audit._settings import ALERT_AND_CONTINUE, AuditSettings
 from stoad.audit._shipper import KafkaShipper
 from stoad.audit._writer import AuditChainWriter
-from stoad.context import RequestContext
-from stoad.deny import Deny
+from stoad.runtime.context import RequestContext
+from stoad.runtime.deny import Deny
 
 if TYPE_CHECKING:
-    from stoad.layers import Services
+    from stoad.runtime.layers import Services
 
 MONITOR_INTERVAL = 1.0
 

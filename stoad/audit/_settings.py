@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from stoad.layers import SectionSource
+    from stoad.runtime.layers import SectionSource
 
 FAIL_CLOSED = "fail_closed"
 ALERT_AND_CONTINUE = "alert_and_continue_do_not_use"

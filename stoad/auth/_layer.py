@@ -25,9 +25,9 @@ from stoad.auth._jws import TokenRejected
 from stoad.auth._keys import KeysUnavailable
 from stoad.auth._settings import AuthSettings, RouteAuth
 from stoad.auth._verify import VerifiedToken
-from stoad.context import Identity, RequestContext
-from stoad.deny import Deny
-from stoad.layers import AlertBus
+from stoad.runtime.context import Identity, RequestContext
+from stoad.runtime.deny import Deny
+from stoad.runtime.layers import AlertBus
 
 log = Logger()
 

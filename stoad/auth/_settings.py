@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from stoad.auth._jws import SUPPORTED_ALGORITHMS
 from stoad.config._reader import Problems, SectionReader
-from stoad.layers import SectionSource
+from stoad.runtime.layers import SectionSource
 
 BUILTIN_SCOPES = ("stoa:read", "stoa:write", "stoa:admin")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

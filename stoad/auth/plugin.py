@@ -22,7 +22,7 @@ from stoad.auth._layer import IdentityLayer
 from stoad.auth._settings import AuthSettings, parse_route, parse_settings
 from stoad.auth._verify import ClaimRules, JwtVerifier, OpaqueVerifier
 from stoad.config._reader import ConfigError
-from stoad.layers import LayerPlugin, Services
+from stoad.runtime.layers import LayerPlugin, Services
 
 
 @implementer(IPolicyForHTTPS)

@@ -165,8 +165,8 @@ def _parse(sections: dict[str, dict[str, str]], problems: Problems, base_dir: st
     log_level = log_r.choice("level", ("debug", "info", "warn", "error"), "info")
     log_r.finish()
 
-    # Imported here: stoad.layers itself needs this package's reader (no import cycle).
-    from stoad.layers import CHAIN_ORDER, SectionSource, load_plugin
+    # Imported here: stoad.runtime.layers itself needs this package's reader (no import cycle).
+    from stoad.runtime.layers import CHAIN_ORDER, SectionSource, load_plugin
 
     chain_r = _reader(sections, "chain", problems, base_dir)
     enabled = chain_r.words("layers")

@@ -10,9 +10,6 @@ from typing import Any, Mapping
 from prometheus_client import CollectorRegistry, Counter
 from twisted.logger import Logger
 
-from stoad.chain import BodyFilter, ResponseHead
-from stoad.context import GuardrailTrigger, RequestContext
-from stoad.deny import Deny
 from stoad.guardrails._content import BLOCK_ORDER, ContentScanner, Tally, body_kind
 from stoad.guardrails._detectors import (
     BUILTIN_RULES,
@@ -35,6 +32,9 @@ from stoad.guardrails._encoding import (
 from stoad.guardrails._response import BufferedScanFilter, DecodingFilter, EventStreamFilter
 from stoad.guardrails._schema import problem_details
 from stoad.guardrails._settings import DIRECTIONS, GuardrailSettings, RouteGuardrails
+from stoad.runtime.chain import BodyFilter, ResponseHead
+from stoad.runtime.context import GuardrailTrigger, RequestContext
+from stoad.runtime.deny import Deny
 
 log = Logger()
 

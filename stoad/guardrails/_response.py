@@ -9,10 +9,10 @@ from typing import Callable, Iterable
 
 import orjson
 
-from stoad.deny import Deny
 from stoad.guardrails._content import ContentScanner, Tally
 from stoad.guardrails._detectors import Scanner
 from stoad.guardrails._encoding import CorruptEncoding, DecodedTooLarge, StreamDecoder, StreamEncoder
+from stoad.runtime.deny import Deny
 
 # Called with a scan's tally: records the triggers and returns the detector that blocks, if any.
 Decide = Callable[[Tally], "str | None"]

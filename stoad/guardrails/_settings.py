@@ -21,7 +21,7 @@ from stoad.guardrails._detectors import (
     phrase_regex,
 )
 from stoad.guardrails._schema import OpenApiDocument
-from stoad.layers import SectionSource
+from stoad.runtime.layers import SectionSource
 
 ACTIONS = ("block", "redact", "alert", "off")
 DIRECTIONS = ("request", "response")

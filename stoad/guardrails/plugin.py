@@ -1,4 +1,4 @@
-"""The guardrails layer's entry points for the daemon (see stoad.layers)."""
+"""The guardrails layer's entry points for the daemon (see stoad.runtime.layers)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from stoad.guardrails._layer import GuardrailsLayer
 from stoad.guardrails._settings import GuardrailSettings, parse_route, parse_settings
-from stoad.layers import LayerPlugin, Services
+from stoad.runtime.layers import LayerPlugin, Services
 
 
 def build(settings: GuardrailSettings, routes: Any, services: Services) -> GuardrailsLayer:

@@ -11,7 +11,7 @@ from typing import Mapping
 from urllib.parse import urlsplit
 
 from stoad.config._reader import SectionReader
-from stoad.layers import SectionSource
+from stoad.runtime.layers import SectionSource
 
 # MCP tool names (SEP-986): 1-128 of letters, digits, '_', '-', '.'; '*' names the default entry.
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")

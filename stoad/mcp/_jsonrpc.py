@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from stoad.deny import Deny
+from stoad.runtime.deny import Deny
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600

@@ -17,16 +17,16 @@ from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
 from twisted.logger import Logger
 
-from stoad.chain import ResponseHead
-from stoad.context import McpCall, RequestContext
-from stoad.deny import Deny
-from stoad.layers import Services
 from stoad.mcp import _jsonrpc as rpc
 from stoad.mcp._config import DISABLED, STATE_FILE_NAME, McpRouteOptions, McpSettings
 from stoad.mcp._metrics import metrics_for
 from stoad.mcp._sessions import SessionBindings
 from stoad.mcp._sse import EventTooLarge, SseEventSplitter, parse_event, render_event
 from stoad.mcp._tools import ToolDefinitionStore, ToolRecord
+from stoad.runtime.chain import ResponseHead
+from stoad.runtime.context import McpCall, RequestContext
+from stoad.runtime.deny import Deny
+from stoad.runtime.layers import Services
 
 log = Logger()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 from urllib.parse import parse_qsl
 
-from stoad.context import RequestContext
+from stoad.runtime.context import RequestContext
 
 MAX_QUERY_FIELDS = 256
 

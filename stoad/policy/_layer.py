@@ -12,17 +12,17 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
-from stoad.context import RequestContext
-from stoad.deny import Deny
-from stoad.pathnorm import normalise_path
 from stoad.policy._compile import CompiledPolicies, PolicyLoadError, compile_directory
 from stoad.policy._decision import ALLOW, DENY, ERROR, Decision, decide, error
 from stoad.policy._input import build_input
 from stoad.policy._settings import PolicyRouteOptions, PolicySettings
 from stoad.policy._usage import UsageCounters
+from stoad.proxy.pathnorm import normalise_path
+from stoad.runtime.context import RequestContext
+from stoad.runtime.deny import Deny
 
 if TYPE_CHECKING:
-    from stoad.layers import Services
+    from stoad.runtime.layers import Services
 
 log = Logger()
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from stoad.config._reader import SectionReader
 
 if TYPE_CHECKING:
-    from stoad.layers import SectionSource
+    from stoad.runtime.layers import SectionSource
 
 DEFAULT_DIRECTORY = "/etc/stoad/policies"
 DEFAULT_QUERY = "data.stoa.authz.decision"

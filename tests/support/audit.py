@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from stoad.audit._settings import AuditSettings, KafkaSettings
-from stoad.context import GuardrailTrigger, Identity, LayerDecision, McpCall, PeerCertificate, RequestContext
+from stoad.runtime.context import GuardrailTrigger, Identity, LayerDecision, McpCall, PeerCertificate, RequestContext
 
 
 def write_key(directory: str, name: str = "audit.key") -> str:

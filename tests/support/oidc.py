@@ -3,7 +3,7 @@
 The helpers are synchronous (stdlib ``ssl`` + ``http.client``/``urllib``): they block the test
 that calls them, which is fine because stoad under test runs in its own process. Example::
 
-    paths = write_dev_pki(tmp)                      # stoad.devpki: CA, localhost, agent-1/2
+    paths = write_dev_pki(tmp)                      # stoad.dev.devpki: CA, localhost, agent-1/2
     server = AuthorizationServer.from_dev_pki(
         tmp + "/oidc", paths,
         [Resource("https://localhost:8443/api"), Resource("https://localhost:8443/o", format="opaque")],
@@ -40,7 +40,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from twisted.trial.unittest import SynchronousTestCase
 
-from stoad.devpki import write_dev_pki
+from stoad.dev.devpki import write_dev_pki
 
 FIXTURE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "oidc")
 SERVER_SCRIPT = os.path.join(FIXTURE_DIR, "authorization-server.js")
@@ -194,7 +194,7 @@ class AuthorizationServer:
         **options: Any,
     ) -> AuthorizationServer:
         """
-        Use the files written by L{stoad.devpki.write_dev_pki}: its localhost server certificate
+        Use the files written by L{stoad.dev.devpki.write_dev_pki}: its localhost server certificate
         for TLS, its CA both to trust the server and to verify the agents' certificates.
         """
         return cls(

@@ -13,10 +13,10 @@ from prometheus_client import CollectorRegistry
 from twisted.internet.task import Clock
 
 from stoad.config import Route
-from stoad.context import Identity, McpCall, PeerCertificate, RequestContext
-from stoad.layers import AlertBus, Services
-from stoad.pathnorm import normalise_path
 from stoad.policy import PolicyLayer, PolicyRouteOptions, PolicySettings
+from stoad.proxy.pathnorm import normalise_path
+from stoad.runtime.context import Identity, McpCall, PeerCertificate, RequestContext
+from stoad.runtime.layers import AlertBus, Services
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHIPPED_POLICIES = os.path.join(REPO, "etc", "stoad", "policies")
@@ -24,7 +24,7 @@ SHIPPED_POLICIES = os.path.join(REPO, "etc", "stoad", "policies")
 
 @dataclass
 class RegistryOnly:
-    """What the layer needs of stoad.metrics.Metrics: a registry of its own."""
+    """What the layer needs of stoad.daemon.metrics.Metrics: a registry of its own."""
 
     registry: CollectorRegistry
 

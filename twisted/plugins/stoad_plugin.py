@@ -1,5 +1,5 @@
 from twisted.application.service import ServiceMaker
 
 stoad = ServiceMaker(
-    "stoad", "stoad.tap", "Security gateway for AI agents (mTLS reverse proxy).", "stoad"
+    "stoad", "stoad.daemon.tap", "Security gateway for AI agents (mTLS reverse proxy).", "stoad"
 )

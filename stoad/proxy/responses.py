@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Iterable
 
-from stoad.deny import Deny
+from stoad.runtime.deny import Deny
 
 SECURITY_HEADERS = (
     ("Strict-Transport-Security", "max-age=31536000"),

@@ -1,6 +1,6 @@
 """The per-request context every layer reads and adds to, and the per-connection peer identity.
 
-Built once per request by stoad.http; layers record their decisions here for the audit layer.
+Built once per request by stoad.proxy.http; layers record their decisions here for the audit layer.
 """
 
 from __future__ import annotations

@@ -21,9 +21,9 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.web.server import Site
 
-from stoad.admin import admin_root
 from stoad.config import Config, ConfigError, config_from_file
-from stoad.sdnotify import SystemdNotifier, listen_fds
+from stoad.daemon.admin import admin_root
+from stoad.daemon.sdnotify import SystemdNotifier, listen_fds
 
 log = Logger()
 
@@ -152,7 +152,7 @@ class Supervisor(Service):
         env.pop("NOTIFY_SOCKET", None)
         env.pop("LISTEN_FDS", None)
         env.pop("LISTEN_PID", None)
-        args = [sys.executable, "-m", "stoad.worker", "--config", self.config_path,
+        args = [sys.executable, "-m", "stoad.daemon.worker", "--config", self.config_path,
                 "--index", str(worker.index), "--listen-fd", "4", "--family", self.family,
                 "--control-fd", "3"]
         if self.state_dir:

@@ -16,7 +16,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from stoad.config import TLSSettings
-from stoad.context import PeerCertificate
+from stoad.runtime.context import PeerCertificate
 
 log = Logger()
 

@@ -15,8 +15,8 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from stoad.context import LayerDecision, RequestContext
-from stoad.deny import Deny, internal_error
+from stoad.runtime.context import LayerDecision, RequestContext
+from stoad.runtime.deny import Deny, internal_error
 
 log = Logger()
 

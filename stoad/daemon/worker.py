@@ -1,7 +1,7 @@
 """A worker process: builds the TLS listener, the layers and the gateway from the config, serves,
 reloads on SIGHUP (keeping the old state when anything is broken) and drains on SIGTERM.
 
-Run by the supervisor as C{python -m stoad.worker}; reports its state on a control pipe.
+Run by the supervisor as C{python -m stoad.daemon.worker}; reports its state on a control pipe.
 """
 
 from __future__ import annotations
@@ -17,17 +17,17 @@ from twisted.internet import defer
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
-from stoad.chain import FilterChain
 from stoad.config import Config, ConfigError, config_from_file
-from stoad.forward import Forwarder
-from stoad.gateway import Gateway
-from stoad.http import GatewayHTTPFactory, GatewayTLSFactory
-from stoad.layers import AlertBus, Services, load_plugin
-from stoad.logs import start_logging
-from stoad.metrics import Metrics
-from stoad.pathnorm import normalise_path
-from stoad.routing import RouteTable
-from stoad.tls import ReloadableServerTLS, TLSMaterialError
+from stoad.daemon.logs import start_logging
+from stoad.daemon.metrics import Metrics
+from stoad.proxy.forward import Forwarder
+from stoad.proxy.gateway import Gateway
+from stoad.proxy.http import GatewayHTTPFactory, GatewayTLSFactory
+from stoad.proxy.pathnorm import normalise_path
+from stoad.proxy.routing import RouteTable
+from stoad.proxy.tls import ReloadableServerTLS, TLSMaterialError
+from stoad.runtime.chain import FilterChain
+from stoad.runtime.layers import AlertBus, Services, load_plugin
 
 log = Logger()
 
@@ -204,7 +204,7 @@ class _Control:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="stoad.worker")
+    parser = argparse.ArgumentParser(prog="stoad.daemon.worker")
     parser.add_argument("--config", required=True)
     parser.add_argument("--index", type=int, default=0)
     parser.add_argument("--listen-fd", type=int, default=None)

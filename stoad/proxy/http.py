@@ -19,11 +19,11 @@ from twisted.web import http
 from zope.interface import implementer
 
 from stoad.config import LimitSettings
-from stoad.context import PeerCertificate
-from stoad.metrics import Metrics
-from stoad.responses import raw_error
-from stoad.streaming import StreamedBody
-from stoad.tls import peer_certificate_from_der
+from stoad.daemon.metrics import Metrics
+from stoad.proxy.responses import raw_error
+from stoad.proxy.streaming import StreamedBody
+from stoad.proxy.tls import peer_certificate_from_der
+from stoad.runtime.context import PeerCertificate
 
 log = Logger()
 

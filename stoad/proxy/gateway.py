@@ -18,18 +18,18 @@ from twisted.web.http import PotentialDataLoss, Request
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IResponse
 
-from stoad.chain import FilterChain, FilterPipeline, ResponseHead
-from stoad.context import PeerCertificate, RequestContext
-from stoad.deny import Deny
-from stoad.forward import Forwarder, UpstreamFailure
-from stoad.headers import claims_identity, end_to_end
-from stoad.metrics import Metrics
-from stoad.responses import SECURITY_HEADERS, deny_response, error_body, jsonrpc_deny_body
-from stoad.routing import RouteTable
-from stoad.streaming import StreamedBody
+from stoad.daemon.metrics import Metrics
+from stoad.proxy.forward import Forwarder, UpstreamFailure
+from stoad.proxy.headers import claims_identity, end_to_end
+from stoad.proxy.responses import SECURITY_HEADERS, deny_response, error_body, jsonrpc_deny_body
+from stoad.proxy.routing import RouteTable
+from stoad.proxy.streaming import StreamedBody
+from stoad.runtime.chain import FilterChain, FilterPipeline, ResponseHead
+from stoad.runtime.context import PeerCertificate, RequestContext
+from stoad.runtime.deny import Deny
 
 if TYPE_CHECKING:
-    from stoad.http import GatewayRequest
+    from stoad.proxy.http import GatewayRequest
 
 log = Logger()
 

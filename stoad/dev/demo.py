@@ -19,8 +19,8 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from stoad.devpki import write_dev_pki
-from stoad.devtoken import mint_dev_token, write_dev_issuer
+from stoad.dev.devpki import write_dev_pki
+from stoad.dev.devtoken import mint_dev_token, write_dev_issuer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(REPO, "etc", "stoad", "stoad.ini")
@@ -173,7 +173,7 @@ def show_audit(paths: dict[str, str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="stoad.demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="stoad.dev.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--foreground", action="store_true",
                         help="keep the gateway running in the foreground (make run)")
     args = parser.parse_args(argv)

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from jose import jwk, jwt
 
-from stoad.tls import thumbprint_s256
+from stoad.proxy.tls import thumbprint_s256
 
 DEV_ISSUER = "https://issuer.stoad.dev"
 KID = "stoad-dev-1"

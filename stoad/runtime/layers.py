@@ -11,9 +11,9 @@ from typing import Any, Callable, Mapping
 
 from twisted.logger import Logger
 
-from stoad.chain import Layer
 from stoad.config._reader import Problems, SectionReader
-from stoad.context import RequestContext
+from stoad.runtime.chain import Layer
+from stoad.runtime.context import RequestContext
 
 log = Logger()
 
@@ -73,7 +73,7 @@ class Services:
     """What the daemon hands every layer when building it; no layer reaches for globals."""
 
     reactor: Any
-    metrics: Any  # stoad.metrics.Metrics
+    metrics: Any  # stoad.daemon.metrics.Metrics
     alerts: AlertBus
     worker_index: int = 0
     state_dir: str = "."

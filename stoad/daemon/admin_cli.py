@@ -7,9 +7,9 @@ import sys
 from typing import Any
 
 from stoad.config import ConfigError, config_from_file
-from stoad.devpki import write_dev_pki
-from stoad.layers import load_plugin
-from stoad.tls import TLSMaterialError, build_server_context
+from stoad.dev.devpki import write_dev_pki
+from stoad.proxy.tls import TLSMaterialError, build_server_context
+from stoad.runtime.layers import load_plugin
 
 
 def check_config(path: str) -> list[str]:
@@ -26,7 +26,7 @@ def check_config(path: str) -> list[str]:
         problems.append(f"[tls] {e}")
     for route in config.routes:
         if route.upstream_scheme == "https":
-            from stoad.forward import _RouteTLSPolicy
+            from stoad.proxy.forward import _RouteTLSPolicy
 
             try:
                 _RouteTLSPolicy(route)

@@ -24,7 +24,7 @@ from twisted.web.iweb import IBodyProducer, IPolicyForHTTPS, IResponse
 from zope.interface import implementer
 
 from stoad.config import Route
-from stoad.http import set_no_delay
+from stoad.proxy.http import set_no_delay
 
 
 class UpstreamFailure(Exception):

@@ -8,7 +8,7 @@ from typing import Any
 from twisted.python import usage
 
 from stoad.config import ConfigError, config_from_file
-from stoad.supervisor import EXIT_CONFIG, Supervisor
+from stoad.daemon.supervisor import EXIT_CONFIG, Supervisor
 
 
 class Options(usage.Options):
