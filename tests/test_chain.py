@@ -149,3 +149,57 @@ def defer_succeed() -> Deferred[None]:
     from twisted.internet.defer import succeed
 
     return succeed(None)
+
+
+class _Recorder(_Layer):
+    """A layer that declares a before_forward step (as the audit layer does)."""
+
+    def __init__(self, name: str, log: list[str], before: Any = None) -> None:
+        super().__init__(name, log)
+        self._before = before
+
+    def before_forward(self, ctx: RequestContext) -> Any:
+        self.log.append(f"{self.name}.before_forward")
+        return self._before(ctx) if self._before else None
+
+
+class BeforeForwardTests(SynchronousTestCase):
+    def before_forward(self, chain: FilterChain, ctx: RequestContext) -> Deferred[None]:
+        return ensureDeferred(chain.run_before_forward(ctx))
+
+    def test_only_layers_that_declare_it_run_in_order(self) -> None:
+        """before_forward runs for the layers that declare it, in chain order, and no others."""
+        log: list[str] = []
+        chain = FilterChain([_Recorder("a", log), _Layer("b", log), _Recorder("c", log)], Clock())
+        self.successResultOf(self.before_forward(chain, context()))
+        self.assertEqual(log, ["a.before_forward", "c.before_forward"])
+
+    def test_waits_for_a_pending_step(self) -> None:
+        """The chain awaits a step that returns a Deferred before the request may go on."""
+        pending: Deferred[None] = Deferred()
+        chain = FilterChain([_Recorder("a", [], lambda ctx: pending)], Clock())
+        d = self.before_forward(chain, context())
+        self.assertNoResult(d)
+        pending.callback(None)
+        self.successResultOf(d)
+
+    def test_deny_is_recorded_and_raised(self) -> None:
+        """A Deny from before_forward stops the request and is recorded as that layer's decision."""
+        def refuse(ctx: RequestContext) -> None:
+            raise Deny(503, "audit_unavailable", "not durable")
+
+        ctx = context()
+        chain = FilterChain([_Recorder("audit", [], refuse)], Clock())
+        failure = self.failureResultOf(self.before_forward(chain, ctx), Deny)
+        self.assertEqual((failure.value.status, failure.value.layer), (503, "audit"))
+        self.assertEqual([(d.layer, d.outcome) for d in ctx.decisions], [("audit", "deny")])
+
+    def test_timeout_and_exception_fail_closed(self) -> None:
+        """A before_forward step that hangs past the step timeout or raises becomes a deny."""
+        clock = Clock()
+        chain = FilterChain([_Recorder("a", [], lambda ctx: Deferred())], clock, step_timeout=1.0)
+        d = self.before_forward(chain, context())
+        clock.advance(1.0)
+        self.assertEqual(self.failureResultOf(d, Deny).value.status, 503)
+        chain = FilterChain([_Recorder("a", [], boom)], clock)
+        self.assertEqual(self.failureResultOf(self.before_forward(chain, context()), Deny).value.status, 500)

@@ -238,6 +238,9 @@ class _Exchange:
         await self.gateway.chain.run_request(ctx)
         if self.client_gone:
             raise _ClientGone()
+        await self.gateway.chain.run_before_forward(ctx)
+        if self.client_gone:
+            raise _ClientGone()
         self.pending = self.gateway.forwarder.send(
             route, ctx.method, self._upstream_target(ctx), self._upstream_headers(ctx),
             self.streamed if self.streamed is not None else ctx.body)

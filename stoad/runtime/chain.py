@@ -51,6 +51,10 @@ class Layer(Protocol):
     One security layer. C{on_request} raises L{Deny} to refuse; C{on_response} may return a
     L{BodyFilter}; C{on_complete} runs exactly once per request whatever happened and must
     not raise. Steps may return a value, a Deferred or a coroutine.
+
+    A layer may also declare C{before_forward(ctx)}: it runs after every layer's request step
+    allowed the request and before the request leaves for the upstream (the audit layer makes
+    its decision record durable there); it may raise L{Deny} like a request step.
     """
 
     name: str
@@ -72,6 +76,8 @@ class FilterChain:
         self, layers: Sequence[Layer], clock: IReactorTime, step_timeout: float = 5.0
     ) -> None:
         self.layers = tuple(layers)
+        self._before_forward = tuple(layer for layer in self.layers
+                                     if callable(getattr(layer, "before_forward", None)))
         self._clock = clock
         self._step_timeout = step_timeout
 
@@ -108,6 +114,15 @@ class FilterChain:
             finally:
                 ctx.timings[layer.name] = self._clock.seconds() - started
             ctx.decisions.append(LayerDecision(layer.name, "allow"))
+
+    async def run_before_forward(self, ctx: RequestContext) -> None:
+        """Run the C{before_forward} step of each layer that declares one, in chain order."""
+        for layer in self._before_forward:
+            try:
+                await self._step(layer, "before_forward", ctx)
+            except Deny as deny:
+                ctx.decisions.append(LayerDecision(layer.name, "deny", deny.reason))
+                raise
 
     async def run_response(self, ctx: RequestContext, head: ResponseHead) -> list[BodyFilter]:
         """
