@@ -203,3 +203,4 @@ class BeforeForwardTests(SynchronousTestCase):
         self.assertEqual(self.failureResultOf(d, Deny).value.status, 503)
         chain = FilterChain([_Recorder("a", [], boom)], clock)
         self.assertEqual(self.failureResultOf(self.before_forward(chain, context()), Deny).value.status, 500)
+        self.assertEqual(len(self.flushLoggedErrors(KeyError)), 1)
