@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 from types import SimpleNamespace
 
 import orjson
@@ -127,8 +128,9 @@ class FailClosedTests(LayerFixture):
         self.assertFalse(layer.writer.wait_durable(0.5))
         self.assertFalse(layer.writer.healthy)
         deny = self.assertRaises(Deny, layer.on_request, context(2))
-        self.assertEqual((deny.status, deny.error), (503, "temporarily_unavailable"))
-        self.assertIn("audit log cannot be written", deny.reason)
+        self.assertEqual((deny.status, deny.error), (503, "audit_unavailable"))
+        self.assertIn("audit log cannot record", deny.reason)
+        self.assertEqual(self.metric("stoad_audit_refused_requests_total", reason="write_failure"), 1)
         self.clock.advance(1.0)
         self.assertEqual(self.metric("stoad_audit_writer_healthy"), 0)
         self.assertGreater(self.metric("stoad_audit_write_errors_total"), 0)
@@ -139,8 +141,8 @@ class FailClosedTests(LayerFixture):
         records = self.records(layer)
         self.assertEqual([r["request_id"] for r in records if r["event_type"] != "alert"],
                          ["req-0", "req-1"])
-        self.assertEqual([r["alert"] for r in records if r["event_type"] == "alert"],
-                         ["audit_write_failure"])
+        self.assertEqual(sorted(r["alert"] for r in records if r["event_type"] == "alert"),
+                         ["audit_unavailable", "audit_write_failure"])
 
     def test_disk_full_mid_write_keeps_chain_intact(self) -> None:
         """A write that fails half-way (ENOSPC) is rolled back and retried: no torn record."""
@@ -176,14 +178,43 @@ class FailClosedTests(LayerFixture):
         self.clock.advance(1.0)
         self.assertIn(("audit_write_failure", "critical"), raised)
 
-    def test_queue_full_denies(self) -> None:
-        """When the queue is full (writer stuck), requests are refused rather than unaudited."""
-        layer = self.layer(max_pending=100, fsync_interval=10.0, fsync_batch=100_000)
+    def test_queue_full_waits_then_denies(self) -> None:
+        """
+        A full queue (writer stuck) is backpressure: the request waits durable_wait for room,
+        then gets 503 audit_unavailable; the refusal is counted and raises one critical alert.
+        Nothing is dropped: records of admitted requests are still queued.
+        """
+        layer = self.layer(max_pending=100, fsync_interval=10.0, fsync_batch=100_000,
+                           durable_wait=0.02)
+        raised: list[tuple[str, str]] = []
+        self.bus.subscribers.append(lambda kind, severity, ctx, **d: raised.append((kind, severity)))
+        stuck = threading.Lock()
+        stuck.acquire()
+        self.patch(layer.writer, "_commit_once", lambda: stuck.acquire(timeout=5.0))
         layer.writer._wake.set()
-        for _ in range(150):
-            layer.writer._queue.append(({}, None))
-        self.assertRaises(Deny, layer.on_request, context(1))
+        for n in range(150):
+            layer.on_complete(context(n))
+        self.assertEqual(layer.writer.appended, 150)
+        waiting = layer.on_request(context(1000))
+        assert waiting is not None
+        self.assertNoResult(waiting)
+        self.clock.advance(0.02)
+        deny = self.failureResultOf(waiting, Deny).value
+        self.assertEqual((deny.status, deny.error), (503, "audit_unavailable"))
+        self.assertEqual(self.metric("stoad_audit_refused_requests_total", reason="queue_full"), 1)
+        self.clock.advance(1.0)
+        self.assertIn(("audit_unavailable", "critical"), raised)
+        stuck.release()
+
+    def test_queue_full_admits_when_room_comes(self) -> None:
+        """A request waiting for room goes on as soon as the writer catches up."""
+        layer = self.layer(max_pending=100, durable_wait=5.0)
+        layer.writer._queue.extend(({"event_type": "alert"}, None) for _ in range(150))
+        waiting = layer.on_request(context(1))
+        assert waiting is not None
         layer.writer._queue.clear()
+        layer.check()
+        self.successResultOf(waiting)
 
 
 class SettingsTests(TestCase):

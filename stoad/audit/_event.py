@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import hmac
 import os
 import re
 import time
@@ -18,7 +19,12 @@ import orjson
 from stoad.audit._canonical import canonical
 from stoad.runtime.context import RequestContext
 
-EVENT_TYPES = ("tool_call", "http_request", "alert")
+EVENT_TYPES = ("tool_call", "http_request", "alert", "key_rotation", "retention")
+# A request leaves either one "request" record (it never reached an upstream: denied, not routed,
+# failed before the forward) or a "decision" record, durable before the forward, and later a
+# "completion" record naming the decision's event_id.
+RECORD_TYPES = ("request", "decision", "completion")
+INCOMPLETE = "incomplete"
 _MAX_REASON = 512
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Alert details are copied only as plain scalars with names and values from a narrow alphabet:
@@ -99,6 +105,7 @@ def build_request_event(ctx: RequestContext, now: float, worker: int) -> tuple[d
     event = {
         "event_id": new_event_id(),
         "event_type": "tool_call" if tool_name is not None else "http_request",
+        "record_type": "request",
         "timestamp": ctx.started,
         "worker": worker,
         "request_id": ctx.request_id,
@@ -132,46 +139,150 @@ def build_request_event(ctx: RequestContext, now: float, worker: int) -> tuple[d
     return event, source
 
 
-def _hash_json(value: Any) -> str:
-    return "sha256:" + hashlib.sha256(canonical(value)).hexdigest()
+def build_decision_event(ctx: RequestContext, worker: int) -> tuple[dict[str, Any], HashSource]:
+    """
+    The record made durable before a request is forwarded: who, what, which layers allowed it,
+    the parameters hash and the policy result. What happens next is in its completion.
+    """
+    event, source = build_request_event(ctx, ctx.started, worker)
+    event["record_type"] = "decision"
+    event["outcome"] = "allowed"
+    for late in ("denied_by", "reason", "status", "backend_status", "duration_ms", "bytes_out"):
+        del event[late]
+    return event, source
 
 
-def parameters_hash(source: HashSource) -> str | None:
+def build_completion_event(ctx: RequestContext, now: float, worker: int,
+                           decision_id: str) -> dict[str, Any]:
+    """The record of how a forwarded request ended, naming its decision by C{decision_event_id}."""
+    identity = ctx.identity
+    mcp = ctx.mcp
+    tool_name = mcp.tool_name if mcp is not None else None
+    return {
+        "event_id": new_event_id(),
+        "event_type": "tool_call" if tool_name is not None else "http_request",
+        "record_type": "completion",
+        "decision_event_id": decision_id,
+        "timestamp": now,
+        "worker": worker,
+        "request_id": ctx.request_id,
+        "session_id": mcp.session_id if mcp is not None else None,
+        "agent_id": identity.agent_id if identity is not None else None,
+        "consumer_id": identity.consumer_id if identity is not None else None,
+        "tool_name": tool_name,
+        "outcome": _outcome(ctx),
+        "denied_by": ctx.denied_by,
+        "reason": ctx.reason,
+        "status": ctx.status,
+        "backend_status": ctx.backend_status,
+        "duration_ms": now - ctx.started,
+        "guardrail_triggers": [(t.detector, t.direction, t.action, t.count)
+                               for t in ctx.guardrail_triggers if t.direction != "request"],
+        "bytes_in": ctx.bytes_in,
+        "bytes_out": ctx.bytes_out,
+    }
+
+
+def incomplete_completion(decision: dict[str, Any], now: float, worker: int,
+                          reason: str) -> dict[str, Any]:
     """
-    C{sha256:} + hex of: the RFC 8785 canonical JSON of the MCP tool arguments; else of the
-    request body when it is JSON; else of the raw body bytes. None without a buffered body.
+    The completion start-up appends for a decision whose completion never came (the worker died
+    with the request in flight): outcome C{incomplete}, nothing claimed about how it ended.
     """
-    if source is None:
-        return None
+    return {
+        "event_id": new_event_id(),
+        "event_type": decision.get("event_type", "http_request"),
+        "record_type": "completion",
+        "decision_event_id": decision.get("event_id"),
+        "timestamp": now,
+        "worker": worker,
+        "request_id": decision.get("request_id"),
+        "session_id": decision.get("session_id"),
+        "agent_id": decision.get("agent_id"),
+        "consumer_id": decision.get("consumer_id"),
+        "tool_name": decision.get("tool_name"),
+        "outcome": INCOMPLETE,
+        "denied_by": None,
+        "reason": reason,
+        "status": None,
+        "backend_status": None,
+        "duration_ms": None,
+        "guardrail_triggers": [],
+        "bytes_in": None,
+        "bytes_out": None,
+    }
+
+
+class ParametersKey:
+    """
+    The secret that keys C{parameters_hash} (HMAC-SHA-256), so that equal arguments correlate
+    within a deployment while a low-entropy value (an SSN, a yes/no flag) cannot be recovered
+    from the log or from Kafka by hashing guesses. C{key_id} names it in every event.
+    """
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 32:
+            raise ValueError("the parameters key must hold at least 32 bytes")
+        self._secret = secret
+        self.key_id = hmac.new(secret, b"stoad parameters key id", hashlib.sha256).hexdigest()[:16]
+
+    def digest(self, data: bytes) -> str:
+        return "hmac-sha256:" + hmac.new(self._secret, data, hashlib.sha256).hexdigest()
+
+
+def _canonical_bytes(source: tuple[Any, ...]) -> bytes:
     if source[0] == "json":
         try:
-            return _hash_json(source[1])
+            return canonical(source[1])
         except ValueError:
-            return "sha256:" + hashlib.sha256(orjson.dumps(source[1], default=str)).hexdigest()
+            return orjson.dumps(source[1], default=str)
     body: bytes = source[1]
     content_type = (source[2] or "").split(";", 1)[0].strip().lower()
     if content_type == "application/json" or content_type.endswith("+json"):
         try:
-            return _hash_json(orjson.loads(body))
+            return canonical(orjson.loads(body))
         except (orjson.JSONDecodeError, ValueError):
             pass
-    return "sha256:" + hashlib.sha256(body).hexdigest()
+    return body
 
 
-def finish_event(event: dict[str, Any], source: HashSource) -> dict[str, Any]:
+def parameters_hash(source: HashSource, key: ParametersKey | None = None) -> str | None:
+    """
+    C{hmac-sha256:} + hex of HMAC(key, bytes), the bytes being: the RFC 8785 canonical JSON of
+    the MCP tool arguments; else of the request body when it is JSON; else the raw body bytes.
+    None without a buffered body. Without a key (tests, old tools) a plain C{sha256:} digest.
+    """
+    if source is None:
+        return None
+    data = _canonical_bytes(source)
+    if key is None:
+        return "sha256:" + hashlib.sha256(data).hexdigest()
+    return key.digest(data)
+
+
+def finish_event(event: dict[str, Any], source: HashSource,
+                 key: ParametersKey | None = None) -> dict[str, Any]:
     """Turn a captured event into its final JSON shape (on the writer thread)."""
     event["timestamp"] = rfc3339_ms(event["timestamp"])
-    if event["event_type"] == "alert":
+    if event["event_type"] not in ("tool_call", "http_request"):
         return event
-    event["parameters_hash"] = parameters_hash(source)
-    event["duration_ms"] = _ms(event["duration_ms"])
-    event["reason"] = _reason(event["reason"])
-    event["decisions"] = [{"layer": layer, "outcome": outcome} for layer, outcome in event["decisions"]]
+    if "parameters_hash" in event:
+        event["parameters_hash"] = parameters_hash(source, key)
+        if key is not None:
+            event["parameters_key_id"] = key.key_id
+    if "duration_ms" in event and event["duration_ms"] is not None:
+        event["duration_ms"] = _ms(event["duration_ms"])
+    if "reason" in event:
+        event["reason"] = _reason(event["reason"])
+    if "decisions" in event:
+        event["decisions"] = [{"layer": layer, "outcome": outcome}
+                              for layer, outcome in event["decisions"]]
     event["guardrail_triggers"] = [
         {"detector": d, "direction": direction, "action": a, "count": c}
         for d, direction, a, c in event["guardrail_triggers"]
     ]
-    event["layer_ms"] = {name: _ms(seconds) for name, seconds in event["layer_ms"].items()}
+    if "layer_ms" in event:
+        event["layer_ms"] = {name: _ms(seconds) for name, seconds in event["layer_ms"].items()}
     return event
 
 

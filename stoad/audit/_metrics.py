@@ -16,7 +16,7 @@ class AuditMetrics:
                                     "Failed attempts to write or fsync the audit log.",
                                     registry=registry)
         self.dropped = Gauge("stoad_audit_dropped_events",
-                             "Audit events dropped since start (queue full or unencodable).",
+                             "Audit events refused by the writer since start because they could not be encoded (each logged as an error).",
                              registry=registry, multiprocess_mode="livesum")
         self.healthy = Gauge("stoad_audit_writer_healthy",
                              "1 while the audit log can be written, else 0 (requests get 503).",
@@ -40,6 +40,12 @@ class AuditMetrics:
         self.shipped_seq = Gauge("stoad_audit_shipped_seq",
                                  "Last audit record seq durably recorded as shipped.",
                                  registry=registry, multiprocess_mode="all")
+        self.refused = Counter("stoad_audit_refused_requests",
+                               "Requests refused with 503 audit_unavailable because they could "
+                               "not be recorded, by reason.", ["reason"], registry=registry)
+        self.free_bytes = Gauge("stoad_audit_free_bytes",
+                                "Free space in the audit folder's file system.",
+                                registry=registry, multiprocess_mode="min")
         self.alerts = Counter("stoad_alerts", "Alerts raised, by kind and severity.",
                               ["kind", "severity"], registry=registry)
 

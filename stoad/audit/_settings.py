@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ class KafkaSettings:
     delivery_timeout: float
     max_in_flight: int
     commit_interval: float
+    checkpoints_topic: str = "stoad.audit.checkpoints"
 
     def producer_config(self) -> dict[str, Any]:
         """The librdkafka settings (the SASL password is read from its file here)."""
@@ -70,6 +71,12 @@ class AuditSettings:
     backlog_alert: int
     on_write_failure: str
     kafka: KafkaSettings | None
+    durable_wait: float = 0.025
+    parameters_key: str | None = None
+    public_keys: tuple[str, ...] = ()
+    free_space_floor: int = 0
+    retain_age: float = 0.0
+    retain_size: int = 0
 
 
 def _is_loopback(host: str) -> bool:
@@ -101,16 +108,53 @@ def parse_settings(source: SectionSource) -> AuditSettings:
         backlog_alert=r.integer("backlog_alert", 10_000, minimum=1),
         on_write_failure=r.choice("on_write_failure", (FAIL_CLOSED, ALERT_AND_CONTINUE), FAIL_CLOSED),
         kafka=_parse_kafka(source),
+        durable_wait=r.duration("durable_wait", 0.025, minimum=0.001, maximum=5.0),
+        parameters_key=r.optional_path("parameters_key"),
+        public_keys=_public_keys(r),
+        free_space_floor=r.size("free_space_floor", 256 * 1024 * 1024, minimum=0),
+        retain_age=r.duration("retain_age", 0.0, minimum=0.0),
+        retain_size=r.size("retain_size", 0, minimum=0),
     )
     if settings.signing_key:
-        from stoad.audit._chain import load_private_key
+        from stoad.audit._chain import key_id, load_private_key, load_public_key
 
         try:
-            load_private_key(settings.signing_key)
+            signing = key_id(load_private_key(settings.signing_key).public_key())
         except (OSError, ValueError) as e:
             r.problem("signing_key", str(e))
+        else:
+            listed = set()
+            for path in settings.public_keys:
+                try:
+                    listed.add(key_id(load_public_key(path)))
+                except (OSError, ValueError) as e:
+                    r.problem("public_keys", f"{path}: {e}")
+            if settings.public_keys and signing not in listed:
+                r.problem("public_keys", "the signing key's public key is not listed: verifiers "
+                          "would reject its checkpoints")
+    if settings.parameters_key:
+        from stoad.audit._event import ParametersKey
+
+        try:
+            with open(settings.parameters_key, "rb") as f:
+                ParametersKey(f.read().strip())
+        except (OSError, ValueError) as e:
+            r.problem("parameters_key", str(e))
+    if (settings.retain_age or settings.retain_size) and settings.kafka is None:
+        r.problem("retain_age", "retention removes only files shipped to Kafka: it needs an "
+                  "[audit.kafka] section")
     r.finish()
     return settings
+
+
+def _public_keys(r: Any) -> tuple[str, ...]:
+    paths = []
+    for word in r.words("public_keys", ()):
+        path = word if os.path.isabs(word) else os.path.join(r.base_dir, word)
+        if not os.path.isfile(path):
+            r.problem("public_keys", f"{path}: no such file")
+        paths.append(path)
+    return tuple(paths)
 
 
 def _parse_kafka(source: SectionSource) -> KafkaSettings | None:
@@ -159,6 +203,9 @@ def _parse_kafka(source: SectionSource) -> KafkaSettings | None:
         delivery_timeout=r.duration("delivery_timeout", 300.0, minimum=1.0),
         max_in_flight=r.integer("max_in_flight", 10_000, minimum=1, maximum=1_000_000),
         commit_interval=r.duration("commit_interval", 0.2, minimum=0.001),
+        checkpoints_topic="",
     )
+    settings = replace(settings, checkpoints_topic=r.string("checkpoints_topic",
+                                                            settings.topic + ".checkpoints"))
     r.finish()
     return settings

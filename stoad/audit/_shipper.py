@@ -10,19 +10,64 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import orjson
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 
-from stoad.audit._chain import SHIPPED, fsync_directory, log_files
+from stoad.audit._chain import CHECKPOINTS, SHIPPED, fsync_directory, log_files
 from stoad.audit._event import parse_rfc3339_ms
 
 log = Logger()
 _READ_CHUNK = 1 << 20
+OUTAGE_REPORT_INTERVAL = 30.0
+_LIBRDKAFKA_REPEAT = 300.0  # the same librdkafka message (numbers aside) at most once per 5 min
+_OUTAGE_CODES = ("_TRANSPORT", "_ALL_BROKERS_DOWN", "_MSG_TIMED_OUT", "_TIMED_OUT",
+                 "_RESOLVE", "NETWORK_EXCEPTION", "REQUEST_TIMED_OUT")
+
+
+class _LibrdkafkaLog(logging.Handler):
+    """
+    librdkafka's own messages (handed over by the C{logger} setting from C{poll()}, on the
+    shipper thread) into stoad's JSON log, each distinct message at most once per five minutes:
+    a broker outage otherwise repeats "Connect failed" on every reconnect attempt.
+    """
+
+    _LEVELS = {logging.DEBUG: LogLevel.debug, logging.INFO: LogLevel.info,
+               logging.WARNING: LogLevel.warn, logging.ERROR: LogLevel.error,
+               logging.CRITICAL: LogLevel.critical}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: dict[str, float] = {}
+        self.suppressed = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+        except Exception:
+            text = str(record.msg)
+        key = re.sub(r"\d+", "N", text)[:200]
+        now = time.monotonic()
+        if now - self._last.get(key, -_LIBRDKAFKA_REPEAT) < _LIBRDKAFKA_REPEAT:
+            self.suppressed += 1
+            return
+        if len(self._last) > 1000:
+            self._last.clear()
+        self._last[key] = now
+        level = self._LEVELS.get(record.levelno, LogLevel.info)
+        log.emit(level, "librdkafka: {message}", message=text[:1000])
+
+
+LIBRDKAFKA_LOG = _LibrdkafkaLog()
+_kafka_logger = logging.getLogger("stoad.audit.kafka")
+_kafka_logger.addHandler(LIBRDKAFKA_LOG)
+_kafka_logger.setLevel(logging.INFO)
+_kafka_logger.propagate = False  # never to stderr as plain text
 
 
 @dataclass
@@ -32,13 +77,15 @@ class Position:
     seq: int = 0
     file: str = ""
     offset: int = 0
+    checkpoints: int = 0  # bytes of checkpoints.jsonl acknowledged by Kafka
 
 
 def load_position(directory: str) -> Position:
     try:
         with open(os.path.join(directory, SHIPPED), "rb") as f:
             data = orjson.loads(f.read())
-        return Position(int(data["seq"]), str(data["file"]), int(data["offset"]))
+        return Position(int(data["seq"]), str(data["file"]), int(data["offset"]),
+                        int(data.get("checkpoints", 0)))
     except FileNotFoundError:
         return Position()
     except (orjson.JSONDecodeError, KeyError, ValueError, TypeError):
@@ -51,7 +98,8 @@ def save_position(directory: str, position: Position) -> None:
     """Replace the position file atomically and durably (write, fsync, rename, fsync folder)."""
     path = os.path.join(directory, SHIPPED)
     temporary = path + ".tmp"
-    data = orjson.dumps({"seq": position.seq, "file": position.file, "offset": position.offset})
+    data = orjson.dumps({"seq": position.seq, "file": position.file, "offset": position.offset,
+                         "checkpoints": position.checkpoints})
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
                  0o600)
     try:
@@ -76,6 +124,8 @@ class KafkaShipper:
     Tails the chain in C{directory} and produces each record (the log line itself) to C{topic}
     keyed by consumer_id; C{alert} records go to C{alerts_topic} when one is set. Only records
     up to C{durable_seq()} are read, so nothing is shipped that a power cut could take back.
+    Each signed checkpoint goes to C{checkpoints_topic} (keyed by the chain's folder name): the
+    witness outside the machine that C{stoad audit verify --against-kafka} compares with.
 
     @ivar backlog: records written but not yet acknowledged by the broker.
     @ivar lag: seconds since the oldest unacknowledged record was written (0 when none).
@@ -92,6 +142,7 @@ class KafkaShipper:
         commit_interval: float = 0.2,
         on_progress: Callable[[KafkaShipper], None] | None = None,
         producer_factory: Callable[[dict[str, Any]], Any] | None = None,
+        checkpoints_topic: str | None = None,
     ) -> None:
         self.directory = directory
         self._config = dict(producer_config)
@@ -102,6 +153,9 @@ class KafkaShipper:
         self._commit_interval = commit_interval
         self._on_progress = on_progress
         self._factory = producer_factory or _confluent_producer
+        self.checkpoints_topic = checkpoints_topic
+        self.chain = os.path.basename(os.path.normpath(directory))
+        self._config["error_cb"] = self._client_error
 
         self.committed = load_position(directory)
         self._acked = Position(self.committed.seq, self.committed.file, self.committed.offset)
@@ -121,6 +175,12 @@ class KafkaShipper:
         self.shipped = 0
         self.errors = 0
         self.last_error = ""
+        self._checkpoint_acked = self.committed.checkpoints
+        self._checkpoint_sending: int | None = None  # end offset of the checkpoint in flight
+        self._checkpoint_failed = False
+        self.outage_since: float | None = None
+        self._outage_reported = 0.0
+        self.outages = 0
 
     def start(self) -> None:
         self._producer = self._factory(self._config)
@@ -165,7 +225,9 @@ class KafkaShipper:
                 break
             if len(self._in_flight) < self._max_in_flight:
                 self._send_more()
+            self._send_checkpoint()
             self._producer.poll(0.05)
+        self._send_checkpoint()
         self._producer.flush(max(0.0, deadline - time.monotonic()))
         self._producer.poll(0)
         self._commit(force=True)
@@ -185,12 +247,15 @@ class KafkaShipper:
             self._skip = {s.seq for s in self._in_flight if s.acked}
             self._read = Position(self._acked.seq, self._acked.file, self._acked.offset)
             self._in_flight.clear()
+            self._checkpoint_sending = None
             self._rewind = False
         sent = 0
         if not self._rewind and len(self._in_flight) < self._max_in_flight:
             sent = self._send_more()
+        self._send_checkpoint()
         self._commit(force=False)
         self._measure()
+        self._report_outage()
         if not sent and not self._in_flight:
             self._stopping.wait(0.05)
 
@@ -272,22 +337,102 @@ class KafkaShipper:
             return False
         return True
 
+    def _send_checkpoint(self) -> None:
+        """Produce the next signed checkpoint line (one at a time: they are rare)."""
+        if self.checkpoints_topic is None or self._checkpoint_sending is not None:
+            return
+        try:
+            with open(os.path.join(self.directory, CHECKPOINTS), "rb") as f:
+                f.seek(self._checkpoint_acked)
+                data = f.read(65536)
+        except FileNotFoundError:
+            return
+        end = data.find(b"\n")
+        if end < 0:
+            return
+        line = data[:end]
+        after = self._checkpoint_acked + end + 1
+        try:
+            self._producer.produce(
+                self.checkpoints_topic, value=line, key=self.chain.encode(),
+                headers=[("chain", self.chain.encode())],
+                on_delivery=lambda err, msg, after=after: self._checkpoint_delivered(after, err),
+            )
+        except BufferError:
+            return
+        self._checkpoint_sending = after
+
+    def _checkpoint_delivered(self, after: int, error: Any) -> None:
+        self._checkpoint_sending = None
+        if error is not None:
+            self._delivery_failed(error)
+            return
+        self._checkpoint_acked = after
+        self._delivery_ok()
+
     def _delivered(self, seq: int, error: Any) -> None:
         entry = self._by_seq.pop(seq, None)
         if entry is None:
             return
         if error is not None:
-            self.errors += 1
-            self.last_error = str(error)
-            if getattr(error, "fatal", lambda: False)():
-                self._fatal = True
-            log.warn("audit shipper: record {seq} not delivered ({error}); will send again",
-                     seq=seq, error=str(error))
+            self._delivery_failed(error)
             self._rewind = True
             return
         entry.acked = True
         self.shipped += 1
         self._advance()
+        self._delivery_ok()
+
+    # -- an outage is one warning, periodic figures and one notice ----------------------------
+
+    def _delivery_failed(self, error: Any) -> None:
+        self.errors += 1
+        self.last_error = str(error)
+        if getattr(error, "fatal", lambda: False)():
+            self._fatal = True
+        self._outage_started(str(error))
+
+    def _client_error(self, error: Any) -> None:
+        """librdkafka's error callback (from poll(), on the shipper thread)."""
+        code = getattr(error, "name", lambda: "")()
+        if getattr(error, "fatal", lambda: False)():
+            self._fatal = True
+            self.last_error = str(error)
+        if code in _OUTAGE_CODES or self._fatal:
+            self._outage_started(str(error))
+        else:
+            LIBRDKAFKA_LOG.handle(logging.makeLogRecord(
+                {"msg": f"client error: {error}", "levelno": logging.WARNING,
+                 "levelname": "WARNING"}))
+
+    def _outage_started(self, reason: str) -> None:
+        if self.outage_since is not None:
+            return
+        self.outage_since = self._outage_reported = time.monotonic()
+        self.outages += 1
+        log.warn("audit shipper {chain}: Kafka unreachable ({reason}); records stay on disk and "
+                 "are sent when it is back", chain=self.chain, reason=reason[:300])
+
+    def _report_outage(self) -> None:
+        if self.outage_since is None:
+            return
+        now = time.monotonic()
+        if now - self._outage_reported < OUTAGE_REPORT_INTERVAL:
+            return
+        self._outage_reported = now
+        log.warn("audit shipper {chain}: Kafka still unreachable after {seconds}s; backlog "
+                 "{backlog} records, oldest {lag}s", chain=self.chain,
+                 seconds=round(now - self.outage_since), backlog=self.backlog,
+                 lag=round(self.lag))
+
+    def _delivery_ok(self) -> None:
+        if self.outage_since is None:
+            return
+        seconds = time.monotonic() - self.outage_since
+        self.outage_since = None
+        log.info("audit shipper {chain}: Kafka reachable again after {seconds}s; sending a "
+                 "backlog of {backlog} records", chain=self.chain, seconds=round(seconds, 1),
+                 backlog=self.backlog)
 
     def _advance(self) -> None:
         in_flight = self._in_flight
@@ -296,12 +441,14 @@ class KafkaShipper:
             self._acked = Position(done.seq, done.file, done.offset)
 
     def _commit(self, force: bool) -> None:
-        if self._acked.seq == self.committed.seq:
+        if (self._acked.seq == self.committed.seq
+                and self._checkpoint_acked == self.committed.checkpoints):
             return
         now = time.monotonic()
         if not force and now - self._last_commit < self._commit_interval:
             return
-        position = Position(self._acked.seq, self._acked.file, self._acked.offset)
+        position = Position(self._acked.seq, self._acked.file, self._acked.offset,
+                            self._checkpoint_acked)
         save_position(self.directory, position)
         self.committed, self._last_commit = position, now
         if self._on_progress is not None:
@@ -320,7 +467,7 @@ def _confluent_producer(config: dict[str, Any]) -> Any:
     # librdkafka's own messages (broker down, reconnecting) go to stdlib logging, not stderr;
     # they are delivered from poll() on the shipper thread.
     settings: dict[str, Any] = {
-        "logger": logging.getLogger("stoad.audit.kafka"),
+        "logger": _kafka_logger,
         "acks": "all",
         "enable.idempotence": True,
         "linger.ms": 5,

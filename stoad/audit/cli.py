@@ -1,4 +1,4 @@
-"""C{stoad audit verify|show|keygen}: check an audit trail, review its events, make a signing key."""
+"""C{stoad audit verify|show|keygen|hash-params}: check a trail, review it, make keys, check a value."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from stoad.audit._chain import ChainReader, chain_directories, load_public_key
-from stoad.audit._event import parse_rfc3339_ms
+from stoad.audit._event import ParametersKey, parameters_hash, parse_rfc3339_ms
 
 _SINCE = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -28,8 +28,23 @@ def add_subcommands(subparsers: Any) -> None:
         "verify", help="check hashes, sequence, chain continuity and checkpoint signatures")
     verify.add_argument("paths", nargs="+", metavar="PATH",
                         help="an [audit] directory or one worker-N folder")
-    verify.add_argument("--key", required=True, metavar="PEM",
-                        help="the Ed25519 public key (or the signing key itself)")
+    verify.add_argument("--key", action="append", default=[], metavar="PEM",
+                        help="a trusted Ed25519 public key (or the signing key itself); repeat "
+                             "it for every key in use since the oldest kept file (rotation)")
+    verify.add_argument("--config", metavar="INI",
+                        help="take the trusted keys ([audit] public_keys, else the signing "
+                             "key) and the Kafka settings from the gateway's configuration")
+    verify.add_argument("--allow-unsigned-tail", action="store_true",
+                        help="forensics: report records after the newest signature instead "
+                             "of failing on them")
+    verify.add_argument("--against-kafka", action="store_true",
+                        help="also compare the chains with the records and signed checkpoints "
+                             "in Kafka (the witness outside the machine)")
+    verify.add_argument("--bootstrap", metavar="HOST:PORT",
+                        help="Kafka to read (plaintext), instead of [audit.kafka] from --config")
+    verify.add_argument("--topic", default=None, help="records topic (default stoad.audit)")
+    verify.add_argument("--checkpoints-topic", default=None,
+                        help="checkpoints topic (default TOPIC.checkpoints)")
     verify.set_defaults(func=run_verify)
 
     show = commands.add_parser("show", help="list events, verifying the chain as it reads")
@@ -47,6 +62,20 @@ def add_subcommands(subparsers: Any) -> None:
     keygen.add_argument("path", metavar="PATH", help="private key file (PATH.pub gets the public key)")
     keygen.set_defaults(func=run_keygen)
 
+    hashing = commands.add_parser(
+        "hash-params", help="the parameters_hash a suspected value would have (needs the key)")
+    hashing.add_argument("--key", required=True, metavar="FILE",
+                         help="the [audit] parameters_key file (default <directory>/parameters.key)")
+    what = hashing.add_mutually_exclusive_group(required=True)
+    what.add_argument("--arguments", metavar="JSON",
+                      help="MCP tool arguments as JSON (key order and spacing do not matter)")
+    what.add_argument("--body-file", metavar="FILE", help="a request body, hashed as stoad does")
+    hashing.add_argument("--content-type", default="application/json",
+                         help="the body's Content-Type (JSON bodies are canonicalised)")
+    hashing.add_argument("--expect", metavar="HASH",
+                         help="exit 0 if the hash equals this (from an event), 1 if not")
+    hashing.set_defaults(func=run_hash_params)
+
 
 def _since(text: str) -> float:
     match = _SINCE.match(text.strip())
@@ -62,24 +91,108 @@ def _chains(paths: list[str]) -> list[str]:
     return found
 
 
+def _verify_setup(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any] | None]:
+    """The trusted keys, and the Kafka reading settings when --against-kafka."""
+    paths = list(args.key)
+    kafka: dict[str, Any] | None = None
+    if args.config:
+        from stoad.config import config_from_file
+
+        config = config_from_file(args.config)
+        audit = config.layer_settings.get("audit")
+        if audit is None:
+            raise ValueError(f"{args.config}: the audit layer is not enabled")
+        paths += list(audit.public_keys) or [audit.signing_key]
+        if args.against_kafka and audit.kafka is not None and not args.bootstrap:
+            settings = audit.kafka.producer_config()
+            kafka = {"config": {k: v for k, v in settings.items()
+                                if k.startswith(("bootstrap", "security", "ssl", "sasl"))},
+                     "topic": args.topic or audit.kafka.topic,
+                     "checkpoints_topic": args.checkpoints_topic or audit.kafka.checkpoints_topic}
+    if not paths:
+        raise ValueError("give --key (repeatable) or --config")
+    if args.against_kafka and kafka is None:
+        if not args.bootstrap:
+            raise ValueError("--against-kafka needs --bootstrap or --config with [audit.kafka]")
+        topic = args.topic or "stoad.audit"
+        kafka = {"config": {"bootstrap.servers": args.bootstrap}, "topic": topic,
+                 "checkpoints_topic": args.checkpoints_topic or topic + ".checkpoints"}
+    return [load_public_key(path) for path in paths], kafka
+
+
 def run_verify(args: argparse.Namespace) -> int:
     try:
-        key = load_public_key(args.key)
+        keys, kafka = _verify_setup(args)
         chains = _chains(args.paths)
     except (OSError, ValueError) as e:
         print(f"stoad audit verify: {e}", file=sys.stderr)
         return 2
+    copy = None
+    if kafka is not None:
+        from stoad.audit._witness import collect, counts, read_topic
+
+        try:
+            config = kafka["config"]
+            bootstrap = config.pop("bootstrap.servers")
+            copy = collect(read_topic(bootstrap, kafka["topic"], config),
+                           read_topic(bootstrap, kafka["checkpoints_topic"], config))
+        except Exception as e:  # any failure to read the witness is a failed verification
+            print(f"FAILED kafka: cannot read the Kafka copy: {e}")
+            return 1
+        figures = counts(copy)
+        print(f"kafka: {figures['records']} records ({figures['messages']} messages, "
+              f"{figures['duplicates']} duplicate copies by event_id), "
+              f"{figures['checkpoints']} checkpoints")
     failed = False
     for directory in chains:
-        report = ChainReader(directory, key).verify()
+        reader = ChainReader(directory, keys, allow_unsigned_tail=args.allow_unsigned_tail)
+        report = reader.verify()
+        if report.ok and copy is not None:
+            from stoad.audit._witness import compare
+
+            report.errors.extend(compare(reader, copy))
         if report.ok:
-            tail = f", {report.unsigned_tail} after the last checkpoint" if report.unsigned_tail else ""
+            notes = []
+            if report.unsigned_tail:
+                notes.append(f"UNSIGNED TAIL of {report.unsigned_tail} records (allowed)")
+            if report.recovered:
+                notes.append(f"{report.recovered} records signed only at crash recovery")
+            if report.rotations:
+                notes.append(f"{report.rotations} key rotations")
+            if report.first_seq > 1:
+                notes.append(f"starts at seq {report.first_seq} (older files removed by retention)")
+            if copy is not None:
+                notes.append("matches kafka")
+            tail = "; " + "; ".join(notes) if notes else ""
             print(f"OK {directory}: {report.records} records in {report.files} files, "
-                  f"{report.checkpoints} signed checkpoints{tail}")
+                  f"{report.checkpoints} signed checkpoints, signed to seq {report.signed_seq}{tail}")
         else:
             failed = True
             print(f"FAILED {directory}: {report.errors[0]}")
     return 1 if failed else 0
+
+
+def run_hash_params(args: argparse.Namespace) -> int:
+    try:
+        with open(args.key, "rb") as f:
+            key = ParametersKey(f.read().strip())
+        if args.arguments is not None:
+            source: tuple[Any, ...] = ("json", orjson.loads(args.arguments))
+        else:
+            with open(args.body_file, "rb") as f:
+                source = ("body", f.read(), args.content_type)
+    except (OSError, ValueError) as e:
+        print(f"stoad audit hash-params: {e}", file=sys.stderr)
+        return 2
+    digest = parameters_hash(source, key)
+    print(f"{digest} key_id={key.key_id}")
+    if args.expect is not None:
+        import hmac
+
+        same = hmac.compare_digest(args.expect.strip(), str(digest))
+        print("MATCH" if same else "NO MATCH")
+        return 0 if same else 1
+    return 0
 
 
 def _line(record: dict[str, Any]) -> str:
@@ -120,6 +233,7 @@ def run_show(args: argparse.Namespace) -> int:
             out.write(orjson.dumps(record).decode() + "\n" if args.json else _line(record) + "\n")
         report = reader.report
         if report.ok and key is not None:
+            reader.allow_unsigned_tail = True  # show is for reading; verify judges the tail
             reader._check_checkpoints()
         if not report.ok:
             failed = True
