@@ -230,7 +230,7 @@ class AuditLayer:
     def _settle(self, processed: int) -> None:
         writer = self.writer
         waiters = self._durable_waiters
-        while waiters and waiters[0][0] <= processed:
+        while writer.healthy and waiters and waiters[0][0] <= processed:
             _, event, durable = waiters.popleft()
             if durable.called:
                 continue

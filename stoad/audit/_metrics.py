@@ -16,7 +16,8 @@ class AuditMetrics:
                                     "Failed attempts to write or fsync the audit log.",
                                     registry=registry)
         self.dropped = Gauge("stoad_audit_dropped_events",
-                             "Audit events refused by the writer since start because they could not be encoded (each logged as an error).",
+                             ("Audit events the writer could not encode since start (each logged as an "
+                              "error)."),
                              registry=registry, multiprocess_mode="livesum")
         self.healthy = Gauge("stoad_audit_writer_healthy",
                              "1 while the audit log can be written, else 0 (requests get 503).",

@@ -190,10 +190,9 @@ class AuditChainWriter:
             log.warn("audit log {dir}: {n} records after the last signature (a crash); "
                      "signed at recovery", dir=self.directory, n=self.recovered_unsigned)
             self._checkpoint(recovered_after=signed_before, recovered_through=on_disk)
-            self._write_head()
         elif self.durable_seq > self._signed_seq:
             self._checkpoint()
-            self._write_head()
+        self._write_head(self.durable_seq, self.durable_hash)
 
     def _recover(self, name: str, first_seq: int) -> None:
         path = os.path.join(self.directory, name)
@@ -389,7 +388,6 @@ class AuditChainWriter:
             self._maybe_rotate()
             self._write(b"".join(self._unwritten))
             self._done_group()
-            self._write_head()
             self._maybe_checkpoint(force=False)
             if not self._queue:
                 if self._stopping:
@@ -410,35 +408,46 @@ class AuditChainWriter:
         settled = count + self._unwritten_dropped
         self._unwritten, self._unwritten_events, self._unwritten_types = [], 0, {}
         self._unwritten_dropped = 0
+        head_error: OSError | None = None
+        if notify and count:
+            # Signed before anyone is told the records are durable: whoever saw them durable
+            # also finds them covered by the head's signature.
+            try:
+                self._write_head(self.head_seq, self.head_hash)
+            except OSError as e:
+                head_error = e  # the records are durable all the same; fail closed below
         with self._progress:
             self.durable_seq, self.durable_hash = self.head_seq, self.head_hash
             self.committed += count
             self.processed += settled
             self._progress.notify_all()
-        if not self.healthy:
-            log.info("audit log {dir} is writable again", dir=self.directory)
-        self.healthy, self.error = True, ""
-        if notify and self._on_progress is not None:
-            self._on_progress(self.processed)
+        if head_error is None:
+            if not self.healthy:
+                log.info("audit log {dir} is writable again", dir=self.directory)
+            self.healthy, self.error = True, ""
         if self._on_records is not None and count:
             self._on_records(count, kinds)
+        if head_error is not None:
+            raise head_error
+        if notify and self._on_progress is not None:
+            self._on_progress(self.processed)
 
-    def _write_head(self) -> None:
+    def _write_head(self, seq: int, digest: str) -> None:
         """
         Sign the durable head into C{head.json} after every group (tens of microseconds), so
         that removing the newest records shows: the head names a record that is gone. It is
         rewritten in place, not fsynced: after a power cut an older head means the records
         after it are an unsigned tail, which start-up signs as recovered (see L{open}).
         """
-        if self.durable_seq == self._head_signed or self.durable_seq == 0:
+        if seq == self._head_signed or seq == 0:
             return
-        line = sign_checkpoint(self._key, self.durable_seq, self.durable_hash, self._file,
-                               rfc3339_ms(self._now()), chain=self.chain)
+        line = sign_checkpoint(self._key, seq, digest, self._file, rfc3339_ms(self._now()),
+                               chain=self.chain)
         if self._head_fd is None:
             self._head_fd = os.open(os.path.join(self.directory, HEAD),
                                     os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         os.pwrite(self._head_fd, line.ljust(HEAD_SIZE - 1) + b"\n", 0)
-        self._head_signed = self.durable_seq
+        self._head_signed = seq
 
     def _failed(self, reason: str) -> None:
         if self.healthy:
@@ -541,7 +550,7 @@ class AuditChainWriter:
         total = sum(sizes.values())
         shipped = self._shipped_seq()
         removed: list[str] = []
-        for (first, name), (successor_first, _) in zip(files, files[1:]):
+        for (first, name), (successor_first, _) in zip(files, files[1:], strict=False):
             last = successor_first - 1
             path = os.path.join(self.directory, name)
             too_old = bool(self._retain_age) and self._now() - os.stat(path).st_mtime > self._retain_age

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+import queue
+from typing import Any, Callable
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from twisted.internet.testing import MemoryReactorClock
 
 from stoad.audit._settings import AuditSettings, KafkaSettings
 from stoad.runtime.context import GuardrailTrigger, Identity, LayerDecision, McpCall, PeerCertificate, RequestContext
@@ -88,3 +90,32 @@ def context(n: int = 0, *, body: bytes | None = b"", content_type: str | None = 
     for name, value in fields.items():
         setattr(ctx, name, value)
     return ctx
+
+
+class ThreadedClock(MemoryReactorClock):
+    """
+    A memory reactor whose C{callFromThread} queues the call for the test thread: the audit
+    writer thread settles waiting requests through it. L{run_calls} runs what arrived,
+    waiting (bounded) for at least one call when asked to.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.from_threads: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...]]] = queue.Queue()
+
+    def callFromThread(self, f: Callable[..., Any], *args: Any, **kw: Any) -> None:
+        self.from_threads.put((f, args))
+
+    def run_calls(self, wait: float = 0.0) -> int:
+        ran = 0
+        try:
+            f, args = self.from_threads.get(timeout=wait) if wait else self.from_threads.get_nowait()
+        except queue.Empty:
+            return 0
+        while True:
+            f(*args)
+            ran += 1
+            try:
+                f, args = self.from_threads.get_nowait()
+            except queue.Empty:
+                return ran
