@@ -1,0 +1,175 @@
+"""Quiet, readable operations (one warning per Kafka outage) and a trail with nothing recoverable."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Callable
+
+from twisted.logger import formatEvent, globalLogPublisher
+from twisted.trial.unittest import TestCase
+
+from stoad.audit import _shipper
+from stoad.audit._chain import CHECKPOINTS, load_private_key
+from stoad.audit._event import ParametersKey, build_request_event, parameters_hash
+from stoad.audit._shipper import LIBRDKAFKA_LOG, KafkaShipper
+from stoad.audit._writer import AuditChainWriter
+from tests.support.audit import context, write_key
+from tests.test_audit_chain import run_cli
+
+
+class _Error:
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def name(self) -> str:
+        return self._name
+
+    def fatal(self) -> bool:
+        return False
+
+    def __str__(self) -> str:
+        return f"KafkaError{{code={self._name}}}"
+
+
+class FakeProducer:
+    """Acknowledges on poll() while C{up}; while down every delivery fails (a timed-out message)."""
+
+    def __init__(self) -> None:
+        self.up = True
+        self.pending: list[tuple[str, bytes, Callable[..., None]]] = []
+        self.delivered: list[tuple[str, bytes]] = []
+
+    def produce(self, topic: str, value: bytes, key: Any = None, headers: Any = None,
+                on_delivery: Callable[..., None] | None = None) -> None:
+        assert on_delivery is not None
+        self.pending.append((topic, value, on_delivery))
+
+    def poll(self, timeout: float = 0.0) -> int:
+        pending, self.pending = self.pending, []
+        for topic, value, callback in pending:
+            if self.up:
+                self.delivered.append((topic, value))
+                callback(None, None)
+            else:
+                callback(_Error("_MSG_TIMED_OUT"), None)
+        return len(pending)
+
+    def flush(self, timeout: float = 0.0) -> int:
+        self.poll()
+        return 0
+
+
+class OutageLoggingTests(TestCase):
+    def setUp(self) -> None:
+        self.base = os.path.abspath(self.mktemp())
+        self.key = write_key(self.base)
+        self.directory = os.path.join(self.base, "worker-0")
+        self.writer = AuditChainWriter(self.directory, load_private_key(self.key))
+        self.writer.open()
+        self.producer = FakeProducer()
+        self.shipper = KafkaShipper(self.directory, {}, "audit", durable_seq=lambda: self.writer.durable_seq,
+                                    producer_factory=lambda config: self.producer,
+                                    checkpoints_topic="audit.checkpoints", commit_interval=0.0)
+        self.shipper._producer = self.producer
+        self.messages: list[str] = []
+        observer = lambda event: self.messages.append(formatEvent(event))  # noqa: E731
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
+
+    def write(self, count: int, start: int = 0) -> None:
+        for n in range(start, start + count):
+            self.writer.append(*build_request_event(context(n), 1_700_000_001.0, 0))
+        self.writer.close()  # synchronous commit (no thread), signs a checkpoint
+
+    def step(self, times: int) -> None:
+        for _ in range(times):
+            self.shipper._step()
+
+    def test_an_outage_is_one_warning_figures_and_one_notice(self) -> None:
+        """A broker outage of many failed records logs one warning, then one notice at the end."""
+        self.write(50)
+        self.producer.up = False
+        self.step(200)  # every record is sent and fails, again and again
+        self.assertGreater(self.shipper.errors, 100)
+        warnings = [m for m in self.messages if "Kafka unreachable" in m]
+        self.assertEqual(len(warnings), 1, self.messages[:5])
+        self.shipper._outage_reported -= _shipper.OUTAGE_REPORT_INTERVAL
+        self.step(1)
+        self.assertEqual(len([m for m in self.messages if "still unreachable" in m]), 1)
+        self.assertIn("backlog 50 records", [m for m in self.messages if "still" in m][0])
+        self.producer.up = True
+        self.step(20)
+        self.assertEqual(len([m for m in self.messages if "reachable again" in m]), 1)
+        self.assertLess(len(self.messages), 6, self.messages)
+        self.assertEqual(self.shipper.committed.seq, 50)
+
+    def test_checkpoints_are_shipped_to_their_topic(self) -> None:
+        """Each signed checkpoint line goes to the checkpoints topic, and its position is kept."""
+        self.write(10)
+        self.step(10)
+        shipped = [value for topic, value in self.producer.delivered if topic == "audit.checkpoints"]
+        with open(os.path.join(self.directory, CHECKPOINTS), "rb") as f:
+            self.assertEqual(shipped, f.read().splitlines())
+        self.assertEqual(self.shipper.committed.checkpoints,
+                         os.path.getsize(os.path.join(self.directory, CHECKPOINTS)))
+
+    def test_librdkafka_messages_go_to_the_json_log_throttled(self) -> None:
+        """librdkafka's log lines reach stoad's log, a repeated one (numbers aside) only once."""
+        logger = logging.getLogger("stoad.audit.kafka")
+        self.assertFalse(logger.propagate)
+        LIBRDKAFKA_LOG._last.clear()
+        for attempt in range(30):
+            logger.warning("FAIL [rdkafka#producer-1] Connect to 127.0.0.1:%d failed (%d)",
+                           9092, attempt)
+        lines = [m for m in self.messages if m.startswith("librdkafka:")]
+        self.assertEqual(len(lines), 1)
+
+
+class KeyedHashTests(TestCase):
+    def setUp(self) -> None:
+        self.base = os.path.abspath(self.mktemp())
+        os.makedirs(self.base)
+        self.key_path = os.path.join(self.base, "parameters.key")
+        with open(self.key_path, "wb") as f:
+            f.write(b"k" * 64 + b"\n")
+        self.key = ParametersKey(b"k" * 64)
+
+    def test_keyed_hash_is_not_a_plain_digest(self) -> None:
+        """Equal arguments hash alike under one key; the plain SHA-256 of them is not in the event."""
+        a = parameters_hash(("json", {"ssn": "123-45-6789", "b": 1}), self.key)
+        b = parameters_hash(("json", {"b": 1, "ssn": "123-45-6789"}), self.key)
+        plain = parameters_hash(("json", {"b": 1, "ssn": "123-45-6789"}))
+        other = parameters_hash(("json", {"b": 1, "ssn": "123-45-6789"}), ParametersKey(b"x" * 64))
+        self.assertEqual(a, b)
+        assert a is not None and plain is not None
+        self.assertTrue(a.startswith("hmac-sha256:"))
+        self.assertNotEqual(a.split(":")[1], plain.split(":")[1])
+        self.assertNotEqual(a, other)
+
+    def test_short_key_refused(self) -> None:
+        """A key under 32 bytes is refused (it could be guessed)."""
+        self.assertRaises(ValueError, ParametersKey, b"short")
+
+    def test_investigator_checks_a_suspected_value(self) -> None:
+        """`stoad audit hash-params --expect` says whether a suspected value is what was sent."""
+        event_hash = parameters_hash(("json", {"ssn": "123-45-6789"}), self.key)
+        assert event_hash is not None
+        code, out, _ = run_cli("audit", "hash-params", "--key", self.key_path, "--arguments",
+                               '{ "ssn" : "123-45-6789" }', "--expect", event_hash)
+        self.assertEqual(code, 0, out)
+        self.assertIn("MATCH", out)
+        self.assertIn(f"key_id={self.key.key_id}", out)
+        code, out, _ = run_cli("audit", "hash-params", "--key", self.key_path, "--arguments",
+                               '{"ssn": "000-00-0000"}', "--expect", event_hash)
+        self.assertEqual(code, 1)
+        self.assertIn("NO MATCH", out)
+
+    def test_body_file(self) -> None:
+        """A raw body is hashed the way the gateway hashes it (JSON canonicalised)."""
+        body = os.path.join(self.base, "body.json")
+        with open(body, "wb") as f:
+            f.write(b'{"b": 2,  "a": 1}')
+        code, out, _ = run_cli("audit", "hash-params", "--key", self.key_path, "--body-file", body)
+        self.assertEqual(code, 0)
+        self.assertIn(str(parameters_hash(("json", {"a": 1, "b": 2}), self.key)), out)
