@@ -137,6 +137,7 @@ class AuditChainWriter:
         self._unwritten: list[bytes] = []  # sealed lines not yet durable, kept across a failure
         self._unwritten_events = 0
         self._unwritten_dropped = 0
+        self._unwritten_queued = 0
         self._unwritten_types: dict[str, int] = {}
         self._signed_seq = 0  # the last seq covered by a checkpoint
         self._head_signed = 0  # the last seq covered by head.json
@@ -372,6 +373,7 @@ class AuditChainWriter:
         queue = self._queue
         while queue and len(self._unwritten) < _MAX_GROUP:
             event, source = queue.popleft()
+            self._unwritten_queued += 1
             self._seal(event, source)
 
     def _commit_once(self) -> None:
@@ -379,7 +381,7 @@ class AuditChainWriter:
             if not self._unwritten:
                 self._seal_queued()
             if not self._unwritten:
-                if self._unwritten_dropped:
+                if self._unwritten_queued:
                     self._done_group()
                 self._maybe_checkpoint(force=self._stopping)
                 return
@@ -405,9 +407,11 @@ class AuditChainWriter:
 
     def _done_group(self, notify: bool = True) -> None:
         count, kinds = self._unwritten_events, self._unwritten_types
-        settled = count + self._unwritten_dropped
+        # Only events that came through append() count towards tickets; those the writer made
+        # itself (recovery, retention) do not.
+        settled = self._unwritten_queued
         self._unwritten, self._unwritten_events, self._unwritten_types = [], 0, {}
-        self._unwritten_dropped = 0
+        self._unwritten_dropped = self._unwritten_queued = 0
         head_error: OSError | None = None
         if notify and count:
             # Signed before anyone is told the records are durable: whoever saw them durable
@@ -536,6 +540,11 @@ class AuditChainWriter:
         self._last_retention = now
         self.apply_retention()
 
+    def request_retention(self) -> None:
+        """Have the writer thread apply retention at its next wake (instead of within 10 s)."""
+        self._last_retention = float("-inf")
+        self._wake.set()
+
     def apply_retention(self) -> list[str]:
         """
         Remove the oldest files beyond C{retain_age} or C{retain_size}, only while each file to
@@ -565,9 +574,9 @@ class AuditChainWriter:
             removed.append(name)
             log.info("audit retention: removed {name} (seq {first}..{last})", name=name,
                      first=first, last=last)
-            self.append({"event_id": new_event_id(), "event_type": "retention",
-                         "timestamp": self._now(), "worker": self._worker, "file": name,
-                         "first_seq": first, "last_seq": last})
+            self._seal({"event_id": new_event_id(), "event_type": "retention",
+                        "timestamp": self._now(), "worker": self._worker, "file": name,
+                        "first_seq": first, "last_seq": last}, None)
         self.removed_files.extend(removed)
         return removed
 
