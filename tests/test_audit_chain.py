@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
-import io
 import json
 import os
 import shutil
-from contextlib import redirect_stderr, redirect_stdout
 
 from twisted.trial.unittest import TestCase
 
-from stoad.audit import cli as audit_cli
 from stoad.audit._chain import CHECKPOINTS, ChainReader, load_private_key, log_files
 from stoad.audit._event import build_alert_event, build_request_event
 from stoad.audit._writer import AuditChainWriter
-from tests.support.audit import context, write_key
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    """Run `stoad audit ...` through the same argparse wiring stoad.cli uses."""
-    parser = argparse.ArgumentParser(prog="stoad")
-    audit_cli.add_subcommands(parser.add_subparsers(dest="command", required=True))
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        args = parser.parse_args(list(argv))
-        code = int(args.func(args))
-    return code, out.getvalue(), err.getvalue()
+from tests.support.audit import context, run_cli, write_key
 
 
 class ChainFixture(TestCase):

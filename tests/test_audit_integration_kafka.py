@@ -6,7 +6,6 @@ a real consumer, matching events to the local log by event_id.
 
 from __future__ import annotations
 
-import atexit
 import collections
 import http.client
 import os
@@ -22,39 +21,13 @@ from typing import Any
 import orjson
 from prometheus_client import CollectorRegistry
 from twisted.internet.testing import MemoryReactorClock
-from twisted.trial.unittest import SkipTest, TestCase
+from twisted.trial.unittest import TestCase
 
-from stoad.audit._chain import ChainReader, load_private_key
 from stoad.audit._layer import AuditLayer
 from stoad.runtime.layers import AlertBus, Services
 from tests.support import kafka
-from tests.support.audit import context, kafka_settings, settings, write_key
-
-
-def log_records(directory: str, key: str) -> list[dict[str, Any]]:
-    reader = ChainReader(directory, load_private_key(key).public_key())
-    records = list(reader.records())
-    assert reader.report.ok, reader.report.errors
-    return records
-
-
-_shared: list[kafka.KafkaBroker] = []
-
-
-def shared_broker() -> kafka.KafkaBroker:
-    """One broker for every test of this module, started on first use, killed at exit."""
-    if not _shared:
-        if not kafka.jars_available():
-            raise SkipTest("Kafka jars not fetched: run `make kafka-jars`")
-        directory = tempfile.mkdtemp(prefix="stoad-kafka-")
-        atexit.register(shutil.rmtree, directory, True)
-        broker = kafka.KafkaBroker(directory)
-        broker.start()
-        _shared.append(broker)
-    broker = _shared[0]
-    if broker.process is None:
-        broker.start()  # a test that stopped it failed before starting it again
-    return broker
+from tests.support.audit import context, kafka_settings, log_records, settings, write_key
+from tests.support.kafka import shared_broker
 
 
 class BrokerFixture(TestCase):

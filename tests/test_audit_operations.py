@@ -14,8 +14,7 @@ from stoad.audit._chain import CHECKPOINTS, load_private_key
 from stoad.audit._event import ParametersKey, build_request_event, parameters_hash
 from stoad.audit._shipper import LIBRDKAFKA_LOG, KafkaShipper
 from stoad.audit._writer import AuditChainWriter
-from tests.support.audit import context, write_key
-from tests.test_audit_chain import run_cli
+from tests.support.audit import context, run_cli, write_key
 
 
 class _Error:

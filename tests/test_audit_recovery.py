@@ -13,8 +13,7 @@ from stoad.audit._chain import CHECKPOINTS, HEAD, ChainReader, key_id, load_priv
 from stoad.audit._event import build_decision_event, build_request_event
 from stoad.audit._writer import AuditChainWriter
 from tests.support import kafka
-from tests.support.audit import context, write_key
-from tests.test_audit_chain import run_cli
+from tests.support.audit import context, run_cli, write_key
 
 
 class RecoveryFixture(TestCase):

@@ -14,6 +14,33 @@ from stoad.audit._settings import AuditSettings, KafkaSettings
 from stoad.runtime.context import GuardrailTrigger, Identity, LayerDecision, McpCall, PeerCertificate, RequestContext
 
 
+def log_records(directory: str, key: str) -> list[dict[str, Any]]:
+    """Every record of one chain, checked as it is read (the chain must verify)."""
+    from stoad.audit._chain import ChainReader, load_private_key
+
+    reader = ChainReader(directory, load_private_key(key).public_key())
+    records = list(reader.records())
+    assert reader.report.ok, reader.report.errors
+    return records
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    """Run `stoad audit ...` through the same argparse wiring stoad.cli uses."""
+    import argparse
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from stoad.audit import cli as audit_cli
+
+    parser = argparse.ArgumentParser(prog="stoad")
+    audit_cli.add_subcommands(parser.add_subparsers(dest="command", required=True))
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        args = parser.parse_args(list(argv))
+        code = int(args.func(args))
+    return code, out.getvalue(), err.getvalue()
+
+
 def write_key(directory: str, name: str = "audit.key") -> str:
     """A fresh Ed25519 signing key as PEM in C{directory}; returns its path."""
     os.makedirs(directory, exist_ok=True)

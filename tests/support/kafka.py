@@ -207,6 +207,30 @@ class KafkaBroker:
             self._stdout = None
 
 
+_shared: list[KafkaBroker] = []
+
+
+def shared_broker() -> KafkaBroker:
+    """One broker for every test of a run, started on first use, killed at exit."""
+    if not _shared:
+        if not jars_available():
+            from twisted.trial.unittest import SkipTest
+
+            raise SkipTest("Kafka jars not fetched: run `make kafka-jars`")
+        import shutil
+        import tempfile
+
+        directory = tempfile.mkdtemp(prefix="stoad-kafka-")
+        atexit.register(shutil.rmtree, directory, True)
+        broker = KafkaBroker(directory)
+        broker.start()
+        _shared.append(broker)
+    broker = _shared[0]
+    if broker.process is None:
+        broker.start()  # a test that stopped it failed before starting it again
+    return broker
+
+
 def _quiet_logger() -> Any:
     import logging
 
