@@ -7,7 +7,6 @@ server) and real MCP SDK servers: what an agent sees, and what the signed audit 
 from __future__ import annotations
 
 import atexit
-import hashlib
 import json
 import os
 import shutil
@@ -23,8 +22,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from stoad.audit._canonical import canonical
 from stoad.audit._chain import ChainReader, chain_directories, load_public_key
+from stoad.audit._event import ParametersKey
 from stoad.dev.devpki import write_dev_pki
-from tests.support.audit import write_key
+from tests.support.audit import requests_view, write_key
 from tests.support.daemon import REPO, StoadDaemon, gateway_config
 from tests.support.mcp_upstream import McpUpstream, refused, run, sdk_client
 from tests.support.oidc import AuthorizationServer, Resource
@@ -194,7 +194,7 @@ class FullChainTests(SynchronousTestCase):
         for directory in chain_directories(self.audit_dir):
             reader = ChainReader(directory, key)
             records.extend(reader.records())
-        return records
+        return requests_view(records)  # a forwarded request is a decision and its completion
 
     def session_events(self, session: str, expected_calls: int) -> list[dict[str, Any]]:
         """
@@ -240,8 +240,10 @@ class FullChainTests(SynchronousTestCase):
         (event,) = [r for r in records if r["event_type"] == "tool_call"]
         self.assertEqual((event["consumer_id"], event["mcp_method"], event["policy_result"]),
                          ("acme-support", "tools/call", "opa:allow"), event)
+        with open(os.path.join(self.audit_dir, "parameters.key"), "rb") as f:
+            parameters_key = ParametersKey(f.read().strip())
         self.assertEqual(event["parameters_hash"],
-                         "sha256:" + hashlib.sha256(canonical({"text": text})).hexdigest())
+                         parameters_key.digest(canonical({"text": text})))
         self.assertNotIn(text, json.dumps(records))
         exchanges_audited = {r["mcp_method"]: (r["outcome"], r["status"]) for r in records
                              if r["event_type"] == "http_request"}

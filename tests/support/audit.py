@@ -146,3 +146,35 @@ class ThreadedClock(MemoryReactorClock):
                 f, args = self.from_threads.get_nowait()
             except queue.Empty:
                 return ran
+
+
+_PAIR_FIELDS = ("event_id", "record_type", "decision_event_id", "timestamp", "seq", "prev_hash",
+                "hash")
+
+
+def requests_view(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """
+    One dict per request, as tests that look at outcomes want it: a decision merged with its
+    completion (the completion's outcome, status and sizes; the guardrail triggers of both),
+    single records and alerts as they are. A decision still waiting for its completion is left
+    out (the exchange has not finished).
+    """
+    completions = {r["decision_event_id"]: r for r in records
+                   if r.get("record_type") == "completion"}
+    view = []
+    for record in records:
+        kind = record.get("record_type")
+        if kind == "completion":
+            continue
+        if kind == "decision":
+            completion = completions.get(record["event_id"])
+            if completion is None:
+                continue
+            merged = dict(record)
+            merged.update((k, v) for k, v in completion.items() if k not in _PAIR_FIELDS)
+            merged["guardrail_triggers"] = (record["guardrail_triggers"]
+                                            + completion["guardrail_triggers"])
+            view.append(merged)
+        else:
+            view.append(record)
+    return view
