@@ -167,6 +167,12 @@ class FaultTests(TestCase):
         progressed(100)
         load.finish()
         daemon.stop()
+        kafka_lines = [m for m in daemon.log_messages() if "Kafka" in m or "librdkafka" in m]
+        # One warning when an outage starts, figures every 30 s, one notice at its end, per
+        # worker: a handful of lines, not one per record.
+        self.assertLess(len(kafka_lines), 40, "\n".join(kafka_lines[:60]))
+        self.assertTrue(any("Kafka unreachable" in m for m in kafka_lines), kafka_lines)
+        self.assertTrue(any("reachable again" in m for m in kafka_lines), kafka_lines)
 
         received = {value for r in upstream.requests for name, value in r["headers"]
                     if name == "x-request-id"}
@@ -210,6 +216,7 @@ class FaultTests(TestCase):
               f"{copy.messages} messages, {len(by_id)} distinct event_ids (all local ones), "
               f"{copy.duplicates} resent copies (byte-identical), 0 conflicting\n"
               f"  verify: OK; --against-kafka: OK; tampered copies caught: {tampering}\n"
+              f"  Kafka-related log lines for the whole run: {len(kafka_lines)}\n"
               f"{out_kafka}")
 
     def kafka_copy(self, records: list[dict[str, Any]]) -> Any:
