@@ -1,0 +1,1 @@
+`stoad audit hash-params` computes the keyed `parameters_hash` of a suspected value for an investigator holding the key, and `stoad audit verify` takes several `--key`s (key rotation), `--config`, `--allow-unsigned-tail` and `--against-kafka`.
