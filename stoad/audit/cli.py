@@ -50,9 +50,10 @@ def add_subcommands(subparsers: Any) -> None:
     show = commands.add_parser("show", help="list events, verifying the chain as it reads")
     show.add_argument("paths", nargs="+", metavar="PATH")
     show.add_argument("--key", metavar="PEM", help="also check checkpoint signatures")
-    show.add_argument("--outcome", choices=("allowed", "denied", "error"))
+    show.add_argument("--outcome", choices=("allowed", "denied", "error", "incomplete"))
     show.add_argument("--consumer", metavar="ID")
-    show.add_argument("--type", dest="event_type", choices=("tool_call", "http_request", "alert"))
+    show.add_argument("--type", dest="event_type",
+                      choices=("tool_call", "http_request", "alert", "key_rotation", "retention"))
     show.add_argument("--since", metavar="AGE", type=_since,
                       help="only events newer than this, e.g. 7d, 12h, 30m")
     show.add_argument("--json", action="store_true", help="one JSON record per line")
@@ -196,8 +197,23 @@ def run_hash_params(args: argparse.Namespace) -> int:
 
 
 def _line(record: dict[str, Any]) -> str:
+    kind = record.get("record_type")
     if record.get("event_type") == "alert":
         what = f"ALERT {record.get('alert')} [{record.get('severity')}]"
+    elif record.get("event_type") == "key_rotation":
+        what = f"KEY ROTATION {record.get('from_key_id')} -> {record.get('to_key_id')}"
+    elif record.get("event_type") == "retention":
+        what = (f"RETENTION removed {record.get('file')} "
+                f"(seq {record.get('first_seq')}..{record.get('last_seq')})")
+    elif kind == "decision":
+        tool = f" tool={record['tool_name']}" if record.get("tool_name") else ""
+        what = (f"forwarding {record.get('method')} {record.get('path')}{tool} "
+                f"(decision {record.get('event_id')})")
+    elif kind == "completion":
+        what = (f"{record.get('outcome')} status={record.get('status')} "
+                f"(completes {record.get('decision_event_id')})")
+        if record.get("reason"):
+            what += f" reason={record.get('reason')!r}"
     else:
         tool = f" tool={record['tool_name']}" if record.get("tool_name") else ""
         what = (f"{record.get('outcome')} {record.get('method')} {record.get('path')}{tool} "
