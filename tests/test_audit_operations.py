@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from typing import Any, Callable
@@ -112,6 +113,33 @@ class OutageLoggingTests(TestCase):
             self.assertEqual(shipped, f.read().splitlines())
         self.assertEqual(self.shipper.committed.checkpoints,
                          os.path.getsize(os.path.join(self.directory, CHECKPOINTS)))
+
+    def test_records_kafka_already_holds_are_not_sent_again(self) -> None:
+        """
+        After a crash (records past the saved position), the shipper reads Kafka back first and
+        skips what is there; while Kafka cannot be read, it sends nothing and warns once.
+        """
+        self.write(10)
+        answers: list[Any] = [OSError("broker away"), OSError("broker away"), {3, 4, 5}]
+
+        def read_back(shipper: KafkaShipper, after: int) -> set[int]:
+            self.assertEqual(after, 0)
+            answer = answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return set(answer)
+
+        self.shipper._read_back = read_back
+        self.shipper._rewind = True  # what _run does when durable > saved position
+        for _ in range(2):
+            self.shipper._step()
+            self.shipper._next_read_back = 0.0
+        self.assertEqual(self.producer.delivered, [])
+        self.assertEqual(len([m for m in self.messages if "cannot read Kafka back" in m]), 1)
+        self.step(10)
+        seqs = [json.loads(v)["seq"] for t, v in self.producer.delivered if t == "audit"]
+        self.assertEqual(seqs, [1, 2, 6, 7, 8, 9, 10])
+        self.assertEqual((self.shipper.committed.seq, self.shipper.skipped_in_kafka), (10, 3))
 
     def test_librdkafka_messages_go_to_the_json_log_throttled(self) -> None:
         """librdkafka's log lines reach stoad's log, a repeated one (numbers aside) only once."""

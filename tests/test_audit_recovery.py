@@ -129,6 +129,16 @@ class CrashRecoveryTests(RecoveryFixture):
         again = self.writer(directory=copy)
         self.assertEqual(again.recovered_incomplete, 0)
 
+    def test_an_older_head_still_counts_for_what_it_signed(self) -> None:
+        """A head naming an earlier, unchanged record: only the records after it are recovered."""
+        writer = self.writer(checkpoint_interval=3600.0)
+        self.requests(writer, 0, 5)
+        self.requests(writer, 5, 5)
+        self.patch(writer, "_write_head", lambda seq, digest: None)
+        self.requests(writer, 10, 3)
+        restarted = self.writer(directory=self.crash_copy(writer))
+        self.assertEqual(restarted.recovered_unsigned, 3)
+
     def test_unsigned_tail_is_signed_as_recovered_not_as_before(self) -> None:
         """
         Records the crash left after the last signature are signed at recovery by a checkpoint

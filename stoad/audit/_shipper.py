@@ -13,6 +13,7 @@ import os
 import re
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -25,6 +26,7 @@ from stoad.audit._event import parse_rfc3339_ms
 log = Logger()
 _READ_CHUNK = 1 << 20
 OUTAGE_REPORT_INTERVAL = 30.0
+READ_BACK_RETRY = 2.0
 _LIBRDKAFKA_REPEAT = 300.0  # the same librdkafka message (numbers aside) at most once per 5 min
 _OUTAGE_CODES = ("_TRANSPORT", "_ALL_BROKERS_DOWN", "_MSG_TIMED_OUT", "_TIMED_OUT",
                  "_RESOLVE", "NETWORK_EXCEPTION", "REQUEST_TIMED_OUT")
@@ -143,6 +145,7 @@ class KafkaShipper:
         on_progress: Callable[[KafkaShipper], None] | None = None,
         producer_factory: Callable[[dict[str, Any]], Any] | None = None,
         checkpoints_topic: str | None = None,
+        read_back: Callable[[KafkaShipper, int], set[int]] | None = None,
     ) -> None:
         self.directory = directory
         self._config = dict(producer_config)
@@ -156,6 +159,11 @@ class KafkaShipper:
         self.checkpoints_topic = checkpoints_topic
         self.chain = os.path.basename(os.path.normpath(directory))
         self._config["error_cb"] = self._client_error
+        self._read_back = read_back if read_back is not None else (
+            _read_back_tail if producer_factory is None else None)
+        self.skipped_in_kafka = 0  # records not sent again because Kafka already held them
+        self._next_read_back = 0.0
+        self._read_back_failing = False
 
         self.committed = load_position(directory)
         self._acked = Position(self.committed.seq, self.committed.file, self.committed.offset)
@@ -200,7 +208,35 @@ class KafkaShipper:
 
     # -- the shipper thread ---------------------------------------------------------------
 
+    def _already_in_kafka(self, after: int) -> set[int] | None:
+        """
+        Seqs after C{after} that Kafka already holds: records acknowledged after the last saved
+        position (a crash) or delivered although their delivery was reported as failed (a
+        timeout). Skipping them makes shipping exactly-once per event_id. None while Kafka
+        cannot be read: the resend waits (nothing could be delivered meanwhile anyway).
+        """
+        if self._read_back is None:
+            return set()
+        now = time.monotonic()
+        if now < self._next_read_back:
+            return None
+        try:
+            found = self._read_back(self, after)
+        except Exception as e:
+            self._next_read_back = now + READ_BACK_RETRY
+            if not self._read_back_failing:
+                self._read_back_failing = True
+                log.warn("audit shipper {chain}: cannot read Kafka back ({error}); sending again "
+                         "once it can", chain=self.chain, error=str(e)[:200])
+            return None
+        self._read_back_failing = False
+        self.skipped_in_kafka += len(found)
+        return found
+
     def _run(self) -> None:
+        # Records after the saved position may be in Kafka already (a crash came between the
+        # acknowledgement and the save): start as after a failed delivery, with a read-back.
+        self._rewind = self._durable_seq is not None and self._durable_seq() > self.committed.seq
         while not self._stopping.is_set():
             try:
                 self._step()
@@ -243,8 +279,15 @@ class KafkaShipper:
             self._rewind = True
             self._by_seq.clear()
         if self._rewind and not self._by_seq:
-            # Send again from the first record not acknowledged, skipping those that were.
-            self._skip = {s.seq for s in self._in_flight if s.acked}
+            # Send again from the first record not acknowledged, skipping those that were and
+            # those Kafka holds although their delivery was reported as failed.
+            in_kafka = self._already_in_kafka(self._acked.seq)
+            if in_kafka is None:
+                self._measure()
+                self._report_outage()
+                self._stopping.wait(0.2)
+                return
+            self._skip = {s.seq for s in self._in_flight if s.acked} | in_kafka
             self._read = Position(self._acked.seq, self._acked.file, self._acked.offset)
             self._in_flight.clear()
             self._checkpoint_sending = None
@@ -459,6 +502,57 @@ class KafkaShipper:
         self.backlog = max(0, head - self._acked.seq)
         oldest = next((s for s in self._in_flight if not s.acked), None)
         self.lag = max(0.0, time.time() - oldest.timestamp) if oldest and self.backlog else 0.0
+
+
+def _read_back_tail(shipper: KafkaShipper, after: int, timeout: float = 5.0) -> set[int]:
+    """
+    The seqs of C{shipper}'s chain after C{after} in the last C{max_in_flight} (+ margin)
+    messages of every partition of its topics (records are keyed by consumer, so they spread
+    over partitions; those not yet acknowledged are within that window of each end).
+    """
+    from confluent_kafka import Consumer, TopicPartition
+
+    worker = shipper.chain.rpartition("-")[2]
+    if not worker.isdigit():
+        return set()
+    settings = {k: v for k, v in shipper._config.items()
+                if k.startswith(("bootstrap", "security", "ssl", "sasl", "client.id"))}
+    consumer = Consumer({**settings, "group.id": f"stoad-audit-readback-{uuid.uuid4().hex}",
+                         "enable.auto.commit": False, "logger": _kafka_logger,
+                         "error_cb": lambda error: None})
+    window = shipper._max_in_flight + 1000
+    found: set[int] = set()
+    try:
+        ends: dict[tuple[str, int], int] = {}
+        assignment = []
+        for topic in filter(None, (shipper.topic, shipper.alerts_topic)):
+            described = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
+            if described is None or described.error is not None:
+                continue
+            for partition in described.partitions:
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition),
+                                                           timeout=timeout)
+                if high > low:
+                    ends[(topic, partition)] = high
+                    assignment.append(TopicPartition(topic, partition, max(low, high - window)))
+        consumer.assign(assignment)
+        deadline = time.monotonic() + 6 * timeout
+        while ends:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the topic's tail was not read in time")
+            message = consumer.poll(0.5)
+            if message is None or message.error():
+                continue
+            where = (message.topic() or "", message.partition() or 0)
+            if (message.offset() or 0) + 1 >= ends.get(where, 0):
+                ends.pop(where, None)
+            record = orjson.loads(message.value() or b"{}")
+            seq = record.get("seq")
+            if str(record.get("worker")) == worker and isinstance(seq, int) and seq > after:
+                found.add(seq)
+    finally:
+        consumer.close()
+    return found
 
 
 def _confluent_producer(config: dict[str, Any]) -> Any:

@@ -165,8 +165,11 @@ class AuditChainWriter:
         else:
             self._open_file(file_name(1))
         last_key = self._read_checkpoints()
-        self._head_signed = self._read_head()
-        open_decisions = self._open_decisions(files)
+        head_seq, head_hash = self._read_head()
+        open_decisions, hash_at_head = self._open_decisions(files, head_seq)
+        if head_seq and head_seq <= self.head_seq and hash_at_head == head_hash:
+            # The head counts only if it names a record that is still there with that hash.
+            self._head_signed = head_seq
         self._signed_seq = max(self._signed_seq, self._head_signed)
         signed_before = self._signed_seq
         on_disk = self.head_seq
@@ -242,24 +245,28 @@ class AuditChainWriter:
             last_key = str(point.get("key_id"))
         return last_key
 
-    def _read_head(self) -> int:
-        """The seq head.json signed, when it names a record that is still there with that hash."""
+    def _read_head(self) -> tuple[int, str]:
+        """The seq and hash head.json signed (0 when it is missing or unreadable)."""
         try:
             with open(os.path.join(self.directory, HEAD), "rb") as f:
                 head = orjson.loads(f.read().strip())
-            seq, digest = int(head["seq"]), str(head["hash"])
+            return int(head["seq"]), str(head["hash"])
         except (OSError, orjson.JSONDecodeError, KeyError, ValueError, TypeError):
-            return 0
-        if seq == self.head_seq and digest == self.head_hash:
-            return seq
-        return seq if seq < self.head_seq and seq in self._checkpoint_seqs else 0
+            return 0, ""
 
-    def _open_decisions(self, files: list[tuple[int, str]]) -> dict[str, dict[str, Any]]:
-        """Decisions in the kept files that have no completion yet (the worker died first)."""
+    def _open_decisions(self, files: list[tuple[int, str]],
+                        want_seq: int) -> tuple[dict[str, dict[str, Any]], str | None]:
+        """
+        Decisions in the kept files that have no completion yet (the worker died first), and
+        the hash of the record at C{want_seq} (None when it is not there).
+        """
         decisions: dict[str, dict[str, Any]] = {}
-        for _, name in files:
+        wanted: str | None = None
+        for first_seq, name in files:
             with open(os.path.join(self.directory, name), "rb") as f:
-                for line in f:
+                for number, line in enumerate(f):
+                    if first_seq + number == want_seq:
+                        wanted = str(orjson.loads(line).get("hash"))
                     if b'"record_type"' not in line:
                         continue
                     record = orjson.loads(line)
@@ -268,7 +275,7 @@ class AuditChainWriter:
                         decisions[record["event_id"]] = record
                     elif kind == "completion":
                         decisions.pop(record.get("decision_event_id"), None)
-        return decisions
+        return decisions, wanted
 
     def _previous_hash(self, first_seq: int) -> str:
         """The hash of the record before an empty newest file (the last of the file before)."""
