@@ -71,7 +71,7 @@ class AuditSettings:
     backlog_alert: int
     on_write_failure: str
     kafka: KafkaSettings | None
-    durable_wait: float = 0.025
+    durable_wait: float = 0.1
     parameters_key: str | None = None
     public_keys: tuple[str, ...] = ()
     free_space_floor: int = 0
@@ -108,7 +108,7 @@ def parse_settings(source: SectionSource) -> AuditSettings:
         backlog_alert=r.integer("backlog_alert", 10_000, minimum=1),
         on_write_failure=r.choice("on_write_failure", (FAIL_CLOSED, ALERT_AND_CONTINUE), FAIL_CLOSED),
         kafka=_parse_kafka(source),
-        durable_wait=r.duration("durable_wait", 0.025, minimum=0.001, maximum=5.0),
+        durable_wait=r.duration("durable_wait", 0.1, minimum=0.001, maximum=5.0),
         parameters_key=r.optional_path("parameters_key"),
         public_keys=_public_keys(r),
         free_space_floor=r.size("free_space_floor", 256 * 1024 * 1024, minimum=0),
