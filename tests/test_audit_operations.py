@@ -7,6 +7,7 @@ import logging
 import os
 from typing import Any, Callable
 
+from cryptography.hazmat.primitives import serialization
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import TestCase
 
@@ -15,6 +16,9 @@ from stoad.audit._chain import CHECKPOINTS, load_private_key
 from stoad.audit._event import ParametersKey, build_request_event, parameters_hash
 from stoad.audit._shipper import LIBRDKAFKA_LOG, KafkaShipper
 from stoad.audit._writer import AuditChainWriter
+from stoad.audit.plugin import PLUGIN
+from stoad.config._reader import ConfigError, Problems
+from stoad.runtime.layers import SectionSource
 from tests.support.audit import context, run_cli, write_key
 
 
@@ -200,3 +204,64 @@ class KeyedHashTests(TestCase):
         code, out, _ = run_cli("audit", "hash-params", "--key", self.key_path, "--body-file", body)
         self.assertEqual(code, 0)
         self.assertIn(str(parameters_hash(("json", {"a": 1, "b": 2}), self.key)), out)
+
+
+class KeySettingsTests(TestCase):
+    def setUp(self) -> None:
+        self.base = os.path.abspath(self.mktemp())
+        self.key = write_key(self.base)
+        self.other = write_key(self.base, "other.key")
+        for path in (self.key, self.other):
+            with open(path + ".pub", "wb") as f:
+                f.write(load_private_key(path).public_key().public_bytes(
+                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+
+    def parse(self, **audit: str) -> Any:
+        problems = Problems()
+        result = PLUGIN.parse_settings(SectionSource(
+            {"audit": {"directory": "log", "signing_key": "audit.key", **audit}}, problems,
+            self.base))
+        problems.raise_if_any()
+        return result
+
+    def test_signing_key_must_be_listed(self) -> None:
+        """public_keys that leave out the signing key's public key are refused at start-up."""
+        error = self.assertRaises(ConfigError, self.parse, public_keys="other.key.pub")
+        self.assertIn("[audit] public_keys", str(error))
+        result = self.parse(public_keys="other.key.pub, audit.key.pub")
+        self.assertEqual(len(result.public_keys), 2)
+
+    def test_retention_needs_kafka_and_short_parameters_key_refused(self) -> None:
+        """Retention without Kafka (nothing would ever count as shipped) and a short key are refused."""
+        with open(os.path.join(self.base, "short.key"), "wb") as f:
+            f.write(b"short")
+        error = str(self.assertRaises(ConfigError, self.parse, retain_size="1g",
+                                      parameters_key="short.key"))
+        self.assertIn("needs an [audit.kafka] section", error)
+        self.assertIn("at least 32 bytes", error)
+
+    def test_verify_takes_the_keys_from_the_config(self) -> None:
+        """`verify --config` trusts [audit] public_keys: a chain signed by another key fails."""
+        from stoad.dev.devpki import write_dev_pki
+        from tests.support.daemon import gateway_config
+
+        pki = write_dev_pki(os.path.join(self.base, "pki"))
+        directory = os.path.join(self.base, "log", "worker-0")
+        writer = AuditChainWriter(directory, load_private_key(self.key))
+        writer.open()
+        writer.append(*build_request_event(context(0), 1_700_000_001.0, 0))
+        writer.close()
+        ini = os.path.join(self.base, "stoad.ini")
+        for keys, expected in (("audit.key.pub", 0), ("other.key.pub", 1)):
+            signing = "audit.key" if keys == "audit.key.pub" else "other.key"
+            with open(ini, "w") as f:
+                f.write(gateway_config(
+                    pki, state_dir=self.base, admin_socket=os.path.join(self.base, "a.sock"),
+                    routes={"api": {"prefix": "/api", "upstream": "http://127.0.0.1:1"}},
+                    layers=("audit",), sections={"audit": {
+                        "directory": os.path.join(self.base, "log"),
+                        "signing_key": os.path.join(self.base, signing),
+                        "public_keys": os.path.join(self.base, keys)}}))
+            code, out, err = run_cli("audit", "verify", "--config", ini,
+                                     os.path.join(self.base, "log"))
+            self.assertEqual(code, expected, out + err)
