@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry
 from twisted.internet import defer
 from twisted.internet.task import LoopingCall
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from stoad.audit._chain import load_private_key
@@ -37,7 +36,6 @@ from stoad.runtime.deny import Deny
 if TYPE_CHECKING:
     from stoad.runtime.layers import Services
 
-log = Logger()
 MONITOR_INTERVAL = 1.0
 PARAMETERS_KEY = "parameters.key"
 

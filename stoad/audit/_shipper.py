@@ -185,7 +185,6 @@ class KafkaShipper:
         self.last_error = ""
         self._checkpoint_acked = self.committed.checkpoints
         self._checkpoint_sending: int | None = None  # end offset of the checkpoint in flight
-        self._checkpoint_failed = False
         self.outage_since: float | None = None
         self._outage_reported = 0.0
         self.outages = 0
