@@ -97,6 +97,11 @@ class WorkerRuntime:
         if ping is not None:
             ping().addErrback(lambda _: None)
 
+    def close_state(self) -> defer.Deferred[None]:
+        if self._state_probe is not None and self._state_probe.running:
+            self._state_probe.stop()
+        return self.state.close()
+
     def _rotate_ticket_keys(self) -> None:
         try:
             self.tls.rotate_ticket_keys()
@@ -289,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("draining: no new connections, finishing in-flight requests")
         d = runtime.drain(runtime.config.server.drain_timeout)
         d.addBoth(lambda _: runtime.gateway.forwarder.close())
+        d.addBoth(lambda _: runtime.close_state())
         d.addBoth(lambda _: reactor.stop())
 
     signal.signal(signal.SIGHUP, on_hup)

@@ -308,13 +308,16 @@ class SharedToolDefinitions:
             "tool definitions of route {route} not written to the shared store: {why}",
             route=route, why=f.getErrorMessage()))
 
-    async def accept(self, route: str, tool: str) -> ToolRecord:
-        """Make a tool's pending definition the accepted one everywhere; L{KeyError} if none is."""
+    async def accept(self, route: str, tool: str, pending_hash: str | None = None) -> ToolRecord:
+        """
+        Make a tool's pending definition (the one hashing to C{pending_hash}, if given) the
+        accepted one everywhere; L{KeyError} if there is none (or it is another one by now).
+        """
         await self._load(None)
         old = self.get(route, tool)
         if old is None or old.pending_hash is None:
             raise KeyError(f"no changed definition of {tool!r} on route {route!r}")
-        accepted = await self._state.tools_accept(route, tool, old.pending_hash)
+        accepted = await self._state.tools_accept(route, tool, pending_hash or old.pending_hash)
         if accepted is None:
             raise KeyError(f"the changed definition of {tool!r} on route {route!r} changed again")
         await self._load(None)

@@ -64,6 +64,7 @@ class RedisState:
         self.up: bool | None = None
         self.last_error: str | None = None
         self.round_trips = 0
+        self._created = reactor.seconds()
         self._pool = connect(
             host=self.address.host, port=self.address.port, dbid=self.address.db or None,
             poolsize=2, reconnect=True, charset="utf-8", password=self.address.password,
@@ -82,6 +83,11 @@ class RedisState:
         return self._prefix + ":".join(parts)
 
     def _mark(self, up: bool, error: str | None) -> None:
+        if not up and self.up is None and \
+                self._reactor.seconds() - self._created < self.settings.connect_timeout:
+            # Still connecting for the first time: not an outage yet (calls fail all the same).
+            self.last_error = error
+            return
         changed = up != self.up
         self.up = up
         self.last_error = error
@@ -214,6 +220,18 @@ class RedisState:
         key = self._key("token", token_hash)
         return self._script(TOKEN, [key], [thumbprint, self._token_ttl_ms]).addCallback(
             lambda previous: str(previous) or None)
+
+    async def wait_connected(self) -> None:
+        """For one-shot clients (the CLI): wait up to C{connect_timeout} for a connection."""
+        from twisted.internet.task import deferLater
+
+        waited = 0.0
+        while not self._connected():
+            if waited >= self.settings.connect_timeout:
+                raise StateUnavailable(f"cannot connect to redis at {self.address.host}:"
+                                       f"{self.address.port} within {waited:.1f}s")
+            await deferLater(self._reactor, 0.05, lambda: None)
+            waited += 0.05
 
     def ping(self) -> Deferred[Any]:
         return self._command("PING", counted=False)
