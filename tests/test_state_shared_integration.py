@@ -53,7 +53,7 @@ import rego.v1
 
 limits := {"enterprise": 100000, "trial": TRIAL_LIMIT}
 
-decision := {"allow": true} if {
+decision := {"allow": true, "reason": "within the tier's limit"} if {
 	input.usage.calls_60s < limits[input.consumer.tier]
 } else := {"allow": false, "status": 429, "reason": sprintf("%d calls in the last 60 s, limit %d", [input.usage.calls_60s, limits[input.consumer.tier]])} if {
 	limits[input.consumer.tier]
@@ -144,7 +144,7 @@ class TwoGatewaysCase(SharedAuthorizationServerCase):
         return daemon.request("POST", "/mcp", body=body, headers=headers, cert=agent)
 
     def audit_events(self, daemon: StoadDaemon) -> list[dict[str, Any]]:
-        key = load_public_key(self.audit_key + ".pub")
+        key = load_public_key(self.audit_key)
         events: list[dict[str, Any]] = []
         for directory in chain_directories(os.path.join(daemon.workdir, "audit")):
             events.extend(ChainReader(directory, key).records())

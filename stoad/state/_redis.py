@@ -129,7 +129,9 @@ class RedisState:
                 return
             if isinstance(value, Failure):
                 why = f"{type(value.value).__name__}: {value.value}"
-                self._mark(False, why)
+                # An error reply (NOSCRIPT, ...) still shows a server that answers.
+                answering = value.check(txredisapi.ResponseError) is not None
+                self._mark(answering, None if answering else why)
                 result.errback(StateUnavailable(why))
             else:
                 self._mark(True, None)
