@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 log = Logger()
 
+_SETTLED = "policy_usage_settled"  # ctx.extras: the round's count was kept or released
+
 
 @dataclass(frozen=True)
 class _State:
@@ -210,8 +212,9 @@ class PolicyLayer:
         elif answer is not None and answer.usage is not None:
             usage = answer.usage.as_input()
         decision = self.evaluate(ctx, usage)
-        if decision.allowed:
-            ctx.extras["policy_counted"] = True
+        if not decision.allowed:
+            self._release(ctx)
+        ctx.extras[_SETTLED] = True
         ctx.policy_result = decision.result
         ctx.policy_version = self.version
         ctx.extras["policy"] = {"reason": decision.reason, "version": self.version}
@@ -228,11 +231,16 @@ class PolicyLayer:
         return None
 
     def on_complete(self, ctx: RequestContext) -> None:
-        # Usage counts calls the policy allowed: a call counted in the round but refused (here
-        # or by an earlier layer after the round) is un-counted.
+        # A call counted in the round but refused before the policy decided (by the MCP layer
+        # after the round, or a timeout) is un-counted too.
+        if not ctx.extras.get(_SETTLED):
+            self._release(ctx)
+
+    def _release(self, ctx: RequestContext) -> None:
+        """Usage counts calls the policy allowed: un-count this one (a second round trip, only
+        for refused calls)."""
         answer = ctx.extras.get(ROUND)
-        if not isinstance(answer, RoundResult) or answer.reservation is None \
-                or ctx.extras.get("policy_counted"):
+        if not isinstance(answer, RoundResult) or answer.reservation is None:
             return
         try:
             released = self.store.release_usage(answer.reservation)
