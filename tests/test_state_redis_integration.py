@@ -212,6 +212,31 @@ class OutageTests(RedisCase):
             os.kill(self.server.process.pid, 18)  # SIGCONT
 
 
+class RevivalTests(RedisCase):
+    async def test_client_that_gave_up_after_failed_auth_is_replaced(self) -> None:
+        """txredisapi stops reconnecting for good once AUTH fails on a reconnect (here: the
+        password changed while the connections were cut). Once the password is right again
+        the store answers again, without a restart: it replaces the client that gave up."""
+        self.server.cli("CONFIG", "SET", "requirepass", "p1")
+        address = replace(parse_redis_url(self.server.url), password="p1")
+        state = self.client(redis=address)
+        await until_up(state)
+        self.server.cli("--no-auth-warning", "-a", "p1", "CONFIG", "SET", "requirepass", "p2")
+        gave_up = state._pool._factory  # txredisapi's own state: the precondition of this test
+        self.server.cli("--no-auth-warning", "-a", "p2", "CLIENT", "KILL", "TYPE", "normal")
+        for _ in range(200):
+            if gave_up.stopped:
+                break
+            await deferLater(reactor, 0.05, lambda: None)
+        self.assertTrue(gave_up.stopped)
+        with self.assertRaises(StateUnavailable):
+            await state.request_round(RoundRequest(now=0, usage_consumer="c"))
+        self.server.cli("--no-auth-warning", "-a", "p2", "CONFIG", "SET", "requirepass", "p1")
+        await until_up(state)
+        result = await state.request_round(RoundRequest(now=0, usage_consumer="c"))
+        self.assertEqual(result.usage.calls_60s, 0)  # nothing was counted while it was down
+
+
 class TlsTests(RedisCase):
     tls = True
 

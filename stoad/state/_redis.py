@@ -65,18 +65,25 @@ class RedisState:
         self.last_error: str | None = None
         self.round_trips = 0
         self._created = reactor.seconds()
-        self._pool = connect(
+        self._connect = connect
+        self._tls = _tls_options(self.address) if self.address.tls else False
+        self._closing = False
+        self._rebuilt_at = self._created
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> Any:
+        pool = self._connect(
             host=self.address.host, port=self.address.port, dbid=self.address.db or None,
             poolsize=2, reconnect=True, charset="utf-8", password=self.address.password,
-            username=self.address.username,
-            ssl_context_factory=_tls_options(self.address) if self.address.tls else False,
-            connectTimeout=settings.connect_timeout, replyTimeout=settings.command_timeout,
-            convertNumbers=False)
-        factory = getattr(self._pool, "_factory", None)
+            username=self.address.username, ssl_context_factory=self._tls,
+            connectTimeout=self.settings.connect_timeout,
+            replyTimeout=self.settings.command_timeout, convertNumbers=False)
+        factory = getattr(pool, "_factory", None)
         if factory is not None:
             # Back in service soon after Redis is: reconnect within a second, not txredisapi's 10 s.
             factory.initialDelay = 0.1
             factory.maxDelay = 1.0
+        return pool
 
     # -- plumbing ---------------------------------------------------------------------------
     def _key(self, *parts: str) -> str:
@@ -103,13 +110,33 @@ class RedisState:
 
     def _connected(self) -> bool:
         factory = getattr(self._pool, "_factory", None)
-        return factory is None or factory.size > 0
+        if factory is None:
+            return True
+        if factory.stopped and not self._closing:
+            self._revive(factory)
+        return bool(factory.size > 0)
+
+    def _revive(self, factory: Any) -> None:
+        """
+        txredisapi stops reconnecting for good when AUTH or SELECT fails on a new connection
+        (a password changed, or a Redis still loading its data after a restart answers SELECT
+        with LOADING): recovery would then need a restart. Build a new pool instead, at most
+        once a second.
+        """
+        now = self._reactor.seconds()
+        if now - self._rebuilt_at < 1.0:
+            return
+        self._rebuilt_at = now
+        log.warn("redis client gave up reconnecting to {host}:{port}; starting a new one",
+                 host=self.address.host, port=self.address.port)
+        factory.disconnect()
+        self._pool = self._new_pool()
 
     def _command(self, *args: Any, counted: bool = True) -> Deferred[Any]:
         """
         One command, bounded by C{command_timeout}. While no connection is up it fails at once:
-        txredisapi would otherwise queue the call until a reconnect, and its queue breaks when
-        such a waiter is cancelled (see docs/decisions.md).
+        txredisapi would otherwise hold the call until a reconnect, and a request must not wait
+        on an outage (see docs/decisions.md).
         """
         if not self._connected():
             why = f"not connected to redis at {self.address.host}:{self.address.port}"
@@ -243,6 +270,7 @@ class RedisState:
                 "address": f"{self.address.host}:{self.address.port}"}
 
     def close(self) -> Deferred[None]:
+        self._closing = True
         disconnect = getattr(self._pool, "disconnect", None)
         if disconnect is None:
             return succeed(None)
