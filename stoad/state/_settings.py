@@ -20,7 +20,8 @@ OPEN = "open"
 # Each shared-state feature and the failure mode it gets when the store cannot answer.
 FEATURES = ("rate_limits", "sessions", "token_reuse")
 _DEFAULT_MODE = {"rate_limits": CLOSED, "sessions": CLOSED, "token_reuse": OPEN}
-_USAGE_REF = re.compile(r"\binput\s*(\.\s*usage\b|\[\s*\"usage\"\s*\])")
+# Conservative on purpose: any mention of "usage" counts, since a miss would divide limits silently.
+_USAGE_REF = re.compile(r"\busage\b")
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def parse_state(reader: SectionReader) -> StateSettings:
 
 
 def policies_read_usage(directory: str) -> bool:
-    """Whether any non-test Rego file under C{directory} refers to C{input.usage}."""
+    """Whether any non-test Rego file under C{directory} mentions C{usage} (C{input.usage})."""
     for root, dirs, names in os.walk(directory):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in names:
