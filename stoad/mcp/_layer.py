@@ -145,25 +145,28 @@ class McpLayer:
                 raise rpc.rpc_error(403, "session_not_owned",
                                     "Mcp-Session-Id belongs to another consumer",
                                     rpc.FORBIDDEN, "Session belongs to another client")
-            if tool is None:
-                return None
             if (isinstance(answer, RoundResult) and answer.tools_version is not None
                     and isinstance(self.tools, SharedToolDefinitions)
                     and answer.tools_version != self.tools.version):
+                # Another gateway (or `stoad tools accept`) changed the definitions: reload
+                # before this request's call is checked or its tools/list is filtered.
                 refreshed = self.tools.refresh(answer.tools_version)
                 return refreshed.addBoth(self._authorize_after_refresh, ctx, options, tool)
-            self._authorize_tool(ctx, options, tool, ctx.mcp.arguments)
+            if tool is not None:
+                self._authorize_tool(ctx, options, tool, ctx.mcp.arguments)
         except Deny as deny:
             raise self._deny(ctx, deny) from None
         return None
 
     def _authorize_after_refresh(self, result: Any, ctx: RequestContext,
-                                 options: McpRouteOptions, tool: str) -> None:
+                                 options: McpRouteOptions, tool: str | None) -> None:
         if isinstance(result, Failure):
             # The copy we have is the last one Redis gave: a tool blocked there stays blocked.
             log.warn("tool definitions not refreshed from the shared store: {why}",
                      why=result.getErrorMessage())
         assert ctx.mcp is not None
+        if tool is None:
+            return
         try:
             self._authorize_tool(ctx, options, tool, ctx.mcp.arguments)
         except Deny as deny:

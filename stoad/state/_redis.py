@@ -129,7 +129,9 @@ class RedisState:
         self._rebuilt_at = now
         log.warn("redis client gave up reconnecting to {host}:{port}; starting a new one",
                  host=self.address.host, port=self.address.port)
-        factory.disconnect()
+        stopped = factory.disconnect()
+        if isinstance(stopped, Deferred):
+            stopped.addErrback(lambda _: None)
         self._pool = self._new_pool()
 
     def _command(self, *args: Any, counted: bool = True) -> Deferred[Any]:
