@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from stoad.dev.devpki import write_dev_pki  # noqa: E402
 from tests.support import oidc  # noqa: E402
 from tests.support.audit import write_key  # noqa: E402
-from tests.support.daemon import REPO, StoadDaemon, gateway_config  # noqa: E402
+from tests.support.daemon import REPO, StoadDaemon, gateway_config, metric_value  # noqa: E402
 from tests.support.mcp_upstream import McpUpstream  # noqa: E402
 from tests.support.upstream import Upstream  # noqa: E402
 
@@ -98,11 +98,14 @@ def measure(daemon: StoadDaemon, name: str, path: str, bodies: list[bytes],
             headers: dict[str, str], clients: int) -> dict[str, Any]:
     drive(daemon, path, bodies[: max(50, len(bodies) // 10)], headers, clients, "agent-1")  # warm
     assert daemon.process is not None
+    commands0 = metric_value(daemon.metrics(), "stoad_state_commands_total")
     cpu0, t0 = tree_cpu_seconds(daemon.process.pid), time.perf_counter()
     latencies = drive(daemon, path, bodies, headers, clients, "agent-1")
     elapsed, cpu = time.perf_counter() - t0, tree_cpu_seconds(daemon.process.pid) - cpu0
+    commands = metric_value(daemon.metrics(), "stoad_state_commands_total") - commands0
     latencies.sort()
     return {
+        "state_round_trips_per_call": round(commands / len(latencies), 3),
         "case": name, "calls": len(latencies), "rps": round(len(latencies) / elapsed, 1),
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),

@@ -38,6 +38,22 @@ def _tls_options(address: RedisAddress) -> Any:
     return ssl.optionsForClientTLS(address.host, trustRoot=trust, clientCertificate=client)
 
 
+def _no_delay(connection: Any) -> Any:
+    """
+    Nagle off on the connection to Redis (under TLS, on the TCP transport beneath): commands
+    from concurrent requests share a connection, and a second small write must not wait for
+    the first one's ACK.
+    """
+    transport = getattr(connection, "transport", None)
+    while transport is not None:
+        set_no_delay = getattr(transport, "setTcpNoDelay", None)
+        if set_no_delay is not None:
+            set_no_delay(True)
+            break
+        transport = getattr(transport, "transport", None)
+    return connection
+
+
 class RedisState:
     """
     L{SharedState} on one Redis server (or a primary behind one address). Key names start with
@@ -83,6 +99,14 @@ class RedisState:
             # Back in service soon after Redis is: reconnect within a second, not txredisapi's 10 s.
             factory.initialDelay = 0.1
             factory.maxDelay = 1.0
+            build = factory.buildProtocol
+
+            def build_without_nagle(addr: Any) -> Any:
+                protocol = build(addr)
+                protocol.whenConnected().addCallback(_no_delay)
+                return protocol
+
+            factory.buildProtocol = build_without_nagle
         return pool
 
     # -- plumbing ---------------------------------------------------------------------------
