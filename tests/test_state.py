@@ -18,6 +18,7 @@ from stoad.mcp import McpLayer, McpSettings
 from stoad.policy import PolicyLayer, PolicySettings
 from stoad.runtime.context import McpCall
 from stoad.runtime.deny import Deny
+from stoad.runtime.layers import AlertBus, Services
 from stoad.state import (
     MemoryState,
     RoundRequest,
@@ -27,6 +28,7 @@ from stoad.state import (
 )
 from tests.support.policy import PolicyDirectory, identity, request, services
 from tests.test_config import ConfigTestCase
+from tests.test_mcp_layer import FakeMetrics, context
 
 LIMIT_TWO = """package stoa.authz
 import rego.v1
@@ -206,20 +208,16 @@ class FailureModeTests(SynchronousTestCase):
 
     def test_mcp_session_check_fails_closed(self) -> None:
         """A presented session with the store down and sessions closed: 503, fixed body."""
-        from tests.test_mcp_layer import LayerFixture, context
-
-        class Fixture(LayerFixture, SynchronousTestCase):
-            def runTest(self) -> None:
-                pass
-
-        fixture = Fixture()
-        fixture.setUp()
-        self.addCleanup(fixture.doCleanups)
-        fixture.services.state = DownStore()
-        built = McpLayer(McpSettings(), fixture.services)
+        alerts: list[str] = []
+        bus = AlertBus()
+        bus.subscribers.append(lambda kind, severity, ctx, **details: alerts.append(kind))
+        services = Services(reactor=Clock(), metrics=FakeMetrics(), alerts=bus,
+                            state_dir=self.mktemp(), state=DownStore())
+        built = McpLayer(McpSettings(), services)
         ctx = context({"jsonrpc": "2.0", "id": 1, "method": "ping"}, who=identity("a"),
                       headers={"Mcp-Session-Id": "s"})
         deny = self.failureResultOf(built.on_request(ctx), Deny).value
         self.assertEqual((deny.status, json.dumps(deny.body)),
                          (503, '{"error": "temporarily_unavailable"}'))
+        self.assertEqual(alerts, ["state_backend_unavailable"])
         self.assertIsInstance(ctx.mcp, McpCall)
