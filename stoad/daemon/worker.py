@@ -63,7 +63,8 @@ class WorkerRuntime:
         self.alerts = AlertBus()
         self.state = build_state(config.state or StateSettings(), reactor, self._state_health,
                                  self.metrics.state_commands.inc)
-        self.metrics.state_up.set(1)
+        # Redis counts as up from its first answer (the memory store always is).
+        self.metrics.state_up.set(0 if self.state.backend == REDIS else 1)
         self.services = Services(reactor=reactor, metrics=self.metrics, alerts=self.alerts,
                                  worker_index=index, state_dir=config.server.state_dir,
                                  state=self.state)
