@@ -248,6 +248,10 @@ class ToolAcceptanceTests(TwoGatewaysCase):
                                "echo"], capture_output=True, text=True, timeout=60)
         self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
         self.assertIn("for every instance", done.stdout)
+        listed = subprocess.run([STOAD, "tools", "list", "--config", self.b.config_path, "--json"],
+                                capture_output=True, text=True, timeout=60)
+        rows = {row["tool"]: row["status"] for row in json.loads(listed.stdout)}
+        self.assertEqual(rows["echo"], "accepted")
         status, _, body = self.mcp_post(self.b, ECHO, "agent-1", token, session_b)
         self.assertEqual(status, 200, body)
 
