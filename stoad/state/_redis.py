@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-import txredisapi
 from twisted.internet import ssl
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
@@ -65,7 +64,15 @@ class RedisState:
     def __init__(self, settings: StateSettings, reactor: IReactorTime,
                  on_health: Callable[[bool, str | None], None] | None = None,
                  on_command: Callable[[], None] | None = None,
-                 connect: Callable[..., Any] = txredisapi.lazyConnectionPool) -> None:
+                 connect: Callable[..., Any] | None = None) -> None:
+        # Imported here, not with the module: txredisapi imports twisted.internet.endpoints,
+        # whose import consumes LISTEN_FDS/LISTEN_PID (Twisted's systemd endpoint parser), and
+        # the supervisor must still find the socket systemd passed when it starts listening.
+        import txredisapi
+
+        self._response_error: type[Exception] = txredisapi.ResponseError
+        if connect is None:
+            connect = txredisapi.lazyConnectionPool
         assert settings.redis is not None
         self.settings = settings
         self._on_command = on_command
@@ -183,7 +190,7 @@ class RedisState:
             if isinstance(value, Failure):
                 why = f"{type(value.value).__name__}: {value.value}"
                 # An error reply (NOSCRIPT, ...) still shows a server that answers.
-                answering = value.check(txredisapi.ResponseError) is not None
+                answering = value.check(self._response_error) is not None
                 self._mark(answering, None if answering else why)
                 result.errback(StateUnavailable(why))
             else:
