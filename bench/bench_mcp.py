@@ -7,6 +7,7 @@ Reports throughput, p50/p99 latency and the daemon's CPU microseconds per call.
 
     .venv/bin/python bench/bench_mcp.py --workers 1 --calls 2000 --clients 8
     .venv/bin/python bench/bench_mcp.py --layers auth,mcp ...   # a subset of the chain
+    .venv/bin/python bench/bench_mcp.py --state redis ...       # shared state in a local Redis
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from stoad.dev.devpki import write_dev_pki  # noqa: E402
 from tests.support import oidc  # noqa: E402
 from tests.support.audit import write_key  # noqa: E402
-from tests.support.daemon import REPO, StoadDaemon, gateway_config  # noqa: E402
+from tests.support.daemon import REPO, StoadDaemon, gateway_config, metric_value  # noqa: E402
 from tests.support.mcp_upstream import McpUpstream  # noqa: E402
 from tests.support.upstream import Upstream  # noqa: E402
 
@@ -97,11 +98,14 @@ def measure(daemon: StoadDaemon, name: str, path: str, bodies: list[bytes],
             headers: dict[str, str], clients: int) -> dict[str, Any]:
     drive(daemon, path, bodies[: max(50, len(bodies) // 10)], headers, clients, "agent-1")  # warm
     assert daemon.process is not None
+    commands0 = metric_value(daemon.metrics(), "stoad_state_commands_total")
     cpu0, t0 = tree_cpu_seconds(daemon.process.pid), time.perf_counter()
     latencies = drive(daemon, path, bodies, headers, clients, "agent-1")
     elapsed, cpu = time.perf_counter() - t0, tree_cpu_seconds(daemon.process.pid) - cpu0
+    commands = metric_value(daemon.metrics(), "stoad_state_commands_total") - commands0
     latencies.sort()
     return {
+        "state_round_trips_per_call": round(commands / len(latencies), 3),
         "case": name, "calls": len(latencies), "rps": round(len(latencies) / elapsed, 1),
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
@@ -167,6 +171,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--layers", default="audit,auth,mcp,policy,guardrails",
                         help="comma-separated layers to enable (those that exist in this tree)")
+    parser.add_argument("--state", choices=("memory", "redis"), default="memory",
+                        help="[state] backend (redis: a private redis-server on 127.0.0.1)")
     parser.add_argument("--in-process", action="store_true",
                         help="time the mcp layer alone (no daemon, no network)")
     args = parser.parse_args()
@@ -183,6 +189,7 @@ def main() -> int:
         os.path.join(tmp, "oidc"), pki, resources=[oidc.Resource(AUDIENCE, alg="ES256")],
         access_token_ttl=600)
     daemon: StoadDaemon | None = None
+    redis: Any = None
     try:
         authz.start()
         consumers = os.path.join(tmp, "consumers.ini")
@@ -204,6 +211,14 @@ def main() -> int:
                      "authorization_server_ca": pki["ca"]},
             "policy": {"directory": policies},
         }
+        if args.state == "redis":
+            from tests.support.redis import RedisServer
+
+            redis = RedisServer().start()
+            sections["state"] = {"backend": "redis", "url": redis.url}
+        elif args.workers > 1:
+            # the comparison with Redis: per-worker counts are fine for a benchmark
+            sections["state"] = {"per_worker_state_do_not_use": "yes"}
         common = {"audiences": AUDIENCE, "scopes.POST": "stoa:read"}
         text = gateway_config(
             pki, state_dir=os.path.join(tmp, "state"), admin_socket=os.path.join(tmp, "admin.sock"),
@@ -211,7 +226,8 @@ def main() -> int:
             routes={"tools": {"prefix": "/mcp", "upstream": mcp.origin, "mcp": "yes",
                               "mcp.tool_scopes": "* = stoa:read", **common},
                     "plain": {"prefix": "/echo", "upstream": plain.url, **common}},
-            layers=layers, sections={k: v for k, v in sections.items() if k in layers})
+            layers=layers,
+            sections={k: v for k, v in sections.items() if k in layers or k == "state"})
         daemon = StoadDaemon(tmp, text, pki=pki)
         daemon.start()
         token = authz.client_credentials("agent-1", resource=AUDIENCE,
@@ -238,7 +254,8 @@ def main() -> int:
                     {"Content-Type": "application/json", **auth}, args.clients),
         ]
         for row in results:
-            row.update(workers=args.workers, layers="+".join(layers), clients=args.clients)
+            row.update(workers=args.workers, layers="+".join(layers), clients=args.clients,
+                       state=args.state)
             print(json.dumps(row))
     finally:
         if daemon is not None:
@@ -246,6 +263,8 @@ def main() -> int:
         authz.stop()
         mcp.stop()
         plain.stop()
+        if redis is not None:
+            redis.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

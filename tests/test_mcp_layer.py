@@ -545,7 +545,8 @@ class SessionTests(LayerFixture, SynchronousTestCase):
         self.assertEqual((deny.status, deny.error), (403, "session_not_owned"))
         [(kind, severity, details)] = self.alerts
         self.assertEqual((kind, severity, details["owner"], details["presented_by"]),
-                         ("mcp_session_hijack", "high", "consumer:agent-a", "consumer:agent-b"))
+                         ("mcp_session_hijack", "high", "consumer:agent-a agent:agent-a cert:-",
+                          "consumer:agent-b agent:agent-b cert:-"))
         self.assertNotIn("sess-A", repr(details))
         self.assertEqual(self.counter("stoad_mcp_session_hijack_attempts_total", route="tools"), 1.0)
 

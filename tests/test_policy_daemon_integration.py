@@ -9,7 +9,7 @@ import json
 import os
 import shutil
 
-from tests.support.daemon import REPO, StoadDaemon, gateway_config
+from tests.support.daemon import REPO, StoadDaemon, gateway_config, metric_value
 from tests.support.oidc import Resource, SharedAuthorizationServerCase
 from tests.support.upstream import Upstream
 
@@ -41,16 +41,6 @@ routes = *
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def metric_value(text: str, name: str, labels: str = "") -> float:
-    """Sum of the samples of C{name} whose label set contains C{labels} (e.g. C{result="deny"})."""
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            if labels in line.rsplit(" ", 1)[0]:
-                total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 class PolicyGatewayCase(SharedAuthorizationServerCase):

@@ -97,7 +97,7 @@ class TierLimitTests(SynchronousTestCase):
         who = identity(tier="enterprise")
         for _ in range(10_000):
             built.on_request(request(who=who))
-        self.assertEqual(built.usage.view("acme-support", None, clock.seconds())["calls_60s"],
+        self.assertEqual(built.store.usage.view("acme-support", None, clock.seconds())["calls_60s"],
                          10_000)
         with self.assertRaises(Deny) as caught:
             built.on_request(request(who=who))
@@ -129,7 +129,7 @@ class TierLimitTests(SynchronousTestCase):
             built.on_request(request(who=who))
         for _ in range(100):
             self.assertRaises(Deny, built.on_request, request(who=who))
-        self.assertEqual(built.usage.view("globex-analytics", None, clock.seconds())["calls_60s"],
+        self.assertEqual(built.store.usage.view("globex-analytics", None, clock.seconds())["calls_60s"],
                          60)
 
     def test_unknown_tier_is_denied(self) -> None:

@@ -76,10 +76,10 @@ class ReloadTests(SynchronousTestCase):
         self.assertTrue(self.allowed())
 
     def test_usage_survives_reload(self) -> None:
-        """Usage counters are the layer's, not the engine's: a reload does not reset them."""
+        """Usage counters live in the shared store, not the engine: a reload does not reset them."""
         self.assertTrue(self.allowed())
         self.layer.reload(self.layer.settings)
-        self.assertEqual(self.layer.usage.view("acme-support", None, 0)["calls_60s"], 1)
+        self.assertEqual(self.layer.store.usage.view("acme-support", None, 0)["calls_60s"], 1)
 
 
 class WatcherTests(SynchronousTestCase):

@@ -28,6 +28,8 @@ from stoad.auth._verify import VerifiedToken
 from stoad.runtime.context import Identity, RequestContext
 from stoad.runtime.deny import Deny
 from stoad.runtime.layers import AlertBus
+from stoad.state import MemoryState, StateUnavailable
+from stoad.state._round import unavailable
 
 log = Logger()
 
@@ -67,28 +69,6 @@ class ExpiringCache(Generic[K, V]):
         self._items.move_to_end(key)
         while len(self._items) > self._size:
             self._items.popitem(last=False)
-
-
-class ThumbprintTracker:
-    """
-    Remembers, for a bounded number of recent tokens, the certificate each was last presented
-    with; a different one for the same token is a stolen-token signal.
-    """
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._seen: OrderedDict[str, str] = OrderedDict()
-
-    def observe(self, token_hash: str, thumbprint: str) -> str | None:
-        """Record C{thumbprint}; return the previous, different one if there was one."""
-        previous = self._seen.get(token_hash)
-        self._seen[token_hash] = thumbprint
-        self._seen.move_to_end(token_hash)
-        while len(self._seen) > self._size:
-            self._seen.popitem(last=False)
-        if previous is not None and not hmac.compare_digest(previous.encode(), thumbprint.encode()):
-            return previous
-        return None
 
 
 @dataclass
@@ -169,7 +149,7 @@ class IdentityLayer:
 
     def __init__(self, settings: AuthSettings, routes: Iterable[Any], clock: IReactorTime,
                  jwt_verifier: Any, opaque_verifier: Any | None, alerts: AlertBus,
-                 registry: CollectorRegistry) -> None:
+                 registry: CollectorRegistry, services: Any = None) -> None:
         self._settings = settings
         self._clock = clock
         self._jwt = jwt_verifier
@@ -180,7 +160,16 @@ class IdentityLayer:
         self._misses = self._metrics.cache.labels("miss")
         self._allowed = self._metrics.decisions.labels("allow")
         self._cache: ExpiringCache[str, _Entry] = ExpiringCache(settings.token_cache_size)
-        self._tracker = ThumbprintTracker(settings.reuse_tracker_size)
+        # Which certificate each token came with: in the shared store, so a token replayed
+        # from another certificate is noticed whichever worker or gateway it reaches.
+        self._services = services
+        if services is not None and services.state is not None:
+            self._state = services.state
+        else:
+            self._state = MemoryState(clock=clock.seconds)
+            if services is not None:
+                services.state = self._state
+        self._state.configure(max_tokens=settings.reuse_tracker_size)
         self._plans: dict[str, _RoutePlan] = {}
         self._metadata: dict[str, bytes] = {}
         for route in routes:
@@ -302,6 +291,8 @@ class IdentityLayer:
             self._metrics.decisions.labels("unavailable").inc()
             raise Deny(503, "temporarily_unavailable", f"authorization server: {e}",
                        body=UNAVAILABLE_BODY) from None
+        if ctx.peer is not None:
+            await self._note_token(ctx, verified, token_hash, ctx.peer.x5t_s256)
         self._check_binding(ctx, plan, verified, token_hash)
         now = self._clock.seconds()
         ttl = self._settings.token_cache_ttl if verified.kind == "jwt" else \
@@ -316,13 +307,6 @@ class IdentityLayer:
     def _check_binding(self, ctx: RequestContext, plan: _RoutePlan, verified: VerifiedToken,
                        token_hash: str) -> None:
         peer = ctx.peer
-        if peer is not None:
-            previous = self._tracker.observe(token_hash, peer.x5t_s256)
-            if previous is not None:
-                self._metrics.token_reuse.inc()
-                self._alerts.emit("token_reused_with_other_certificate", "high", ctx,
-                                  token_hash=token_hash, client_id=verified.client_id,
-                                  previous_thumbprint=previous, thumbprint=peer.x5t_s256)
         if verified.thumbprint is None:
             if self._settings.require_binding:
                 raise self._deny(plan, 401, "invalid_token", "token is not certificate-bound",
@@ -339,6 +323,47 @@ class IdentityLayer:
                               bound_thumbprint=verified.thumbprint, thumbprint=peer.x5t_s256)
             raise self._deny(plan, 401, "invalid_token", "certificate binding mismatch",
                              "the access token is bound to another certificate")
+
+    async def _note_token(self, ctx: RequestContext, verified: VerifiedToken, token_hash: str,
+                          thumbprint: str) -> None:
+        """
+        Record the certificate this token came with (once per verification, not per cached
+        request); a different earlier one raises the stolen-token alert. With the store down the
+        request waits for it only when C{token_reuse_on_failure = closed}.
+        """
+        def seen(previous: str | None) -> None:
+            if previous is not None:
+                self._metrics.token_reuse.inc()
+                self._alerts.emit("token_reused_with_other_certificate", "high", ctx,
+                                  token_hash=token_hash, client_id=verified.client_id,
+                                  previous_thumbprint=previous, thumbprint=thumbprint)
+
+        def failed(error: BaseException) -> None:
+            if self._services is None:
+                log.warn("token reuse not checked: {why}", why=str(error))
+                return
+            deny = unavailable(self._services, ctx, "token_reuse", error)
+            if deny is not None:
+                raise deny
+
+        try:
+            noted = self._state.note_token_use(token_hash, thumbprint, self._clock.seconds())
+        except StateUnavailable as e:
+            failed(e)
+            return
+        if not isinstance(noted, Deferred):
+            seen(noted)
+            return
+        settings = getattr(self._state, "settings", None)
+        if settings is not None and settings.fails_closed("token_reuse"):
+            try:
+                seen(await noted)
+            except StateUnavailable as e:
+                failed(e)
+            return
+        # Fails open: an alert-only signal does not hold the request up.
+        noted.addCallbacks(seen, lambda f: failed(f.value or StateUnavailable("no answer")))
+        noted.addErrback(lambda f: None)
 
     def _authorize(self, ctx: RequestContext, plan: _RoutePlan, entry: _Entry,
                    token_hash: str) -> None:

@@ -63,7 +63,7 @@ def make_http_client(reactor: Any, settings: AuthSettings) -> HTTPClientLike:
 
 
 def build_layer(settings: AuthSettings, routes: Iterable[Any], clock: Any, client: HTTPClientLike,
-                alerts: Any, registry: CollectorRegistry) -> IdentityLayer:
+                alerts: Any, registry: CollectorRegistry, services: Any = None) -> IdentityLayer:
     """Assemble the layer from parsed settings with an injected clock and HTTP client."""
     assert_cryptography_backend()
     routes = tuple(routes)
@@ -104,7 +104,7 @@ def build_layer(settings: AuthSettings, routes: Iterable[Any], clock: Any, clien
         introspector = TokenIntrospector(client, clock, endpoint, settings.client_id or "", secret,
                                          settings.fetch_timeout, settings.fetch_max_bytes)
         opaque = OpaqueVerifier(introspector, clock, rules)
-    return IdentityLayer(settings, routes, clock, jwt_verifier, opaque, alerts, registry)
+    return IdentityLayer(settings, routes, clock, jwt_verifier, opaque, alerts, registry, services)
 
 
 def _check_against_routes(settings: AuthSettings, routes: tuple[Any, ...]) -> None:
@@ -129,7 +129,8 @@ def build(settings: AuthSettings, routes: Iterable[Any], services: Services) -> 
     if registry is None:
         registry = CollectorRegistry()
     client = make_http_client(services.reactor, settings)
-    return build_layer(settings, routes, services.reactor, client, services.alerts, registry)
+    return build_layer(settings, routes, services.reactor, client, services.alerts, registry,
+                       services)
 
 
 PLUGIN = LayerPlugin(name="auth", parse_settings=parse_settings, build=build,

@@ -19,7 +19,7 @@ from stoad.config._model import (
 )
 from stoad.config._reader import ConfigError, Problems, SectionReader
 
-CORE_SECTIONS = ("server", "tls", "limits", "admin", "log", "chain")
+CORE_SECTIONS = ("server", "tls", "limits", "admin", "log", "chain", "state")
 ROUTE_PREFIX = "route:"
 _NO_DEFAULTS = "\x00no-defaults"
 
@@ -201,6 +201,12 @@ def _parse(sections: dict[str, dict[str, str]], problems: Problems, base_dir: st
                          f"{route.prefix!r} is also the prefix of [route:{prefixes[route.prefix]}]")
         prefixes[route.prefix] = route.name
 
+    from stoad.state._settings import check_sharing, parse_state, shared_features
+
+    state = parse_state(_reader(sections, "state", problems, base_dir, required=False))
+    check_sharing(state, server.workers, shared_features(layer_names, layer_settings, tuple(routes)),
+                  problems)
+
     for section in sections:
         if section in CORE_SECTIONS or section.startswith(ROUTE_PREFIX) or section in source.claimed:
             continue
@@ -217,6 +223,7 @@ def _parse(sections: dict[str, dict[str, str]], problems: Problems, base_dir: st
         layers=layer_names,
         layer_settings=layer_settings,
         routes=tuple(sorted(routes, key=lambda r: len(r.prefix), reverse=True)),
+        state=state,
     )
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from stoad.state._settings import StateSettings
 
 
 @dataclass(frozen=True)
@@ -87,3 +90,4 @@ class Config:
     layers: tuple[str, ...]  # enabled layer names in chain order
     layer_settings: Mapping[str, Any]
     routes: tuple[Route, ...]
+    state: StateSettings | None = None  # [state]; None only in configs built by hand in tests

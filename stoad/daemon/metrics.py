@@ -36,6 +36,19 @@ class Metrics:
             "stoad_denials", "Requests refused, by layer and error.", ["layer", "error"],
             registry=self.registry,
         )
+        self.state_up = Gauge(
+            "stoad_state_backend_up", "1 while the shared-state backend answers (the lowest "
+            "across workers).", registry=self.registry, multiprocess_mode="livemin",
+        )
+        self.state_failures = Counter(
+            "stoad_state_failures", "Requests the shared-state backend failed, by feature and "
+            "failure mode (closed: refused 503; open: served without it).", ["feature", "mode"],
+            registry=self.registry,
+        )
+        self.state_commands = Counter(
+            "stoad_state_commands", "Round trips to the shared-state backend.",
+            registry=self.registry,
+        )
         self.reload_failures = Counter(
             "stoad_reload_failures", "Reloads that failed and kept the old state, by part.",
             ["part"], registry=self.registry,

@@ -24,6 +24,7 @@ from twisted.web.server import Site
 from stoad.config import Config, ConfigError, config_from_file
 from stoad.daemon.admin import admin_root
 from stoad.daemon.sdnotify import SystemdNotifier, listen_fds
+from stoad.state import REDIS, SharedState, build_state
 
 log = Logger()
 
@@ -88,6 +89,10 @@ class Supervisor(Service):
         self._stopping: defer.Deferred[None] | None = None
         self._watchdog: LoopingCall | None = None
         self.exit_code = 0
+        # The state backend's health for /_status, probed by the supervisor itself (workers
+        # report theirs in /metrics as stoad_state_backend_up).
+        self.shared_state: SharedState | None = None
+        self._state_probe: LoopingCall | None = None
 
     # -- start ---------------------------------------------------------------------------------
     def startService(self) -> None:
@@ -97,6 +102,11 @@ class Supervisor(Service):
         signal.signal(signal.SIGHUP, lambda *_: self.reactor.callFromThread(self.reload))
         for worker in self.workers:
             self._spawn(worker)
+        if self.config.state is not None and self.config.state.backend == REDIS:
+            self.shared_state = build_state(self.config.state, self.reactor)
+            self._state_probe = LoopingCall(self._probe_state)
+            self._state_probe.clock = self.reactor
+            self._state_probe.start(1.0, now=True)
         if self.notifier.watchdog_seconds:
             self._watchdog = LoopingCall(self._watchdog_ping)
             self._watchdog.clock = self.reactor
@@ -254,9 +264,17 @@ class Supervisor(Service):
                 worker.process.signalProcess("HUP")
         self._settle()
 
+    def _probe_state(self) -> None:
+        ping = getattr(self.shared_state, "ping", None)
+        if ping is not None:
+            ping().addErrback(lambda _: None)
+
     def status(self) -> dict[str, Any]:
+        backend = self.shared_state.health() if self.shared_state is not None else {
+            "backend": "memory", "up": True, "last_error": None}
         return {
             "state": self.state,
+            "state_backend": backend,
             "port": self.port if self.socket is not None else None,
             "workers": [
                 {"index": w.index, "pid": w.pid, "state": w.state, "restarts": w.restarts,
@@ -275,6 +293,10 @@ class Supervisor(Service):
         self.notifier.stopping()
         if self._watchdog is not None and self._watchdog.running:
             self._watchdog.stop()
+        if self._state_probe is not None and self._state_probe.running:
+            self._state_probe.stop()
+        if self.shared_state is not None:
+            self.shared_state.close()
         self._stopping = defer.Deferred()
         alive = [w for w in self.workers if w.process is not None and w.state != "exited"]
         if not alive:

@@ -28,6 +28,7 @@ from stoad.proxy.routing import RouteTable
 from stoad.proxy.tls import ReloadableServerTLS, TLSMaterialError
 from stoad.runtime.chain import FilterChain
 from stoad.runtime.layers import AlertBus, Services, load_plugin
+from stoad.state import REDIS, StateSettings, build_state
 
 log = Logger()
 
@@ -60,8 +61,20 @@ class WorkerRuntime:
         self.config = config
         self.metrics = metrics or Metrics()
         self.alerts = AlertBus()
+        self.state = build_state(config.state or StateSettings(), reactor, self._state_health,
+                                 self.metrics.state_commands.inc)
+        # Redis counts as up from its first answer (the memory store always is).
+        self.metrics.state_up.set(0 if self.state.backend == REDIS else 1)
         self.services = Services(reactor=reactor, metrics=self.metrics, alerts=self.alerts,
-                                 worker_index=index, state_dir=config.server.state_dir)
+                                 worker_index=index, state_dir=config.server.state_dir,
+                                 state=self.state)
+        self._state_probe: LoopingCall | None = None
+        if self.state.backend == REDIS:
+            # Health (and /metrics) follow Redis even when no request asks; a failed probe
+            # only marks it down, txredisapi keeps reconnecting.
+            self._state_probe = LoopingCall(self._probe_state)
+            self._state_probe.clock = reactor
+            self._state_probe.start(1.0, now=True)
         try:
             self.tls = ReloadableServerTLS(config.tls, self._verify_failed)
         except TLSMaterialError as e:
@@ -76,6 +89,19 @@ class WorkerRuntime:
         self._ticket_rotation = LoopingCall(self._rotate_ticket_keys)
         self._ticket_rotation.clock = reactor
         self._ticket_rotation.start(config.tls.ticket_key_rotation, now=False)
+
+    def _state_health(self, up: bool, error: str | None) -> None:
+        self.metrics.state_up.set(1 if up else 0)
+
+    def _probe_state(self) -> None:
+        ping = getattr(self.state, "ping", None)
+        if ping is not None:
+            ping().addErrback(lambda _: None)
+
+    def close_state(self) -> defer.Deferred[None]:
+        if self._state_probe is not None and self._state_probe.running:
+            self._state_probe.stop()
+        return self.state.close()
 
     def _rotate_ticket_keys(self) -> None:
         try:
@@ -118,6 +144,8 @@ class WorkerRuntime:
         config = config_from_file(path, state_dir)
         if config.layers != self.config.layers:
             raise StartupError("the set of layers in [chain] changes only on restart")
+        if config.state != self.config.state:
+            log.warn("[state] changes take effect on restart")
         if (config.server.listen != self.config.server.listen
                 or config.server.workers != self.config.server.workers):
             log.warn("listen address and worker count change only on restart")
@@ -267,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("draining: no new connections, finishing in-flight requests")
         d = runtime.drain(runtime.config.server.drain_timeout)
         d.addBoth(lambda _: runtime.gateway.forwarder.close())
+        d.addBoth(lambda _: runtime.close_state())
         d.addBoth(lambda _: reactor.stop())
 
     signal.signal(signal.SIGHUP, on_hup)

@@ -5,8 +5,8 @@ The daemon loads the layer through C{stoad.mcp.plugin.PLUGIN}; operators use C{s
 
 from stoad.mcp._config import McpRouteOptions, McpSettings, parse_route, parse_settings
 from stoad.mcp._layer import JsonToolsListFilter, McpLayer, SseToolsListFilter, consumer_of
-from stoad.mcp._sessions import SessionBindings
 from stoad.mcp._tools import ToolDefinitionStore, ToolRecord, definition_hash
+from stoad.state._sessions import SessionBindings
 
 __all__ = [
     "JsonToolsListFilter",

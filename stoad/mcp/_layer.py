@@ -15,18 +15,21 @@ import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from stoad.mcp import _jsonrpc as rpc
 from stoad.mcp._config import DISABLED, STATE_FILE_NAME, McpRouteOptions, McpSettings
 from stoad.mcp._metrics import metrics_for
-from stoad.mcp._sessions import SessionBindings
 from stoad.mcp._sse import EventTooLarge, SseEventSplitter, parse_event, render_event
-from stoad.mcp._tools import ToolDefinitionStore, ToolRecord
+from stoad.mcp._tools import SharedToolDefinitions, ToolDefinitionStore, ToolRecord
 from stoad.runtime.chain import ResponseHead
 from stoad.runtime.context import McpCall, RequestContext
 from stoad.runtime.deny import Deny
 from stoad.runtime.layers import Services
+from stoad.state import REDIS, MemoryState, RoundResult, StateUnavailable
+from stoad.state._round import holder_of, now_of, run_round, unavailable
 
 log = Logger()
 
@@ -34,12 +37,8 @@ _MAX_VALIDATORS = 4096
 
 
 def consumer_of(ctx: RequestContext) -> str:
-    """Who holds a session: the authenticated consumer, else the client certificate."""
-    if ctx.identity is not None:
-        return f"consumer:{ctx.identity.consumer_id}"
-    if ctx.peer is not None:
-        return f"cert:{ctx.peer.x5t_s256}"
-    return "anonymous"
+    """Who holds a session: consumer, agent and client certificate, else the certificate alone."""
+    return holder_of(ctx)
 
 
 def _fingerprint(value: str) -> str:
@@ -67,13 +66,30 @@ class McpLayer:
     name = "mcp"
 
     def __init__(self, settings: McpSettings, services: Services,
-                 store: ToolDefinitionStore | None = None) -> None:
+                 store: ToolDefinitionStore | SharedToolDefinitions | None = None) -> None:
+        self._services = services
         self._alerts = services.alerts
         self._metrics = metrics_for(services.metrics.registry)
-        state_file = settings.state_file or os.path.join(services.state_dir, STATE_FILE_NAME)
-        self.tools = store if store is not None else ToolDefinitionStore(state_file)
-        self.sessions = SessionBindings(settings.max_sessions)
+        if services.state is None:
+            services.state = MemoryState()
+        self.state = services.state
+        self.state.configure(max_sessions=settings.max_sessions)
+        # With Redis, accepted tool definitions are shared by every instance (a local copy,
+        # refreshed when the version each request's round returns has moved); else the file.
+        self._shared_tools = store is None and self.state.backend == REDIS
+        if store is not None:
+            self.tools: ToolDefinitionStore | SharedToolDefinitions = store
+        elif self._shared_tools:
+            self.tools = SharedToolDefinitions(self.state)
+        else:
+            state_file = settings.state_file or os.path.join(services.state_dir, STATE_FILE_NAME)
+            self.tools = ToolDefinitionStore(state_file)
         self._validators: dict[tuple[str, str], Any] = {}
+
+    @property
+    def sessions(self) -> Any:
+        """The memory store's session table (for tests and introspection)."""
+        return getattr(self.state, "sessions", None)
 
     # -- helpers -------------------------------------------------------------------------
     @staticmethod
@@ -93,16 +109,71 @@ class McpLayer:
         return ctx.identity.scopes if ctx.identity is not None else frozenset()
 
     # -- request ---------------------------------------------------------------------------
-    def on_request(self, ctx: RequestContext) -> None:
+    def on_request(self, ctx: RequestContext) -> Any:
         options = self._options(ctx)
         if not options.enabled:
+            return None
+        try:
+            tool = self._check_request(ctx, options)
+        except Deny as deny:
+            raise self._deny(ctx, deny) from None
+        assert ctx.mcp is not None
+        # The request's one round to the shared store: session check-or-claim, the usage count
+        # the policy layer reads, and the tool definitions' version.
+        answer = run_round(ctx, self._services, session_id=ctx.mcp.session_id,
+                           tools_version=self._shared_tools)
+        if isinstance(answer, Deferred):
+            return answer.addCallback(self._after_round, ctx, options, tool)
+        return self._after_round(answer, ctx, options, tool)
+
+    def _after_round(self, answer: RoundResult | StateUnavailable, ctx: RequestContext,
+                     options: McpRouteOptions, tool: str | None) -> Any:
+        assert ctx.mcp is not None
+        session_id = ctx.mcp.session_id
+        try:
+            if isinstance(answer, StateUnavailable):
+                if session_id is not None:
+                    deny = unavailable(self._services, ctx, "sessions", answer)
+                    if deny is not None:
+                        raise deny
+            elif answer.session_owner is not None and session_id is not None:
+                route = ctx.route.name
+                self._metrics.session_hijacks.labels(route).inc()
+                self._alerts.emit("mcp_session_hijack", "high", ctx, route=route,
+                                  session=_fingerprint(session_id), owner=answer.session_owner,
+                                  presented_by=consumer_of(ctx))
+                raise rpc.rpc_error(403, "session_not_owned",
+                                    "Mcp-Session-Id belongs to another consumer",
+                                    rpc.FORBIDDEN, "Session belongs to another client")
+            if (isinstance(answer, RoundResult) and answer.tools_version is not None
+                    and isinstance(self.tools, SharedToolDefinitions)
+                    and answer.tools_version != self.tools.version):
+                # Another gateway (or `stoad tools accept`) changed the definitions: reload
+                # before this request's call is checked or its tools/list is filtered.
+                refreshed = self.tools.refresh(answer.tools_version)
+                return refreshed.addBoth(self._authorize_after_refresh, ctx, options, tool)
+            if tool is not None:
+                self._authorize_tool(ctx, options, tool, ctx.mcp.arguments)
+        except Deny as deny:
+            raise self._deny(ctx, deny) from None
+        return None
+
+    def _authorize_after_refresh(self, result: Any, ctx: RequestContext,
+                                 options: McpRouteOptions, tool: str | None) -> None:
+        if isinstance(result, Failure):
+            # The copy we have is the last one Redis gave: a tool blocked there stays blocked.
+            log.warn("tool definitions not refreshed from the shared store: {why}",
+                     why=result.getErrorMessage())
+        assert ctx.mcp is not None
+        if tool is None:
             return
         try:
-            self._check_request(ctx, options)
+            self._authorize_tool(ctx, options, tool, ctx.mcp.arguments)
         except Deny as deny:
             raise self._deny(ctx, deny) from None
 
-    def _check_request(self, ctx: RequestContext, options: McpRouteOptions) -> None:
+    def _check_request(self, ctx: RequestContext, options: McpRouteOptions) -> str | None:
+        """The message's own checks; returns the tool a C{tools/call} names, to authorize."""
         route = ctx.route.name
         session_id = ctx.header("mcp-session-id")
         # Record what the request is before any check, so a refusal is audited with its facts.
@@ -113,19 +184,9 @@ class McpLayer:
         if origin is not None and origin.rstrip("/") not in options.allowed_origins:
             raise rpc.rpc_error(403, "origin_not_allowed", "Origin header not in mcp.allowed_origins",
                                 rpc.FORBIDDEN, "Origin not allowed")
-        if session_id is not None:
-            owner = self.sessions.check(session_id, consumer_of(ctx))
-            if owner is not None:
-                self._metrics.session_hijacks.labels(route).inc()
-                self._alerts.emit("mcp_session_hijack", "high", ctx, route=route,
-                                  session=_fingerprint(session_id), owner=owner,
-                                  presented_by=consumer_of(ctx))
-                raise rpc.rpc_error(403, "session_not_owned",
-                                    "Mcp-Session-Id belongs to another consumer",
-                                    rpc.FORBIDDEN, "Session belongs to another client")
         if ctx.method in ("GET", "DELETE"):
             self._metrics.messages.labels(route, ctx.mcp.method).inc()
-            return
+            return None
         if ctx.method != "POST":
             raise rpc.rpc_error(405, "method_not_allowed", f"HTTP {ctx.method} on an MCP route",
                                 rpc.INVALID_REQUEST, "Method not allowed",
@@ -148,14 +209,14 @@ class McpLayer:
                 raise rpc.rpc_error(400, "batch_with_request", "JSON-RPC batch contains a request",
                                     rpc.INVALID_REQUEST, "Batches may not contain requests")
             self._check_headers(ctx, None, None)
-            return
+            return None
         message = parsed.messages[0]
         if message.kind == "response":
             ctx.mcp.method = rpc.RESPONSE_METHOD
             ctx.mcp.request_id = message.request_id
             self._metrics.messages.labels(route, rpc.RESPONSE_METHOD).inc()
             self._check_headers(ctx, None, None)
-            return
+            return None
         method = message.method or ""
         ctx.mcp.method = method
         ctx.mcp.request_id = message.request_id
@@ -174,8 +235,7 @@ class McpLayer:
         elif method == "prompts/get":
             ctx.mcp.prompt_name = name
         self._check_headers(ctx, method, name)
-        if method == "tools/call" and name is not None:
-            self._authorize_tool(ctx, options, name, ctx.mcp.arguments)
+        return name if method == "tools/call" and name is not None else None
 
     @staticmethod
     def _check_headers(ctx: RequestContext, method: str | None, name: str | None) -> None:
@@ -284,18 +344,33 @@ class McpLayer:
         if not 200 <= head.status < 300:
             return
         issued = _first(head.headers, "mcp-session-id")
-        consumer = consumer_of(ctx)
-        if ctx.mcp.method == rpc.TERMINATE_METHOD and presented is not None:
-            self.sessions.forget(presented)
-        elif issued is not None and issued != presented:
-            self.sessions.bind(issued, consumer, issued=True)
-            ctx.mcp.session_id = issued
-        elif presented is not None:
-            self.sessions.bind(presented, consumer, issued=False)
+        # A presented session was checked (and claimed if unknown) in the request's round;
+        # only a new or ended session is written here.
+        try:
+            if ctx.mcp.method == rpc.TERMINATE_METHOD and presented is not None:
+                written = self.state.forget_session(presented)
+            elif issued is not None and issued != presented:
+                written = self.state.bind_session(issued, consumer_of(ctx),
+                                                  now_of(self._services))
+                ctx.mcp.session_id = issued
+            else:
+                return
+        except StateUnavailable as e:
+            log.warn("MCP session binding not written: {why}", why=str(e))
+            return
+        if isinstance(written, Deferred):
+            written.addErrback(self._binding_not_written, ctx)
+
+    def _binding_not_written(self, failure: Failure, ctx: RequestContext) -> None:
+        # The next request then claims the session for whoever presents it first; alerted.
+        log.warn("MCP session binding not written: {why}", why=failure.getErrorMessage())
+        unavailable(self._services, ctx, "sessions",
+                    failure.value or StateUnavailable("binding not written"))
 
     def _tools_list_rewriter(self, ctx: RequestContext,
                              options: McpRouteOptions) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
         route = ctx.route.name
+        now = now_of(self._services)
         granted = self._granted(ctx)
 
         def rewrite(message: dict[str, Any]) -> dict[str, Any] | None:
@@ -308,7 +383,9 @@ class McpLayer:
                 raise Deny(502, "bad_gateway", "upstream tools/list result is malformed")
             had_tools = self.tools.count(route) > 0
             kept = []
-            for definition, seen in zip(tools, self.tools.observe(route, tools), strict=True):
+            observed = self.tools.observe(route, tools) if isinstance(self.tools, ToolDefinitionStore) \
+                else self.tools.observe(route, tools, now)
+            for definition, seen in zip(tools, observed, strict=True):
                 record = seen.record
                 if seen.newly_changed:
                     self._metrics.tool_changes.labels(route).inc()

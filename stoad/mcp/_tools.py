@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import rfc8785
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+
+log = Logger()
 
 _FORMAT = 1
 
@@ -203,3 +207,120 @@ class ToolDefinitionStore:
             if tool not in routes.get(route, {}):
                 raise KeyError(f"no tool {tool!r} on route {route!r}")
             del routes[route][tool]
+
+
+def _records_from_fields(fields: dict[str, str]) -> dict[str, ToolRecord]:
+    """Tool records from a route's Redis hash (C{NAME\\0ah}, C{NAME\\0a}, C{NAME\\0ph}, ...)."""
+    by_tool: dict[str, dict[str, str]] = {}
+    for field, value in fields.items():
+        name, _, part = field.rpartition("\0")
+        by_tool.setdefault(name, {})[part] = value
+    records = {}
+    for name, parts in by_tool.items():
+        if "ah" not in parts or "a" not in parts:
+            continue
+        pending = parts.get("p")
+        changed_at = parts.get("t")
+        records[name] = ToolRecord(name, parts["ah"], json.loads(parts["a"]), parts.get("ph"),
+                                   json.loads(pending) if pending is not None else None,
+                                   float(changed_at) if changed_at is not None else None)
+    return records
+
+
+class SharedToolDefinitions:
+    """
+    The tool definitions of every MCP route in the shared store (Redis), so that a change seen
+    or accepted through one gateway holds on all. Reads come from a local copy, refreshed when
+    the store's version moves (each request's round returns it); writes go to the store in one
+    script that makes the same trust-on-first-use decision atomically.
+    """
+
+    def __init__(self, state: Any) -> None:
+        self._state = state
+        self._routes: dict[str, dict[str, ToolRecord]] = {}
+        self.version = -1  # nothing loaded yet: the first round's version differs
+
+    def get(self, route: str, tool: str) -> ToolRecord | None:
+        return self._routes.get(route, {}).get(tool)
+
+    def count(self, route: str) -> int:
+        return len(self._routes.get(route, {}))
+
+    def tools(self, route: str | None = None) -> list[tuple[str, ToolRecord]]:
+        return [(r, rec) for r, tools in sorted(self._routes.items()) if route in (None, r)
+                for _, rec in sorted(tools.items())]
+
+    async def _load(self, version: int | None) -> None:
+        if version is None:
+            version = await self._state.tools_version()
+        routes = {}
+        for route in await self._state.tools_routes():
+            routes[route] = _records_from_fields(await self._state.tools_load(route))
+        self._routes = routes
+        self.version = version
+
+    def refresh(self, version: int | None = None) -> Deferred[None]:
+        """Load every route's records (at C{version}, as a round reported it)."""
+        return Deferred.fromCoroutine(self._load(version))
+
+    def observe(self, route: str, definitions: list[dict[str, Any]],
+                now: float) -> list[Observation]:
+        """
+        What the local copy says of each advertised definition (it decides the alerts and the
+        filtering of this response); anything new or changed is also written to the store,
+        where the same decision is made atomically against what every gateway has seen.
+        """
+        known = self._routes.setdefault(route, {})
+        hashed = [(d["name"], definition_hash(d), d) for d in definitions]
+        # what the copy held before: a definition back to the accepted one clears a pending
+        # change, which must reach the store too
+        before = [(name, digest, known.get(name)) for name, digest, _ in hashed]
+        observations = []
+        for name, digest, definition in hashed:
+            old = known.get(name)
+            if old is None:
+                rec = ToolRecord(name, digest, definition, None, None, None)
+                observations.append(Observation(rec, True, False))
+            elif digest == old.accepted_hash:
+                rec = ToolRecord(name, digest, definition, None, None, None)
+                observations.append(Observation(rec, False, False))
+            elif digest == old.pending_hash:
+                rec = old
+                observations.append(Observation(rec, False, False))
+            else:
+                rec = ToolRecord(name, old.accepted_hash, old.accepted, digest, definition, now)
+                observations.append(Observation(rec, False, True))
+            known[name] = rec
+        if any(o.first_seen or o.newly_changed or (old is not None and not _unchanged(old, digest))
+               for o, (_, digest, old) in zip(observations, before, strict=True)):
+            self._write(route, now, hashed)
+        return observations
+
+    def _write(self, route: str, now: float, hashed: list[tuple[str, str, dict[str, Any]]]) -> None:
+        seen = [(name, digest, json.dumps(d, sort_keys=True, separators=(",", ":")))
+                for name, digest, d in hashed]
+        d = self._state.tools_observe(route, now, seen)
+
+        def written(_: Any) -> None:
+            self.version = -1  # reload on the next round: another gateway may have raced us
+
+        d.addCallbacks(written, lambda f: log.warn(
+            "tool definitions of route {route} not written to the shared store: {why}",
+            route=route, why=f.getErrorMessage()))
+
+    async def accept(self, route: str, tool: str, pending_hash: str | None = None) -> ToolRecord:
+        """
+        Make a tool's pending definition (the one hashing to C{pending_hash}, if given) the
+        accepted one everywhere; L{KeyError} if there is none (or it is another one by now).
+        """
+        await self._load(None)
+        old = self.get(route, tool)
+        if old is None or old.pending_hash is None:
+            raise KeyError(f"no changed definition of {tool!r} on route {route!r}")
+        accepted = await self._state.tools_accept(route, tool, pending_hash or old.pending_hash)
+        if accepted is None:
+            raise KeyError(f"the changed definition of {tool!r} on route {route!r} changed again")
+        await self._load(None)
+        record = self.get(route, tool)
+        assert record is not None
+        return record

@@ -1,6 +1,7 @@
 """C{stoad tools}: show the upstream tool definitions stoad recorded, and accept changed ones.
 
-Acceptance is what unblocks a tool whose definition changed on a route with C{on_tool_change = block}.
+Acceptance unblocks a tool whose definition changed (C{on_tool_change = block}); with C{[state]
+backend = redis} it is written to Redis, so every gateway instance sees it.
 """
 
 from __future__ import annotations
@@ -10,10 +11,58 @@ import datetime
 import json
 import os
 import sys
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from stoad.mcp._config import STATE_FILE_NAME, McpSettings
-from stoad.mcp._tools import ToolDefinitionStore
+from stoad.mcp._tools import SharedToolDefinitions, ToolDefinitionStore, ToolRecord
+
+
+def _shared_settings(args: argparse.Namespace) -> Any:
+    """The [state] settings when the config keeps tool definitions in Redis, else None."""
+    if not args.config:
+        return None
+    from stoad.config import _load
+    from stoad.state import REDIS
+
+    state = _load.config_from_file(args.config).state
+    return state if state is not None and state.backend == REDIS else None
+
+
+def _with_shared_tools(settings: Any,
+                       work: Callable[[SharedToolDefinitions], Awaitable[int]]) -> int:
+    """Run C{work} against the tool definitions in Redis (every instance sees the change)."""
+    from twisted.internet import reactor
+    from twisted.internet.defer import Deferred
+
+    from stoad.state import RedisState, StateUnavailable
+
+    outcome: list[int] = []
+
+    async def main() -> None:
+        state = RedisState(settings, reactor)
+        try:
+            await state.wait_connected()
+            tools = SharedToolDefinitions(state)
+            await tools.refresh()
+            outcome.append(await work(tools))
+        except StateUnavailable as e:
+            print(f"stoad tools: shared state unavailable: {e}", file=sys.stderr)
+            outcome.append(1)
+        finally:
+            await state.close()
+
+    def failed(failure: Any) -> None:
+        print(f"stoad tools: {failure.getErrorMessage()}", file=sys.stderr)
+        outcome.append(1)
+
+    def run() -> None:
+        d = Deferred.fromCoroutine(main())
+        d.addErrback(failed)
+        d.addBoth(lambda _: reactor.stop())
+
+    reactor.callWhenRunning(run)
+    reactor.run()
+    return outcome[0] if outcome else 1
 
 
 def _state_file(args: argparse.Namespace) -> str:
@@ -35,8 +84,16 @@ def _when(stamp: float | None) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    store = ToolDefinitionStore(_state_file(args))
-    rows = store.tools(args.route)
+    shared = _shared_settings(args)
+    if shared is not None:
+        async def listed(tools: SharedToolDefinitions) -> int:
+            return _print_rows(args, tools.tools(args.route))
+
+        return _with_shared_tools(shared, listed)
+    return _print_rows(args, ToolDefinitionStore(_state_file(args)).tools(args.route))
+
+
+def _print_rows(args: argparse.Namespace, rows: list[tuple[str, ToolRecord]]) -> int:
     if args.json:
         out: list[dict[str, Any]] = [
             {"route": route, "tool": rec.name, "status": "changed" if rec.changed else "accepted",
@@ -57,19 +114,41 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _accept(args: argparse.Namespace) -> int:
-    store = ToolDefinitionStore(_state_file(args))
-    record = store.get(args.route, args.tool)
+def _check_pending(args: argparse.Namespace, record: ToolRecord | None) -> bool:
     if record is None or not record.changed:
         print(f"stoad tools accept: no changed definition of {args.tool!r} on route "
               f"{args.route!r}", file=sys.stderr)
-        return 1
+        return False
     if args.sha256 and not (record.pending_hash or "").startswith(args.sha256.lower()):
         print(f"stoad tools accept: the pending definition of {args.tool!r} is "
               f"{record.pending_hash}, not {args.sha256}", file=sys.stderr)
-        return 1
+        return False
     if args.show:
         print(json.dumps({"accepted": record.accepted, "pending": record.pending}, indent=1))
+    return True
+
+
+def _accept(args: argparse.Namespace) -> int:
+    shared = _shared_settings(args)
+    if shared is not None:
+        async def accept(tools: SharedToolDefinitions) -> int:
+            record = tools.get(args.route, args.tool)
+            if not _check_pending(args, record):
+                return 1
+            assert record is not None
+            try:
+                accepted = await tools.accept(args.route, args.tool, record.pending_hash)
+            except KeyError as e:
+                print(f"stoad tools accept: {e.args[0]}", file=sys.stderr)
+                return 1
+            print(f"accepted {args.tool} on route {args.route} for every instance: "
+                  f"{accepted.accepted_hash}")
+            return 0
+
+        return _with_shared_tools(shared, accept)
+    store = ToolDefinitionStore(_state_file(args))
+    if not _check_pending(args, store.get(args.route, args.tool)):
+        return 1
     accepted = store.accept(args.route, args.tool)
     print(f"accepted {args.tool} on route {args.route}: {accepted.accepted_hash}")
     return 0

@@ -5,7 +5,7 @@ from stoad.policy._decision import ALLOW, DENY, ERROR, Decision, decide, interpr
 from stoad.policy._input import build_input
 from stoad.policy._layer import PolicyLayer, build_layer
 from stoad.policy._settings import PolicyRouteOptions, PolicySettings
-from stoad.policy._usage import UsageCounters
+from stoad.state._usage import UsageCounters
 
 __all__ = [
     "ALLOW",

@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
@@ -16,15 +17,18 @@ from stoad.policy._compile import CompiledPolicies, PolicyLoadError, compile_dir
 from stoad.policy._decision import ALLOW, DENY, ERROR, Decision, decide, error
 from stoad.policy._input import build_input
 from stoad.policy._settings import PolicyRouteOptions, PolicySettings
-from stoad.policy._usage import UsageCounters
 from stoad.proxy.pathnorm import normalise_path
 from stoad.runtime.context import RequestContext
 from stoad.runtime.deny import Deny
+from stoad.state import MemoryState, RoundResult, StateUnavailable
+from stoad.state._round import ROUND, USAGE_NEED, run_round, unavailable
 
 if TYPE_CHECKING:
     from stoad.runtime.layers import Services
 
 log = Logger()
+
+_SETTLED = "policy_usage_settled"  # ctx.extras: the round's count was kept or released
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,14 @@ class PolicyLayer:
         self._clock = services.reactor
         self._metrics = _Metrics(services.metrics.registry)
         self._state = _State(settings, self._compile(settings))
-        self.usage = UsageCounters(settings.usage_max_consumers, settings.usage_max_tools)
+        # Usage counters live in the shared store (one per worker with the memory backend).
+        if services.state is None:
+            services.state = MemoryState() if self._clock is None else MemoryState(
+                clock=self._clock.seconds)
+        self.store = services.state
+        self.store.configure(max_consumers=settings.usage_max_consumers,
+                             max_tools=settings.usage_max_tools)
+        services.state_needs.add(USAGE_NEED)
         self._watcher: LoopingCall | None = None
         self._seen: tuple[tuple[str, int, int, int], ...] = ()
         self._start_watching(settings)
@@ -120,8 +131,8 @@ class PolicyLayer:
             raise
         previous = self._state.policies.version
         self._state = _State(settings, policies)
-        self.usage.max_consumers = settings.usage_max_consumers
-        self.usage.max_tools = settings.usage_max_tools
+        self.store.configure(max_consumers=settings.usage_max_consumers,
+                             max_tools=settings.usage_max_tools)
         self._metrics.reloads.labels("ok").inc()
         self._start_watching(settings)
         log.info("policy reloaded: {previous} -> {version} ({count} files)",
@@ -155,8 +166,8 @@ class PolicyLayer:
         except Exception:
             pass  # reload() has logged, counted and alerted; the old engine keeps serving
 
-    def evaluate(self, ctx: RequestContext) -> Decision:
-        """The decision for C{ctx} (no side effects besides recording usage on allow)."""
+    def evaluate(self, ctx: RequestContext, usage: dict[str, object] | None = None) -> Decision:
+        """The decision for C{ctx} given the consumer's C{usage} (zero counts when None)."""
         state = self._state
         now = self._clock.seconds()
         options = _route_options(ctx)
@@ -167,19 +178,43 @@ class PolicyLayer:
             except ValueError as e:
                 return error(f"path cannot be normalised: {e}")
         identity = ctx.identity
-        tool = ctx.mcp.tool_name if ctx.mcp is not None else None
-        usage = self.usage.view(identity.consumer_id, tool, now) if identity else None
+        if usage is None and identity is not None:
+            tool = ctx.mcp.tool_name if ctx.mcp is not None else None
+            usage = {"calls_60s": 0, "calls_3600s": 0}
+            if tool is not None:
+                usage["tool"] = {"name": tool, "calls_60s": 0, "calls_3600s": 0}
         try:
             document = build_input(ctx, path, state.settings.headers, now, usage)
         except ValueError as e:
             return error(f"input document cannot be built: {e}")
-        decision = decide(state.policies, state.settings.query, document)
-        if decision.allowed and identity is not None:
-            self.usage.record(identity.consumer_id, tool, now)
-        return decision
+        return decide(state.policies, state.settings.query, document)
 
-    def on_request(self, ctx: RequestContext) -> None:
-        decision = self.evaluate(ctx)
+    def on_request(self, ctx: RequestContext) -> Any:
+        """
+        Counts this call and reads the consumer's usage in the request's one round to the shared
+        store (the MCP layer's, when it ran one), then decides.
+        """
+        if ctx.identity is None:
+            return self._decide(ctx, None)
+        found = ctx.extras.get(ROUND)
+        if found is None:
+            found = run_round(ctx, self._services)
+            if isinstance(found, Deferred):
+                return found.addCallback(lambda answer: self._decide(ctx, answer))
+        return self._decide(ctx, found)
+
+    def _decide(self, ctx: RequestContext, answer: RoundResult | StateUnavailable | None) -> None:
+        usage = None
+        if isinstance(answer, StateUnavailable):
+            deny = unavailable(self._services, ctx, "rate_limits", answer)
+            if deny is not None:
+                raise deny
+        elif answer is not None and answer.usage is not None:
+            usage = answer.usage.as_input()
+        decision = self.evaluate(ctx, usage)
+        if not decision.allowed:
+            self._release(ctx)
+        ctx.extras[_SETTLED] = True
         ctx.policy_result = decision.result
         ctx.policy_version = self.version
         ctx.extras["policy"] = {"reason": decision.reason, "version": self.version}
@@ -196,7 +231,25 @@ class PolicyLayer:
         return None
 
     def on_complete(self, ctx: RequestContext) -> None:
-        return None
+        # A call counted in the round but refused before the policy decided (by the MCP layer
+        # after the round, or a timeout) is un-counted too.
+        if not ctx.extras.get(_SETTLED):
+            self._release(ctx)
+
+    def _release(self, ctx: RequestContext) -> None:
+        """Usage counts calls the policy allowed: un-count this one (a second round trip, only
+        for refused calls)."""
+        answer = ctx.extras.get(ROUND)
+        if not isinstance(answer, RoundResult) or answer.reservation is None:
+            return
+        try:
+            released = self.store.release_usage(answer.reservation)
+        except Exception:
+            log.failure("releasing a refused call's usage count failed")
+            return
+        if isinstance(released, Deferred):
+            released.addErrback(lambda f: log.warn("releasing a refused call's usage count "
+                                                   "failed: {why}", why=f.getErrorMessage()))
 
 
 def _route_options(ctx: RequestContext) -> PolicyRouteOptions:

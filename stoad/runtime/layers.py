@@ -77,6 +77,8 @@ class Services:
     alerts: AlertBus
     worker_index: int = 0
     state_dir: str = "."
+    state: Any = None  # stoad.state.SharedState: what every worker and instance shares
+    state_needs: set[str] = field(default_factory=set)  # what layers want in each request's round
 
 
 @dataclass(frozen=True)

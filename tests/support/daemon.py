@@ -69,6 +69,16 @@ def gateway_config(
     return "\n".join(lines)
 
 
+def metric_value(text: str, name: str, labels: str = "") -> float:
+    """Sum of the samples of C{name} whose label set contains C{labels} (e.g. C{result="deny"})."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            if labels in line.rsplit(" ", 1)[0]:
+                total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
 class _UnixHTTPConnection(http.client.HTTPConnection):
     def __init__(self, path: str, timeout: float = 5.0) -> None:
         super().__init__("localhost", timeout=timeout)

@@ -1,4 +1,4 @@
-"""Per-consumer call counts over the last 60 s and 3600 s, overall and per tool, in bounded memory.
+"""Per-consumer call counts over the last 60 s and 3600 s, overall and per tool, in one process's memory.
 
 Counts live in rings of time buckets (1 s and 60 s wide), so memory per consumer is fixed.
 """
@@ -56,6 +56,17 @@ class _Ring:
     def idle(self, now: int) -> bool:
         return self.total(now) == 0
 
+    def remove(self, at: int, now: int) -> None:
+        """Un-count one call counted at C{at}, if its bucket is still in the window."""
+        self._advance(now)
+        slot = at // self.width
+        if self.head - slot >= len(self.counts) or slot > self.head:
+            return
+        index = slot % len(self.counts)
+        if self.counts[index] > 0:
+            self.counts[index] -= 1
+            self.running -= 1
+
 
 class _Counter:
     __slots__ = ("short", "long")
@@ -67,6 +78,10 @@ class _Counter:
     def add(self, now: int) -> None:
         self.short.add(now)
         self.long.add(now)
+
+    def remove(self, at: int, now: int) -> None:
+        self.short.remove(at, now)
+        self.long.remove(at, now)
 
     def view(self, now: int) -> dict[str, object]:
         # object values: the caller adds the nested "tool" entry to this fresh dict.
@@ -121,8 +136,23 @@ class UsageCounters:
             out["tool"] = {"name": tool, **counts}
         return out
 
-    def record(self, consumer: str, tool: str | None, now: float) -> None:
-        """Count one call."""
+    def reserve(self, consumer: str, tool: str | None,
+                now: float) -> tuple[dict[str, object], tuple[_Counter, ...], int]:
+        """
+        The counts before this call, then the call counted: what L{release} needs to un-count
+        it is returned with them (the counters it went to and the second it went in).
+        """
+        view = self.view(consumer, tool, now)
+        counters = self.record(consumer, tool, now)
+        return view, counters, int(now)
+
+    def release(self, counters: tuple[_Counter, ...], at: int, now: float) -> None:
+        """Un-count a call L{reserve} counted (the policy did not allow it)."""
+        for counter in counters:
+            counter.remove(at, int(now))
+
+    def record(self, consumer: str, tool: str | None, now: float) -> tuple[_Counter, ...]:
+        """Count one call; returns the counters it was counted in."""
         seconds = int(now)
         usage = self._consumers.get(consumer)
         if usage is None:
@@ -134,7 +164,7 @@ class UsageCounters:
             self._consumers.move_to_end(consumer)
         usage.overall.add(seconds)
         if tool is None:
-            return
+            return (usage.overall,)
         counter = usage.tools.get(tool)
         if counter is None:
             if len(usage.tools) >= self.max_tools:
@@ -145,3 +175,4 @@ class UsageCounters:
             else:
                 counter = usage.tools[tool] = _Counter()
         counter.add(seconds)
+        return (usage.overall, counter)

@@ -1,0 +1,1 @@
+Usage counters, MCP session bindings, token-reuse detection and accepted MCP tool definitions can be kept in Redis (`[state] backend = redis`), so rate limits and stolen-session and stolen-token signals hold exactly across every worker and every gateway instance.
