@@ -32,8 +32,7 @@ from stoad.runtime.layers import AlertBus, SectionSource
 ISSUER = "https://as.test"
 GATEWAY = "https://gw.test:8443"
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WYCHEPROOF_JWS = os.path.join(REPO_ROOT, "..", "shared", "testdata", "wycheproof",
-                              "json_web_signature_test.json")
+WYCHEPROOF_JWS = os.path.join(REPO_ROOT, "tests", "data", "wycheproof", "json_web_signature_test.json")
 
 
 def b64url(data: bytes) -> str:

@@ -1,4 +1,4 @@
-"""The HTTP desync corpus (../shared/testdata/http-desync/) sent through the real daemon.
+"""The HTTP desync corpus (tests/data/http-desync/) sent through the real daemon.
 
 Every C{severe.yaml} case must be answered 400 with the connection closed and never reach the
 upstream; for every file, nothing may reach the upstream in a form a next hop could frame
