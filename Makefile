@@ -24,10 +24,10 @@ unit: venv
 	$(BIN)/python -m pytest -p twisted -p randomly -q -m 'not integration' tests
 
 lint: venv
-	$(BIN)/ruff check stoad tests bench twisted
+	$(BIN)/ruff check stoad tests bench twisted pkg
 
 typecheck: venv
-	$(BIN)/mypy stoad
+	$(BIN)/mypy stoad pkg/build_deb.py
 
 demo: venv
 	$(BIN)/python -m stoad.dev.demo
@@ -39,4 +39,4 @@ check: venv
 	$(BIN)/stoad check-config etc/stoad/stoad.ini
 
 clean:
-	rm -rf $(VENV) $(CACHE) _trial_temp* .pytest_cache .mypy_cache
+	rm -rf $(VENV) $(CACHE) dist build _trial_temp* .pytest_cache .mypy_cache

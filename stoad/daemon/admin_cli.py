@@ -8,6 +8,7 @@ from typing import Any
 
 from stoad.config import ConfigError, config_from_file
 from stoad.dev.devpki import write_dev_pki
+from stoad.dev.devtoken import write_dev_issuer
 from stoad.proxy.tls import TLSMaterialError, build_server_context
 from stoad.runtime.layers import load_plugin
 
@@ -52,6 +53,9 @@ def _check(args: Any) -> int:
 
 def _dev_pki(args: Any) -> int:
     paths = write_dev_pki(args.directory, agents=tuple(args.agents or ("agent-1", "agent-2")))
+    # The dev token issuer and the audit signing key too: the shipped example (etc/stoad/stoad.ini,
+    # /etc/stoad/ in the Debian package) names all of them under pki/.
+    paths.update(write_dev_issuer(args.directory))
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0
@@ -61,7 +65,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:  # type: ig
     check = subparsers.add_parser("check-config", help="validate a configuration, print every problem")
     check.add_argument("path", nargs="?", default="/etc/stoad/stoad.ini")
     check.set_defaults(func=_check)
-    pki = subparsers.add_parser("dev-pki", help="write a throwaway CA, server and agent certificates")
+    pki = subparsers.add_parser("dev-pki", help="write a throwaway CA, server and agent certificates, token issuer and audit key")
     pki.add_argument("directory")
     pki.add_argument("--agent", dest="agents", action="append",
                      help="agent name (repeatable; default agent-1 and agent-2)")

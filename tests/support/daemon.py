@@ -3,7 +3,7 @@
     pki = write_dev_pki(os.path.join(tmp, "pki"))
     text = gateway_config(pki, state_dir=..., admin_socket=..., routes={"api": {"prefix": "/api",
                           "upstream": upstream.url}}, layers=("audit",), sections={...})
-    daemon = StoadDaemon(tmp, text)       # writes tmp/stoad.ini
+    daemon = StoadDaemon(tmp, text)       # writes tmp/stoad.ini (twist=... runs another install)
     daemon.start()                        # blocks until /_status says ready (bounded)
     daemon.url("/api/x")                  # https://localhost:PORT/api/x
     daemon.request("GET", "/api/x", cert="agent-1")  -> (status, headers, body)
@@ -105,8 +105,10 @@ class StoadDaemon:
     """One real gateway process tree for a test; always stopped by C{stop} or C{kill}."""
 
     def __init__(self, workdir: str, config_text: str | None = None,
-                 admin_socket: str | None = None, pki: Mapping[str, str] | None = None) -> None:
+                 admin_socket: str | None = None, pki: Mapping[str, str] | None = None,
+                 twist: str = TWIST) -> None:
         self.workdir = workdir
+        self.twist = twist
         self.config_path = os.path.join(workdir, "stoad.ini")
         self.admin_socket = admin_socket or os.path.join(workdir, "admin.sock")
         self.pki = pki
@@ -125,7 +127,7 @@ class StoadDaemon:
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
         self.process = subprocess.Popen(
-            [TWIST, "--log-format", "json", "stoad", "--config", self.config_path],
+            [self.twist, "--log-format", "json", "stoad", "--config", self.config_path],
             stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir, env=env,
             start_new_session=True,
         )
