@@ -17,11 +17,16 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]' --config-settings editable_mode=compat
 	touch $@
 
+# Unit tests run under trial (the design card's runner), in random order; the integration tests
+# (tests/*_integration*.py: real processes) under pytest, for pytest-randomly and class fixtures.
+UNIT_TESTS := $(shell ls tests/test_*.py | grep -v _integration | sed 's|/|.|; s|\.py$$||')
+
 test: venv lint typecheck $(TEST_DEPS)
-	$(BIN)/python -m pytest -p twisted -p randomly -q tests
+	$(BIN)/trial --random=$$(date +%s) $(UNIT_TESTS)
+	$(BIN)/python -m pytest -p randomly -q -m integration tests
 
 unit: venv
-	$(BIN)/python -m pytest -p twisted -p randomly -q -m 'not integration' tests
+	$(BIN)/trial --random=$$(date +%s) $(UNIT_TESTS)
 
 lint: venv
 	$(BIN)/ruff check stoad tests bench twisted pkg

@@ -25,9 +25,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 DEBIAN = os.path.join(HERE, "debian")
 REQUIREMENTS = os.path.join(HERE, "requirements.txt")
-# The base root both builds the venv (python3-venv) and hosts the install test (systemd for
-# systemd-sysusers and systemd-analyze, as on a VM). Part of the cache key.
-BASE_PACKAGES = ("python3-venv", "systemd")
+# The package's dependencies besides python3.X and libc6: procps has /bin/kill (ExecReload=).
+DEPENDS = ("procps",)
+# The base root both builds the venv (python3-venv) and hosts the install test, so it holds the
+# package's dependencies (the test installs offline) and systemd (systemd-sysusers and
+# systemd-analyze, as on a VM). Part of the cache key.
+BASE_PACKAGES = ("python3-venv", "systemd", *DEPENDS)
 DEB_REVISION = "1"
 
 
@@ -225,7 +228,7 @@ def build(args: argparse.Namespace) -> None:
             raise SystemExit(f"the wheels need glibc {needs}, {release} has {glibc}")
         build_venv(root, wheels, args.wheel)
         interpreter = run("chroot", root, "dpkg-query", "-W", "-f", "${Version}", f"python{python}").strip()
-        depends = f"python{python} (>= {interpreter.split('-')[0]}), libc6 (>= {needs})"
+        depends = ", ".join((f"python{python} (>= {interpreter.split('-')[0]})", f"libc6 (>= {needs})", *DEPENDS))
         package = os.path.join(work, "stoad")
         stage(package, root)
         control_files(package, version, arch, depends)
