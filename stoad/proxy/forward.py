@@ -1,6 +1,6 @@
 """The forwarder: sends an allowed request upstream through one shared persistent pool.
 
-treq on top of Twisted's Agent, with no redirects, no cookie memory and no automatic retries.
+Twisted's Agent directly (not treq), with no redirects, no cookie memory and no automatic retries.
 """
 
 from __future__ import annotations

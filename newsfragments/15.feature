@@ -1,0 +1,1 @@
+`make deb` builds a Debian package (`apt install ./stoad_*.deb`) with stoad in `/opt/stoad`, its systemd units, a `stoad` system user and the example configuration under `/etc/stoad/`, which upgrades never overwrite; `stoad dev-pki` now also writes the dev token issuer and audit key the example names.
