@@ -75,7 +75,16 @@ def base_root(cache: str, release: str, arch: str) -> str:
         run("chroot", root, "apt-get", "clean")
         run("tar", "--numeric-owner", "-C", root, "-cf", tarball + ".part", ".")
     os.replace(tarball + ".part", tarball)
+    _prune(os.path.dirname(tarball), "rootfs-minbase-", keep=os.path.basename(tarball))
     return tarball
+
+
+def _prune(directory: str, prefix: str, keep: str) -> None:
+    """Drop the cache entries an older package list or requirements file left behind."""
+    for name in os.listdir(directory):
+        if name.startswith(prefix) and name != keep:
+            path = os.path.join(directory, name)
+            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
 
 
 def extract_root(tarball: str, dest: str) -> None:
@@ -110,6 +119,7 @@ def wheelhouse(cache: str, release: str, arch: str, python: str, glibc: str) -> 
         *(arg for platform in platforms for arg in ("--platform", platform)), "--python-version", python,
         "--implementation", "cp", "--dest", directory, "-r", REQUIREMENTS)
     open(os.path.join(directory, ".complete"), "w").close()
+    _prune(os.path.dirname(directory), "wheelhouse-", keep=os.path.basename(directory))
     return directory
 
 

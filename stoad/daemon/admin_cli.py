@@ -65,7 +65,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:  # type: ig
     check = subparsers.add_parser("check-config", help="validate a configuration, print every problem")
     check.add_argument("path", nargs="?", default="/etc/stoad/stoad.ini")
     check.set_defaults(func=_check)
-    pki = subparsers.add_parser("dev-pki", help="write a throwaway CA, server and agent certificates, token issuer and audit key")
+    pki = subparsers.add_parser(
+        "dev-pki", help="write a throwaway CA, server and agent certificates, token issuer and audit key")
     pki.add_argument("directory")
     pki.add_argument("--agent", dest="agents", action="append",
                      help="agent name (repeatable; default agent-1 and agent-2)")
