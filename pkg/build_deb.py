@@ -243,7 +243,7 @@ def build(args: argparse.Namespace) -> None:
         stage(package, root)
         control_files(package, version, arch, depends)
         os.makedirs(args.out, exist_ok=True)
-        run("dpkg-deb", "--root-owner-group", "-Zxz", "--build", package, output + ".part")
+        run("dpkg-deb", "--root-owner-group", "-Zgzip", "--build", package, output + ".part")
     os.replace(output + ".part", output)
     print(output)
 
