@@ -56,7 +56,7 @@ class DependencyTests(SynchronousTestCase):
         """pkg/requirements.txt pins every direct dependency at setup.cfg's version, each once."""
         with open(os.path.join(REPO, "pkg", "requirements.txt"), encoding="utf-8") as f:
             locked = [line.strip() for line in f if line.strip() and not line.startswith("#")]
-        versions = {}
+        versions: dict[str, str] = {}
         for line in locked:
             match = _PIN.match(line)
             assert match is not None, line

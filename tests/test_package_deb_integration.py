@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
 
@@ -39,7 +40,7 @@ class _Root:
         self.install = self.run("apt-get", "install", "--yes", self.deb)
         self.etc_after_install = os.stat(self.file("/etc/stoad"))
 
-    def run(self, *command: str, user: str | None = None, check: bool = True) -> package.subprocess.CompletedProcess[str]:
+    def run(self, *command: str, user: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         userspec = [f"--userspec={user}:{user}"] if user else []
         return package.run(["chroot", *userspec, self.path, *command], env=CHROOT_ENV, check=check)
 
