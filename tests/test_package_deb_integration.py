@@ -16,7 +16,10 @@ import tempfile
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from stoad.dev.devpki import write_dev_pki
 from tests.support import package
+from tests.support.daemon import StoadDaemon, gateway_config
+from tests.support.upstream import Upstream
 
 CHROOT_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
               "HOME": "/root", "DEBIAN_FRONTEND": "noninteractive"}
@@ -39,6 +42,14 @@ class _Root:
         # Offline: the base root holds the dependencies, and it has no package lists to fetch with.
         self.install = self.run("apt-get", "install", "--yes", self.deb)
         self.etc_after_install = os.stat(self.file("/etc/stoad"))
+        # The root's own path, inside the root, leads back to its /: a path under the root then
+        # names the same file from outside and from inside (configs, keys, the admin socket).
+        os.makedirs(self.file(os.path.dirname(self.path)))
+        os.symlink("/", self.file(self.path))
+        self.twist = os.path.join(self.tmp, "twist-in-root")
+        with open(self.twist, "w", encoding="utf-8") as f:
+            f.write(f'#!/bin/sh\nexec chroot --userspec=stoad:stoad {self.path} /opt/stoad/bin/twist "$@"\n')
+        os.chmod(self.twist, 0o755)
 
     def run(self, *command: str, user: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         userspec = [f"--userspec={user}:{user}"] if user else []
@@ -145,6 +156,29 @@ class InstalledDebTests(SynchronousTestCase):
         for program in programs:
             owner = self.root.run("dpkg", "-S", program).stdout.split(":")[0]
             self.assertIn(owner, allowed, program)
+
+    def test_packaged_daemon_answers_an_mtls_request_as_the_stoad_user(self) -> None:
+        """/opt/stoad/bin/twist, run in the root as user stoad, forwards a client-certificate request."""
+        os.makedirs(self.root.file("/srv"), exist_ok=True)
+        work = tempfile.mkdtemp(prefix="daemon-", dir=self.root.file("/srv"))
+        self.addCleanup(shutil.rmtree, work, True)
+        pki = write_dev_pki(os.path.join(work, "pki"))
+        upstream = Upstream()
+        self.addCleanup(upstream.stop)
+        text = gateway_config(pki, state_dir=os.path.join(work, "state"),
+                              admin_socket=os.path.join(work, "admin.sock"),
+                              routes={"api": {"prefix": "/api", "upstream": upstream.url}})
+        daemon = StoadDaemon(work, text, pki=pki, twist=self.root.twist)
+        uid = int(self.root.run("id", "-u", "stoad").stdout)
+        for directory, dirs, files in os.walk(work):
+            for name in [directory] + [os.path.join(directory, n) for n in dirs + files]:
+                os.chown(name, uid, uid)
+        self.addCleanup(daemon.kill)
+        daemon.start()
+        status, _, body = daemon.request("GET", "/api/echo", cert="agent-1")
+        self.assertEqual(status, 200, body)
+        # The stoad user cannot write to /opt: a stale plugin cache would have said so.
+        self.assertNotIn("Unable to write to plugin cache", daemon.output())
 
     def test_reinstalling_keeps_the_operators_configuration(self) -> None:
         """Installing the package again keeps an edited stoad.ini and the operator's mode on /etc/stoad."""
