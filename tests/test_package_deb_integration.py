@@ -195,6 +195,21 @@ class InstalledDebTests(SynchronousTestCase):
         self.assertEqual(stat.S_IMODE(os.stat(self.root.file("/etc/stoad")).st_mode), 0o710)
 
 
+class PurgeTests(SynchronousTestCase):
+    def test_purge_keeps_the_audit_trail_and_the_user(self) -> None:
+        """`dpkg --purge` removes the venv, units and conffiles, but not /var/lib/stoad nor the stoad user."""
+        root = _Root()
+        self.addCleanup(shutil.rmtree, root.tmp, True)
+        record = root.file("/var/lib/stoad/audit/worker-0/chain-000001.jsonl")
+        os.makedirs(os.path.dirname(record))
+        _write(record, "{}\n")
+        root.run("dpkg", "--purge", "stoad")
+        for gone in ("/opt/stoad", "/usr/bin/stoad", UNITS[0], INI):
+            self.assertFalse(os.path.lexists(root.file(gone)), gone)
+        self.assertTrue(os.path.isfile(record))
+        self.assertIn("stoad:", root.run("getent", "passwd", "stoad").stdout)
+
+
 def _write(path: str, text: str) -> None:
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
