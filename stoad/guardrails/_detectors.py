@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Callable, Iterable, Sequence
 
 import orjson
+import phonenumbers
 import re2
 
 PII = "pii"
@@ -132,6 +133,9 @@ def _card_spans(text: str) -> list[tuple[int, int]]:
                 break
             if n > 19:
                 continue
+            if len({text[b] for _, b in groups[i:j]}) > 1 or any(
+                    groups[k + 1][0] - groups[k][1] != 1 for k in range(i, j)):
+                continue  # mixed or repeated separators: not one written number
             digits = "".join(text[a:b] for a, b in groups[i:j + 1])
             if card_issuer_ok(digits) and luhn_ok(digits):
                 hit = (groups[i][0], groups[j][1], j)
@@ -203,10 +207,13 @@ def _iban_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _phone_spans(text: str) -> list[tuple[int, int]]:
-    digits = sum(ch.isdigit() for ch in text)
-    if text.startswith("+"):
-        return [(0, len(text))] if 8 <= digits <= 15 else []
-    return [(0, len(text))] if digits in (10, 11) else []
+    # libphonenumber knows each country's number plan: impossible area or exchange codes and
+    # "+" numbers outside any plan are rejected. Numbers without "+" are read as North-American.
+    try:
+        number = phonenumbers.parse(text, None if text.startswith("+") else "US")
+    except phonenumbers.NumberParseException:
+        return []
+    return [(0, len(text))] if phonenumbers.is_valid_number(number) else []
 
 
 def entropy(text: str) -> float:
@@ -241,13 +248,68 @@ def _token_validator(min_entropy: float, need_digit: bool = False) -> Validator:
     return validate
 
 
-def _jwt_spans(text: str) -> list[tuple[int, int]]:
-    head = text.split(".", 1)[0]
+def _b64json(part: str) -> object:
     try:
-        decoded = orjson.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+        return orjson.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     except (binascii.Error, ValueError):
+        return None
+
+
+def jwt_ok(token: str) -> bool:
+    """A compact JWS: a JSON header with C{alg}, then base64url payload and signature parts."""
+    parts = token.split(".")
+    if len(parts) != 3 or len(parts[1]) < 8 or len(parts[2]) < 16 or looks_placeholder(parts[2]):
+        return False
+    if not all(_B64URL.fullmatch(part) for part in parts[1:]):
+        return False  # "<payload>", "…" and other stand-ins
+    header = _b64json(parts[0])
+    return isinstance(header, dict) and "alg" in header
+
+
+_B64URL = re2.compile(r"[A-Za-z0-9_-]+")
+
+
+def _jwt_spans(text: str) -> list[tuple[int, int]]:
+    return [(0, len(text))] if jwt_ok(text) else []
+
+
+def _ssn_labelled_spans(text: str) -> list[tuple[int, int]]:
+    return [(0, len(text))] if ssn_ok(text) else []
+
+
+# Values that stand for a secret without being one: template variables and masks.
+_TEMPLATE = ("${", "{{", "%(", "$(", "<", "****", "...", "…")
+
+
+def _password_validator(text: str) -> list[tuple[int, int]]:
+    """A password in a URL or under a password name: not a placeholder, two kinds of character."""
+    low = text.lower()
+    if len(text) < 6 or any(t in text for t in _TEMPLATE) or low in _PASSWORD_WORDS or looks_placeholder(text):
         return []
-    return [(0, len(text))] if isinstance(decoded, dict) and "alg" in decoded else []
+    classes = sum((any(c.islower() for c in text), any(c.isupper() for c in text),
+                   any(c.isdigit() for c in text), any(not c.isalnum() for c in text)))
+    return [(0, len(text))] if classes >= 2 else []
+
+
+_PASSWORD_WORDS = frozenset({"password", "passwd", "pass", "secret", "changeit", "hunter2", "admin", "root",
+                             "postgres", "guest", "user", "username", "token", "pwd", "mypassword",
+                             "s3cr3t", "p@ssw0rd", "password1", "password123", "letmein", "none", "null"})
+
+
+def _name_value_validator(text: str) -> list[tuple[int, int]]:
+    """C{NAME=value} under a secret-like name: mixed characters and enough entropy, no placeholder."""
+    value = text.strip("\"'")
+    if len(value) < 8 or any(t in value for t in _TEMPLATE) or looks_placeholder(value):
+        return []
+    if value.lower() in _PASSWORD_WORDS or value.lower() in ("true", "false", "required", "optional"):
+        return []
+    if value.startswith("eyJ"):
+        return [(0, len(text))] if jwt_ok(value) else []
+    classes = sum((any(c.islower() for c in value), any(c.isupper() for c in value),
+                   any(c.isdigit() for c in value), any(not c.isalnum() for c in value)))
+    if classes < 2 or entropy(value) < (3.0 if len(value) < 16 else 3.3):
+        return []
+    return [(0, len(text))]
 
 
 # --- rules ----------------------------------------------------------------------------------
@@ -255,11 +317,25 @@ def _jwt_spans(text: str) -> list[tuple[int, int]]:
 _ND = r"(?:^|[^\w])"  # not preceded by a word character (consumed; the finding is group 1)
 _END = r"(?:[^\w]|$)"
 
+# Names under which a value is taken for a secret (documented in docs/guardrails.md): a name
+# that ends with one of these (any case, any prefix: DB_PASSWORD, apiToken, secretAccessKey).
+SECRET_NAME_WORDS = (
+    r"passw(?:or)?d", r"pwd", r"passphrase", r"secret", r"token", r"api[_-]?key", r"apikey",
+    r"access[_-]?key", r"private[_-]?key", r"credentials?", r"auth[_-]?(?:token|key|code)",
+    r"session[_-]?key", r"signing[_-]?key", r"encryption[_-]?key", r"master[_-]?key",
+    r"conn(?:ection)?[_-]?str(?:ing)?", r"dsn",
+)
+_NAMES = "(?:" + "|".join(SECRET_NAME_WORDS) + ")"
+_NAME_VALUE = r"([^\s\"'`<>,;()\[\]{}]{8,256})"
+
 BUILTIN_RULES: tuple[Rule, ...] = (
     Rule(PII, "ssn", r"\b(\d{3}[- ]\d{2}[- ]\d{4})\b", _ssn_spans, 1),
-    # Plain runs, 4-4-4-4(-3) groups, and the 4-6-5 / 4-6-4 groups of Amex and Diners cards.
-    Rule(PII, "card", r"\b(\d{13,19}|\d{4}[ -]\d{4}[ -]\d{4}[ -]\d{1,7}|\d{4}[ -]\d{6}[ -]\d{4,5})\b",
-         _card_spans, 1),
+    # Nine digits without separators count only next to a label that says what they are.
+    Rule(PII, "ssn", r"(?i)\b(?:ssn|ss#|social[ _-]?security(?:[ _-]?(?:number|no|num|#))?|soc[ .]?sec[ .]?(?:no|#)?)"
+         r"\W{0,6}(\d{9})\b", _ssn_labelled_spans, 1),
+    # Plain runs, and 13-19 digits in groups: a 4-digit group first, then groups of 1-7 digits
+    # (4-4-4-4, 4-6-5, 4-3-3-3, 4-4-4-4-3, ...); the validator wants one separator throughout.
+    Rule(PII, "card", r"\b(\d{13,19}|\d{4}(?:[ -]\d{1,7}){2,4})\b", _card_spans, 1),
     Rule(PII, "email", r"\b([A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
          r"[A-Za-z]{2,24})\b", None, 1),
     Rule(PII, "phone", r"(?:^|[^\w+])(\+[1-9]\d{0,3}(?:[ .-]?\(?\d{1,4}\)?){2,6})\b", _phone_spans, 1),
@@ -272,16 +348,24 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     Rule(SECRETS, "aws_secret_access_key",
          r"(?i)aws.{0,24}?(?:secret|private).{0,24}?[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9/+]{40})" + _END,
          _token_validator(3.5, need_digit=True), 1),
+    # In prose ("the AWS secret key is ...") and under camelCase or bare names (secretAccessKey).
+    Rule(SECRETS, "aws_secret_access_key",
+         r"(?i)(?:(?:aws|amazon|iam).{0,40}?secret|secret[_ -]?access[_ -]?key).{0,40}?"
+         r"(?:^|[^A-Za-z0-9/+])([A-Za-z0-9/+]{40})" + r"(?:[^A-Za-z0-9/+=]|$)",
+         _token_validator(3.5, need_digit=True), 1),
     Rule(SECRETS, "github_token", r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36})\b", _token_validator(3.0), 1),
     Rule(SECRETS, "github_token", r"\b(github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})\b", _token_validator(3.0), 1),
     Rule(SECRETS, "gitlab_token", r"\b(gl(?:pat|dt|rt|ptt|cbt|oas)-[A-Za-z0-9_-]{20,256})", _token_validator(3.0), 1),
     Rule(SECRETS, "slack_token", r"\b(xox[abposr]-[A-Za-z0-9-]{10,256})", _token_validator(3.0), 1),
+    Rule(SECRETS, "slack_app_token", r"\b(xapp-\d-[A-Za-z0-9]{6,16}-\d{6,16}-[A-Za-z0-9]{32,128})\b",
+         _token_validator(3.0), 1),
     Rule(SECRETS, "slack_webhook",
          r"(https://hooks\.slack\.com/services/T[A-Z0-9]{6,16}/B[A-Z0-9]{6,16}/[A-Za-z0-9]{16,64})", None, 1),
     Rule(SECRETS, "stripe_key", r"\b((?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,256})\b", _token_validator(3.0), 1),
     Rule(SECRETS, "openai_key", r"(?:^|[^\w-])(sk-(?:proj-|svcacct-|admin-|ant-api\d\d-)?[A-Za-z0-9_-]{20,256})",
          _token_validator(3.5, need_digit=True), 1),
     Rule(SECRETS, "google_api_key", r"\b(AIza[0-9A-Za-z_-]{35})" + _END, _token_validator(3.0), 1),
+    Rule(SECRETS, "google_oauth_token", r"\b(ya29\.[0-9A-Za-z_-]{20,1000})", _token_validator(3.0), 1),
     Rule(SECRETS, "private_key",
          r"(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?s:.*?)"
          r"-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)",
@@ -289,17 +373,30 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     Rule(SECRETS, "private_key", r"(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)", None, 1),
     Rule(SECRETS, "jwt", r"\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,})", _jwt_spans, 1),
     Rule(SECRETS, "bearer_token", r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{20,512}=*)", _token_validator(3.5, True), 1),
+    # scheme://user:password@host: the password alone is the finding.
+    Rule(SECRETS, "url_password", r"(?i)\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@?#]{1,128}:([^\s/@?#]{1,256})@[a-z0-9.\[-]",
+         _password_validator, 1),
     Rule(SECRETS, "generic_secret",
          r"(?i)\b(?:api[_-]?key|apikey|secret(?:[_-]?key)?|client[_-]?secret|passw(?:or)?d|auth[_-]?token|"
          r"access[_-]?token|access[_-]?key|private[_-]?key|token)[\"']?\s*[:=]\s*[\"']?"
          r"([A-Za-z0-9_\-+/=.]{16,512})", _token_validator(3.5, need_digit=True), 1),
+    # NAME=value / NAME: value under a secret-like name, values with any punctuation (entropy-gated).
+    Rule(SECRETS, "generic_secret",
+         r"(?i)(?:^|[^A-Za-z0-9])[A-Za-z0-9_.-]{0,40}?" + _NAMES + r"[\"']?[ \t]*(?:=|:)[ \t]*[\"']?" + _NAME_VALUE,
+         _name_value_validator, 1),
 )
 
 # JSON object members and form fields whose name says "secret": the whole value is checked.
-SECRET_KEY_PATTERN = (r"(?i)(?:^|[_.-])(?:api[_-]?key|apikey|secret|client[_-]?secret|passw(?:or)?d|"
+SECRET_KEY_PATTERN = (r"(?i)(?:(?:^|[_.-])(?:api[_-]?key|apikey|secret|client[_-]?secret|passw(?:or)?d|"
                       r"auth[_-]?token|access[_-]?token|refresh[_-]?token|access[_-]?key|private[_-]?key|"
-                      r"token|credentials?)(?:$|[_.-])")
-
+                      r"token|credentials?)(?:$|[_.-])|" + _NAMES + r"$)")
+# Names that end like a secret's but hold an opaque, non-secret reference.
+NOT_SECRET_KEY_PATTERN = (r"(?i)(?:page|next|prev(?:ious)?|continuation|sync|cursor|resume|idempotency|"
+                          r"request|trace|correlation|csrf[_-]?cookie|max|num|total|input|output)[_-]?tokens?$|"
+                          r"tokens?[_-]?(?:count|type|usage|limit|id)$|_(?:name|id|hint|ref|path|file|length|policy)$")
+# A JSON member whose name says "secret", in raw bytes: the fast path must not skip it.
+SECRET_MEMBER_PROBE = r'(?i)"[^"\\]{0,40}?' + _NAMES + r'"\s*:\s*"'
+PASSWORD_KEY_PATTERN = r"(?i)(?:passw(?:or)?d|pwd|passphrase)$"
 
 def load_pattern_lines(lines: Iterable[str]) -> list[tuple[str, str]]:
     """Parse C{name regex} lines (C{#} comments and blank lines skipped)."""
@@ -396,7 +493,11 @@ class Scanner:
             self._phrase_set.Add(pattern)
         self._phrase_set.Compile()
         self._secret_key = re2.compile(SECRET_KEY_PATTERN, _RE2_OPTIONS)
-        self._secret_value = _token_validator(3.5, need_digit=True)
+        self._not_secret_key = re2.compile(NOT_SECRET_KEY_PATTERN, _RE2_OPTIONS)
+        self._password_key = re2.compile(PASSWORD_KEY_PATTERN, _RE2_OPTIONS)
+        self._member_probe = re2.compile(SECRET_MEMBER_PROBE, _RE2_OPTIONS)
+        self._ssn_key = re2.compile(r"(?i)(?:^|[^a-z])(?:ssn|social[_ -]?security(?:[_ -]?(?:number|no))?)$",
+                                    _RE2_OPTIONS)
         self._allow_cache: dict[tuple[str, ...], re2._Regexp] = {}
         self._key_cache: dict[str, bool] = {}
 
@@ -455,18 +556,30 @@ class Scanner:
 
     def secret_member(self, key: str, value: str) -> bool:
         """Whether an object member or form field named C{key} holds a secret-looking value."""
-        if len(value) < 16:
+        if len(value) < 6 or not self.secret_name(key):
             return False
-        return self.secret_name(key) and bool(self._secret_value(value))
+        if self._password_key.search(key) is not None:
+            return bool(_password_validator(value))
+        return bool(_name_value_validator(value))
 
     def secret_name(self, key: str) -> bool:
-        """Whether C{key} names a secret (password, api_key, ...); cached."""
+        """Whether C{key} names a secret (password, api_key, apiToken, ...); cached."""
         named = self._key_cache.get(key)
         if named is None:
-            named = self._secret_key.search(key) is not None
+            named = self._secret_key.search(key) is not None and self._not_secret_key.search(key) is None
             if len(self._key_cache) < 4096:
                 self._key_cache[key] = named
         return named
+
+    def named_member(self, data: bytes) -> bool:
+        """Whether raw JSON bytes may hold a member named like a secret (a cheap probe)."""
+        return self._member_probe.search(data) is not None
+
+    def pii_member(self, key: str, value: str) -> str | None:
+        """The PII type of a member value that is PII only by its name (nine-digit C{ssn})."""
+        if len(value) == 9 and value.isdigit() and ssn_ok(value) and self._ssn_key.search(key) is not None:
+            return "ssn"
+        return None
 
     def allowed(self, value: str, allow: AllowList) -> bool:
         if value in allow.values:
