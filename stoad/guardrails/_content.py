@@ -107,9 +107,15 @@ class ContentScanner:
         return out
 
     def member(self, key: str, value: str, tally: Tally) -> str:
-        """An object member or form field: its value, plus the secret-by-name rule."""
+        """An object member or form field: its value, plus the rules that need its name."""
         before = tally.counts[SECRETS]
         out = self.text(value, tally)
+        if PII in self.active and out is value and self.scanner.pii_member(key, value) and \
+                not (self.allow and self.scanner.allowed(value, self.allow)):
+            tally.counts[PII] += 1
+            if PII in self.redacting:
+                tally.changed = True
+                return "[REDACTED:ssn]"
         if (SECRETS in self.active and tally.counts[SECRETS] == before
                 and self.scanner.secret_member(key, value)
                 and not (self.allow and self.scanner.allowed(value, self.allow))):
@@ -158,7 +164,8 @@ class ContentScanner:
                         renamed[key] = new_key
                 if isinstance(value, str):
                     if every_string or value in focus or (
-                            by_name and len(value) >= 16 and secret_name(key)):
+                            by_name and len(value) >= 6 and secret_name(key)) or (
+                            numbers and len(value) == 9 and value.isdigit()):
                         new_value: Any = self.member(key, value, tally)
                     else:
                         continue
@@ -209,7 +216,9 @@ class ContentScanner:
     def _json(self, data: bytes, tally: Tally) -> bytes | None:
         # Without escapes every decoded string is a substring of the raw body, so one pass of
         # the sets over the raw bytes proves a benign body benign.
-        if b"\\" not in data and not self.scanner.maybe(data, self.active):
+        # A member named like a secret is checked by its name alone (no rule need match its value).
+        if b"\\" not in data and not self.scanner.maybe(data, self.active) and not (
+                SECRETS in self.active and self.scanner.named_member(data)):
             return None
         dump: Callable[[Any], bytes]
         try:
@@ -236,21 +245,24 @@ class ContentScanner:
         finally:
             self._focus = None
             self._phrases_possible = True
-        self._hidden(data, tally)
+        self._hidden(data, tally, joined)
         if tally.changed:
             return dump(rewritten)
         return None
 
-    def _hidden(self, raw: bytes, tally: Tally) -> None:
+    def _hidden(self, raw: bytes, tally: Tally, parsed: str | None = None) -> None:
         """
         Detectors that fire on the raw bytes but not on the parsed values: content a parser does
         not show (a duplicate member the upstream may read instead). It cannot be redacted.
+        A raw match whose text the parsed values do show was already judged there (a validator
+        may have rejected it in its context): it is not hidden content.
         """
         text = raw.decode("utf-8", "replace")
         # only detectors without a hit can be added, so the scan is skipped when none could be
         seen: set[str] = set()
         if any(not tally.counts[d] for d in (PII, SECRETS) if d in self.active):
-            seen.update(f.detector for f in self.scanner.find(text, self.active, self.allow))
+            seen.update(f.detector for f in self.scanner.find(text, self.active, self.allow)
+                        if parsed is None or text[f.start:f.end] not in parsed)
         if INJECTION in self.active and not tally.counts[INJECTION] and self.scanner.injection(text):
             seen.add(INJECTION)
         for detector in seen:
@@ -265,7 +277,7 @@ class ContentScanner:
             return self._text(data, tally, False)
         pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="replace")
         out = [(self.text(k, tally), self.member(k, v, tally)) for k, v in pairs]
-        self._hidden(data, tally)
+        self._hidden(data, tally, "\n".join(f"{k}={v}" for k, v in pairs))
         if tally.changed:
             return urlencode(out).encode("ascii")
         return None

@@ -320,7 +320,7 @@ _END = r"(?:[^\w]|$)"
 # Names under which a value is taken for a secret (documented in docs/guardrails.md): a name
 # that ends with one of these (any case, any prefix: DB_PASSWORD, apiToken, secretAccessKey).
 SECRET_NAME_WORDS = (
-    r"passw(?:or)?d", r"pwd", r"passphrase", r"secret", r"token", r"api[_-]?key", r"apikey",
+    r"passw(?:or)?d", r"pwd", r"passphrase", r"secret", r"secret[_-]?key", r"token", r"api[_-]?key", r"apikey",
     r"access[_-]?key", r"private[_-]?key", r"credentials?", r"auth[_-]?(?:token|key|code)",
     r"session[_-]?key", r"signing[_-]?key", r"encryption[_-]?key", r"master[_-]?key",
     r"conn(?:ection)?[_-]?str(?:ing)?", r"dsn",
@@ -603,7 +603,8 @@ def _as_ascii_bytes(text: str) -> str | bytes:
 
 
 def _without_overlaps(findings: list[Finding]) -> list[Finding]:
-    findings.sort(key=lambda f: (f.start, -(f.end - f.start)))
+    # At one start a secret wins over PII (the password in user:pass@host is no e-mail address).
+    findings.sort(key=lambda f: (f.start, f.detector != SECRETS, -(f.end - f.start)))
     out: list[Finding] = []
     for finding in findings:
         if out and finding.start < out[-1].end:
