@@ -112,6 +112,15 @@ class RequestActionTests(SynchronousTestCase):
         assert ctx.body is not None
         self.assertEqual(json.loads(ctx.body), {"a": "hi", "b": "[REDACTED:prompt_injection]"})
 
+    def test_secret_in_request_redacted_by_default(self) -> None:
+        """With no configuration a credential in a request body is redacted before it goes upstream."""
+        layer, _, _ = make_layer()
+        ctx = request(json.dumps({"text": f"deploy with {GITHUB}"}).encode())
+        layer.on_request(ctx)
+        assert ctx.body is not None
+        self.assertEqual(json.loads(ctx.body), {"text": "deploy with [REDACTED:github_token]"})
+        self.assertEqual([(t.detector, t.action) for t in ctx.guardrail_triggers], [("secrets", "redact")])
+
     def test_alert_passes_unchanged(self) -> None:
         """Alert lets the body through byte for byte and records the trigger."""
         layer, _, alerts = make_layer({"guardrails": {"secrets": "alert"}})

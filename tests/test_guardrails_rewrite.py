@@ -78,9 +78,10 @@ class RebuildingContentScanner(ContentScanner):
             return self.number(node, tally)
         return node
 
-    def _hidden(self, raw: bytes, tally: Tally) -> None:
+    def _hidden(self, raw: bytes, tally: Tally, parsed: str | None = None) -> None:
         text = raw.decode("utf-8", "replace")
-        seen = {f.detector for f in self.scanner.find(text, self.active, self.allow)}
+        seen = {f.detector for f in self.scanner.find(text, self.active, self.allow)
+                if parsed is None or text[f.start:f.end] not in parsed}
         if INJECTION in self.active and self.scanner.injection(text):
             seen.add(INJECTION)
         for detector in seen:

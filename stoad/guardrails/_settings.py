@@ -30,9 +30,9 @@ CONSUMER_PREFIX = "guardrails.consumer:"
 ROUTE_PREFIX = "guardrails."
 
 # The product's defaults: PII redacted, injection blocked (and alerted), secrets redacted (and
-# alerted) in responses and alerted in requests; injection in responses off.
+# alerted) in both directions, so an agent cannot post a credential upstream; injection in responses off.
 DEFAULT_ACTIONS: Mapping[str, Mapping[str, str]] = {
-    "request": {PII: "redact", INJECTION: "block", SECRETS: "alert"},
+    "request": {PII: "redact", INJECTION: "block", SECRETS: "redact"},
     "response": {PII: "redact", INJECTION: "off", SECRETS: "redact"},
 }
 

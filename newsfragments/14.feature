@@ -1,0 +1,1 @@
+Guardrails validate phone numbers with libphonenumber, accept card numbers in every issuer grouping and labelled SSNs without separators, and find punctuated `KEY=value` secrets, passwords in connection URLs, AWS secret keys in prose, Google `ya29.` and Slack `xapp-` tokens, while placeholder or truncated JWTs no longer count.
