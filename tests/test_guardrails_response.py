@@ -158,8 +158,8 @@ class EventStreamTests(SynchronousTestCase):
                                   b"data: bye\n\n", size)
 
     def test_events_emitted_as_they_complete(self) -> None:
-        """Each event is sent once it is complete and scanned, not held to the end."""
-        layer = make_layer()
+        """Without a stream window each event is sent once it is complete and scanned."""
+        layer = make_layer({"stream_window": "0"})
         body_filter = layer.on_response(context(), ResponseHead(200, {"content-type": ["text/event-stream"]}))
         assert body_filter is not None
         self.assertEqual(body_filter.feed(b"data: one\n"), b"")

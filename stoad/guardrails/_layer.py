@@ -221,7 +221,7 @@ class GuardrailsLayer:
         inner: BufferedScanFilter | EventStreamFilter
         if kind == "sse":
             inner = EventStreamFilter(content, self.scanner, self.settings.scan_limit, self.settings.oversize,
-                                      size_limit, decide, note)
+                                      size_limit, decide, note, self.settings.stream_window)
         else:
             inner = BufferedScanFilter(content, kind, self.settings.scan_limit, self.settings.oversize,
                                        size_limit, decide, note)

@@ -5,13 +5,15 @@ A filter never sends a byte it has not scanned; blocks become 502 (or a final SS
 
 from __future__ import annotations
 
+from itertools import accumulate
 from typing import Callable, Iterable
 
 import orjson
 
 from stoad.guardrails._content import ContentScanner, Tally
-from stoad.guardrails._detectors import Scanner
+from stoad.guardrails._detectors import INJECTION, PII, SECRETS, Scanner
 from stoad.guardrails._encoding import CorruptEncoding, DecodedTooLarge, StreamDecoder, StreamEncoder
+from stoad.guardrails._stream import StreamCarry
 from stoad.runtime.deny import Deny
 
 # Called with a scan's tally: records the triggers and returns the detector that blocks, if any.
@@ -122,12 +124,15 @@ class EventStreamFilter:
     """
     Scans C{text/event-stream} responses event by event: an event is held until its blank line
     arrives (however the network split it), its C{data:} lines are scanned as one value (as JSON
-    when they parse), and only then sent. A block or the size limit ends the stream with a final
-    C{guardrail} event; nothing after it is sent.
+    when they parse), and only then sent. With a stream window, each JSON path's text (or the
+    plain data) is also scanned joined to the text of earlier events still held, and an event is
+    held until C{window} characters of later text follow it, so a value split over events is
+    redacted whole. A block or the size limit ends the stream with a final C{guardrail} event;
+    nothing after it is sent.
     """
 
     def __init__(self, content: ContentScanner, scanner: Scanner, scan_limit: int, oversize: str,
-                 size_limit: int | None, decide: Decide, note: Note) -> None:
+                 size_limit: int | None, decide: Decide, note: Note, window: int = 0) -> None:
         self._content = content
         self._scanner = scanner
         self._scan_limit = scan_limit
@@ -139,6 +144,8 @@ class EventStreamFilter:
         self._sent = 0
         self._ended = False
         self._passthrough = False
+        carried = content.active & {PII, SECRETS}
+        self._carry = StreamCarry(content, scanner, window) if window > 0 and carried else None
 
     @property
     def done(self) -> bool:
@@ -161,7 +168,7 @@ class EventStreamFilter:
             end = data.find(b"\n\n")
             if end < 0:
                 break
-            out.append(self._event(data[:end]))
+            out.extend(self._event(data[:end]))
             data = data[end + 2:]
         if self._ended:
             self._pending = b""
@@ -170,10 +177,15 @@ class EventStreamFilter:
         if len(self._pending) > self._scan_limit:
             if self._oversize == "block":
                 self._note("oversize", "block")
-                out.append(self._end({"error": "guardrail_blocked", "detector": "oversize"}))
+                if self._carry is not None:
+                    out.extend(self._send(self._carry.flush()))
+                if not self._ended:
+                    out.append(self._end({"error": "guardrail_blocked", "detector": "oversize"}))
             else:
                 self._note("oversize", "alert")
                 self._passthrough = True
+                if self._carry is not None:
+                    out.extend(self._send(self._carry.flush()))
                 out.append(self._pending)
                 self._pending = b""
         return b"".join(out)
@@ -183,13 +195,37 @@ class EventStreamFilter:
             return b""
         rest = self._pending.replace(b"\r\n", b"\n").replace(b"\r", b"\n").strip(b"\n")
         self._pending = b""
-        return self._event(rest) if rest else b""
+        out = self._event(rest) if rest else []
+        if self._carry is not None and not self._ended:
+            out.extend(self._send(self._carry.flush()))
+        return b"".join(out)
 
     def _end(self, payload: dict[str, object]) -> bytes:
         self._ended = True
         return _final_event(payload)
 
-    def _event(self, block: bytes) -> bytes:
+    def _data(self, data_lines: list[str]) -> str:
+        """
+        The event's data: its lines joined by newlines, or without separators when a PII or
+        secret finding crosses a line boundary that way (a token split over two C{data:} lines).
+        """
+        data = "\n".join(data_lines)
+        if len(data_lines) < 2:
+            return data
+        joined = "".join(data_lines)
+        detectors = self._content.active & {PII, SECRETS}
+        if not self._scanner.maybe(joined, self._content.active):
+            return data
+        bounds = list(accumulate(len(line) for line in data_lines[:-1]))
+        for finding in self._scanner.find(joined, detectors, self._content.allow):
+            if any(finding.start < bound < finding.end for bound in bounds):
+                return joined
+        if INJECTION in self._content.active and self._scanner.injection(joined) and \
+                not self._scanner.injection(data):
+            return joined
+        return data
+
+    def _event(self, block: bytes) -> list[bytes]:
         lines = block.split(b"\n")
         data_lines: list[str] = []
         first_data = -1
@@ -207,21 +243,19 @@ class EventStreamFilter:
             # event:, id:, retry: and comments are scanned as text too.
             kept.append((index, self._content.text(line, tally) if line else line))
         new_data: list[str] | None = None
+        data: str | None = None
         if data_lines:
-            data = "\n".join(data_lines)
-            if len(data_lines) > 1:
-                # A token split over two data: lines is whole only when the lines are joined.
-                joined = "".join(data_lines)
-                if self._scanner.maybe(joined, self._content.active) and not \
-                        self._scanner.maybe(data, self._content.active):
-                    data = joined
+            data = self._data(data_lines)
+            if self._carry is not None:
+                cut = self._carry.cut_raw(data)
+                if cut != data:
+                    data, new_data = cut, cut.split("\n")
+                    tally.changed = True
+                self._carry.note_raw(data)
             new = self._content.body(data.encode("utf-8"), "json" if _looks_json(data) else "text", tally)
             if new is not None:
-                new_data = new.decode("utf-8").split("\n")
-        if tally:
-            detector = self._decide(tally)
-            if detector is not None:
-                return self._end({"error": "guardrail_blocked", "detector": detector})
+                data = new.decode("utf-8")
+                new_data = data.split("\n")
         if new_data is None and not tally.changed:
             encoded = block + b"\n\n"
         else:
@@ -233,12 +267,46 @@ class EventStreamFilter:
                 elif index in kept_map:
                     out_lines.append(kept_map[index])
             encoded = "\n".join(out_lines).encode("utf-8") + b"\n\n"
-        if self._size_limit is not None and self._sent + len(encoded) > self._size_limit:
-            self._note("size", "truncate")
-            return self._end({"error": "response_truncated", "truncated": True,
-                              "limit_bytes": self._size_limit, "detector": "size"})
-        self._sent += len(encoded)
-        return encoded
+        if self._carry is None:
+            if tally:
+                detector = self._decide(tally)
+                if detector is not None:
+                    return [self._end({"error": "guardrail_blocked", "detector": detector})]
+            return self._send([encoded])
+        layout: list[str | None] = [text for _, text in kept]
+        layout.insert(sum(1 for index, _ in kept if index < first_data) if first_data >= 0 else len(layout), None)
+        held, crossed = self._carry.add(layout, data, encoded, tally)
+        if tally:
+            detector = self._decide(tally)
+            if detector is not None:
+                # A block on a value that crossed events takes the held events with it: they
+                # hold part of the value. Otherwise the held events were clean and are sent.
+                if crossed:
+                    self._carry.drop()
+                    return [self._end({"error": "guardrail_blocked", "detector": detector})]
+                out = self._send(self._carry.flush())
+                if not self._ended:
+                    out.append(self._end({"error": "guardrail_blocked", "detector": detector}))
+                return out
+        self._carry.hold(held)
+        return self._send(self._carry.release())
+
+    def _send(self, events: list[bytes]) -> list[bytes]:
+        """The events that fit under the size limit; past it, the final truncation event."""
+        out: list[bytes] = []
+        for encoded in events:
+            if self._ended:
+                break
+            if self._size_limit is not None and self._sent + len(encoded) > self._size_limit:
+                self._note("size", "truncate")
+                if self._carry is not None:
+                    self._carry.drop()
+                out.append(self._end({"error": "response_truncated", "truncated": True,
+                                      "limit_bytes": self._size_limit, "detector": "size"}))
+                break
+            self._sent += len(encoded)
+            out.append(encoded)
+        return out
 
 
 def _looks_json(data: str) -> bool:

@@ -1,0 +1,116 @@
+"""Stream-aware scanning of SSE responses: values split across events are found and redacted whole."""
+
+from __future__ import annotations
+
+import json
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from stoad.runtime.chain import ResponseHead
+from tests.test_guardrails_response import GITHUB, context, make_layer, run
+
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCY9Zq2Ld8KEy"
+PEM = ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n"
+       "VTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK\n"
+       "LxoS2tFczGkPLPgizskuemMghRniWaoLcyehkd3qqGElvW/VDL5AaWTg0nLVkjRo\n-----END RSA PRIVATE KEY-----")
+
+
+def deltas(text: str, sizes: list[int]) -> list[bytes]:
+    """An LLM-style stream: the text cut into pieces, each in a JSON chunk event."""
+    out = []
+    i = 0
+    n = 0
+    while i < len(text):
+        piece = text[i:i + sizes[n % len(sizes)]]
+        i += len(piece)
+        n += 1
+        chunk = {"id": "chatcmpl-1", "model": "m", "choices": [{"index": 0, "delta": {"content": piece}}]}
+        out.append(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+    out.append(b"data: [DONE]\n\n")
+    return out
+
+
+def content_of(stream: bytes) -> str:
+    """The text an LLM client rebuilds from the chunk events."""
+    text = []
+    for event in stream.split(b"\n\n"):
+        if event.startswith(b"data: {"):
+            text.append(json.loads(event[6:])["choices"][0]["delta"]["content"])
+    return "".join(text)
+
+
+class AcrossEventsTests(SynchronousTestCase):
+    def test_secret_split_across_json_events_redacted_whole(self) -> None:
+        """A token cut over several chunk events at any point reaches the client as one marker."""
+        text = f"Your token is {GITHUB} - keep it safe."
+        for sizes in ([1], [3], [7, 2], [20], [30, 5]):
+            out = run(make_layer(), context(), "text/event-stream", deltas(text, sizes))
+            self.assertEqual(content_of(out), "Your token is [REDACTED:github_token] - keep it safe.", sizes)
+            for i in range(0, len(GITHUB) - 5):
+                self.assertNotIn(GITHUB[i:i + 6].encode(), out, sizes)
+
+    def test_pii_split_across_plain_events(self) -> None:
+        """A card number split over plain-text events is redacted; the text around it stays."""
+        events = [b"data: pay with 4111 11\n\n", b"data: 11 1111 1111\n\n", b"data:  thanks\n\n"]
+        out = run(make_layer(), context(), "text/event-stream", events)
+        self.assertEqual(out, b"data: pay with [REDACTED:card]\n\ndata: \n\ndata:  thanks\n\n")
+
+    def test_aws_secret_in_prose_split(self) -> None:
+        """A secret whose rule needs context from an earlier event (AWS secret in prose) is found."""
+        text = f"The AWS secret key is {AWS_SECRET}, rotate it."
+        out = run(make_layer(), context(), "text/event-stream", deltas(text, [4]))
+        self.assertEqual(content_of(out), "The AWS secret key is [REDACTED:aws_secret_access_key], rotate it.")
+
+    def test_pem_key_split_across_many_events(self) -> None:
+        """Nothing of a PEM private key streamed line by line leaks: BEGIN to END is one marker."""
+        text = f"here:\n{PEM}\ndone"
+        out = run(make_layer(), context(), "text/event-stream", deltas(text, [9]))
+        self.assertEqual(content_of(out), "here:\n[REDACTED:private_key]\ndone")
+
+    def test_block_across_events_sends_no_part(self) -> None:
+        """With secrets blocked, a token split over events ends the stream and no part of it is sent."""
+        layer = make_layer({"secrets.response": "block"})
+        out = run(layer, context(), "text/event-stream", deltas(f"token {GITHUB} end", [8]))
+        self.assertNotIn(GITHUB[:8].encode(), out)
+        self.assertNotIn(GITHUB[-8:].encode(), out)
+        self.assertTrue(out.endswith(b'event: guardrail\ndata: {"error":"guardrail_blocked","detector":"secrets"}\n\n'))
+
+    def test_alert_across_events_passes_unchanged(self) -> None:
+        """With secrets on alert a split token is counted and the stream passes byte for byte."""
+        layer = make_layer({"secrets.response": "alert"})
+        ctx = context()
+        events = deltas(f"token {GITHUB} end", [8])
+        out = run(layer, ctx, "text/event-stream", events)
+        self.assertEqual(out, b"".join(events))
+        self.assertEqual([(t.detector, t.action) for t in ctx.guardrail_triggers], [("secrets", "alert")])
+
+    def test_hold_back_is_at_most_one_window(self) -> None:
+        """An event is held only until a window of later text follows it; the rest comes at the end."""
+        layer = make_layer({"stream_window": "64"})
+        body_filter = layer.on_response(context(), ResponseHead(200, {"content-type": ["text/event-stream"]}))
+        assert body_filter is not None
+        sent = []
+        for i in range(20):
+            sent.append(body_filter.feed(f"data: {'w' * 15}{i:>2} \n\n".encode()))
+            held = i + 1 - sum(part.count(b"\n\n") for part in sent)
+            self.assertLessEqual(held * 18 - 18, 64, i)  # all but the newest fit in the window
+        self.assertEqual(sent[:3], [b"", b"", b""])
+        self.assertNotEqual(sent[10], b"")
+        rest = body_filter.finish()
+        self.assertEqual((b"".join(sent) + rest).count(b"\n\n"), 20)
+
+    def test_separate_json_paths_do_not_join(self) -> None:
+        """Strings at different JSON paths are different streams: ids and models do not glue to text."""
+        events = [b'data: {"id":"ghp_aB3dE5fG7hJ9kL1m","t":"a"}\n\n', b'data: {"id":"x","t":"N3pQ5rS7tU9vW1xY3z5A"}\n\n']
+        out = run(make_layer(), context(), "text/event-stream", events)
+        self.assertEqual(out, b"".join(events))
+
+
+class DataLinesTests(SynchronousTestCase):
+    def test_join_tried_when_a_fragment_already_looks_like_a_candidate(self) -> None:
+        """(b) A token over two data: lines is found whole even when its first line alone is a candidate."""
+        first, second = "sk-proj-Ab3dEf6hIj9kLm2nOp5q", "Rs8tUv1wXy4zAb7cDe0f"
+        out = run(make_layer({"stream_window": "0"}), context(), "text/event-stream",
+                  [f"data: key {first}\ndata: {second}\n\n".encode()])
+        self.assertNotIn(second.encode(), out)
+        self.assertEqual(out, b"data: key [REDACTED:openai_key]\n\n")
