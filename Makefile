@@ -29,7 +29,7 @@ unit: venv
 	$(BIN)/trial --random=$$(date +%s) $(UNIT_TESTS)
 
 lint: venv
-	$(BIN)/ruff check stoad tests bench twisted pkg
+	$(BIN)/ruff check stoad tests bench twisted pkg contrib
 
 typecheck: venv
 	$(BIN)/mypy stoad pkg/build_deb.py

@@ -78,6 +78,8 @@ class ContentScanner:
         # phrase matched the whole; other strings cannot hold a finding and are skipped.
         self._focus: set[str] | None = None
         self._phrases_possible = True
+        # Set with the focus: the strings the learned detector's gate touched (None: any string).
+        self._injection_focus: set[str] | None = None
 
     def __bool__(self) -> bool:
         return bool(self.active)
@@ -97,7 +99,8 @@ class ContentScanner:
             if redacted:
                 out = redact(value, redacted)
                 tally.changed = True
-        if INJECTION in self.active and self._phrases_possible:
+        if INJECTION in self.active and self._phrases_possible and (
+                self._injection_focus is None or value in self._injection_focus):
             families = self.scanner.injection(value)
             if families:
                 tally.counts[INJECTION] += len(families)
@@ -148,7 +151,10 @@ class ContentScanner:
         """
         focus = self._focus if self._focus is not None else set()
         # without a focus (or with a phrase somewhere) any string may hold a finding
-        every_string = self._focus is None or (self._phrases_possible and INJECTION in self.active)
+        injection = self._phrases_possible and INJECTION in self.active
+        every_string = self._focus is None or (injection and self._injection_focus is None)
+        if injection and self._injection_focus:
+            focus = focus | self._injection_focus
         by_name = SECRETS in self.active
         numbers = PII in self.active
         secret_name = self.scanner.secret_name
@@ -240,15 +246,26 @@ class ContentScanner:
             return None
         self._focus = _touched(strings, self.scanner.spans(joined, self.active))
         self._phrases_possible = INJECTION in self.active and self.scanner.phrase_possible(joined)
+        if self._phrases_possible:
+            self._injection_focus = self._gate_touched(strings, joined)
         try:
             rewritten = self._rewrite_in_place(document, dicts, lists, tally)
         finally:
             self._focus = None
             self._phrases_possible = True
+            self._injection_focus = None
         self._hidden(data, tally, joined)
         if tally.changed:
             return dump(rewritten)
         return None
+
+    def _gate_touched(self, strings: list[str], joined: str) -> set[str] | None:
+        """
+        The strings that the learned detector's gate matched in, when no phrase matched the
+        document (a phrase, or normalisation that moves offsets, means every string is checked).
+        """
+        spans = self.scanner.gate_spans(joined)
+        return None if spans is None else _touched(strings, spans)
 
     def _hidden(self, raw: bytes, tally: Tally, parsed: str | None = None) -> None:
         """

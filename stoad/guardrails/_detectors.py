@@ -19,10 +19,13 @@ import orjson
 import phonenumbers
 import re2
 
+from stoad.guardrails._learned import InjectionModel, builtin_model, tokens
+
 PII = "pii"
 SECRETS = "secrets"
 INJECTION = "injection"
 DETECTORS = (PII, SECRETS, INJECTION)
+LEARNED = "learned"  # the injection family the learned detector reports
 
 # A validator gets the matched text and returns the (start, end) spans inside it that really are
 # findings (an empty list rejects the match).
@@ -483,8 +486,12 @@ class Scanner:
     for injection phrases (run on normalised text), plus each rule alone to find its spans.
     """
 
-    def __init__(self, rules: Sequence[Rule], phrases: Sequence[tuple[str, str]]) -> None:
+    def __init__(self, rules: Sequence[Rule], phrases: Sequence[tuple[str, str]],
+                 model: InjectionModel | None | bool = True) -> None:
         self.rules = tuple(rules)
+        # the learned injection detector: the shipped one (True), another, or none
+        self.model = builtin_model() if model is True else model or None
+        self._model_gate = re2.compile(self.model.gate_pattern(), _RE2_OPTIONS) if self.model else None
         self._compiled = [re2.compile(rule.pattern, _RE2_OPTIONS) for rule in self.rules]
         self._set = re2.Set.SearchSet(_RE2_OPTIONS)
         for rule in self.rules:
@@ -513,12 +520,19 @@ class Scanner:
                 normalise(data if isinstance(data, str) else data.decode("utf-8", "replace"))
             if self._phrase_set.Match(norm):
                 return True
+            if self._model_gate is not None and self._model_gate.search(norm) is not None:
+                return True
         return False
 
     def injection(self, text: str) -> list[str]:
-        """The phrase families found in C{text} after normalisation."""
-        hits = self._phrase_set.Match(normalise(text)) or ()
-        return sorted({self.phrases[i][0] for i in hits})
+        """The phrase families found in C{text} after normalisation, and C{learned} if the model flags it."""
+        norm = normalise(text)
+        hits = self._phrase_set.Match(norm) or ()
+        families = sorted({self.phrases[i][0] for i in hits})
+        if self.model is not None and self._model_gate is not None and \
+                self._model_gate.search(norm) is not None and self.model.flags(tokens(norm)):
+            families.append(LEARNED)
+        return families
 
     def find(self, text: str, detectors: frozenset[str], allow: AllowList | None = None) -> list[Finding]:
         """Validated, non-overlapping PII and secret findings in C{text} (spans in C{text})."""
@@ -554,8 +568,24 @@ class Scanner:
                 out.extend(m.span() for m in self._compiled[index].finditer(subject))
         return out
 
+    def gate_spans(self, text: str) -> list[tuple[int, int]] | None:
+        """
+        Where the learned detector's gate matches C{text}; None when a phrase matches anywhere or
+        normalisation changes offsets (then every part of the text must be looked at).
+        """
+        norm = normalise(text)
+        if len(norm) != len(text) or self._phrase_set.Match(norm):
+            return None
+        if self._model_gate is None:
+            return []
+        return [m.span() for m in self._model_gate.finditer(norm)]
+
     def phrase_possible(self, text: str) -> bool:
-        return bool(self._phrase_set.Match(normalise(text)))
+        """Whether any injection phrase, or the learned detector's gate, matches C{text}."""
+        norm = normalise(text)
+        if self._phrase_set.Match(norm):
+            return True
+        return self._model_gate is not None and self._model_gate.search(norm) is not None
 
     def secret_member(self, key: str, value: str) -> bool:
         """Whether an object member or form field named C{key} holds a secret-looking value."""

@@ -1,0 +1,155 @@
+"""Train the learned injection detector (run by `make train-injection`; fixed seed, reproducible).
+
+Fits a logistic regression on the training split of contrib/injection/corpus.py, chooses the
+regularisation, the threshold (false-positive rate <= 0.5 %) and the re2 gate on the validation
+split only, and reports -- never tunes on -- the held-out test split. Scores are computed by the
+runtime scorer (stoad.guardrails._learned) on the pruned float32 weights that ship.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import random
+import sys
+from typing import Any
+
+import numpy as np
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.linear_model import LogisticRegression
+
+import stoad.config  # noqa: F401  (imports stoad.runtime.layers in the right order)
+from stoad.guardrails._detectors import normalise
+from stoad.guardrails._learned import InjectionModel, dump, features, from_weights, load, scale, tokens
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SEED = 1204
+MAX_FPR = 0.005
+KEEP = 60_000  # features kept, by absolute weight
+C_VALUES = (1.0, 4.0, 16.0, 64.0)
+
+
+def load_corpus() -> Any:
+    spec = importlib.util.spec_from_file_location("injection_corpus", os.path.join(HERE, "corpus.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["injection_corpus"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def vector(words: list[str]) -> dict[str, float]:
+    """The training view of a text: each feature's count times the runtime's window scale."""
+    factor = scale(len(words)) if words else 0.0
+    out: dict[str, float] = {}
+    for feature in features(words):
+        out[feature] = out.get(feature, 0.0) + factor
+    return out
+
+
+def threshold_for(negative_scores: list[float]) -> float:
+    """The lowest threshold at which at most MAX_FPR of these negatives score at or above it."""
+    ordered = sorted(negative_scores, reverse=True)
+    allowed = math.floor(MAX_FPR * len(ordered))
+    return float(np.nextafter(np.float32(ordered[allowed]), np.float32(np.inf)))
+
+
+def evaluate(model: InjectionModel, gate: Any, texts: list[str], labels: list[int]) -> dict[str, Any]:
+    tp = fp = fn = tn = 0
+    for text, label in zip(texts, labels, strict=True):
+        norm = normalise(text)
+        flagged = gate.search(norm) is not None and model.flags(tokens(norm))
+        tp += flagged and label == 1
+        fp += flagged and label == 0
+        fn += (not flagged) and label == 1
+        tn += (not flagged) and label == 0
+    return {"tp": tp, "fp": fp, "fn": fn, "tn": tn,
+            "precision": round(tp / (tp + fp), 4) if tp + fp else 1.0,
+            "recall": round(tp / (tp + fn), 4) if tp + fn else 1.0,
+            "fpr": round(fp / (fp + tn), 4) if fp + tn else 0.0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", required=True, help="the model file to write")
+    parser.add_argument("--metrics", required=True, help="a JSON file for the figures")
+    args = parser.parse_args()
+    random.seed(SEED)
+    np.random.seed(SEED)
+    corpus = load_corpus()
+    samples = corpus.generate()
+    split: dict[str, tuple[list[str], list[int], list[list[str]]]] = {}
+    for name in corpus.SPLITS:
+        part = [s for s in samples if s.split == name]
+        texts = [s.text for s in part]
+        split[name] = (texts, [s.label for s in part], [tokens(normalise(t)) for t in texts])
+    vectoriser = DictVectorizer(sort=True)
+    x_train = vectoriser.fit_transform([vector(w) for w in split["train"][2]]).tocsr()
+    x_train.indices = x_train.indices.astype(np.int32)  # liblinear takes 32-bit indices only
+    x_train.indptr = x_train.indptr.astype(np.int32)
+    y_train = np.array(split["train"][1])
+    names = vectoriser.get_feature_names_out()
+    re2 = __import__("re2")
+    val_texts, val_labels, val_words = split["validation"]
+
+    best: tuple[float, float, InjectionModel] | None = None
+    for c in C_VALUES:
+        fit = LogisticRegression(C=c, class_weight="balanced", max_iter=5000, solver="liblinear",
+                                 random_state=SEED).fit(x_train, y_train)
+        coef = fit.coef_[0]
+        order = np.argsort(-np.abs(coef))[:KEEP]
+        weights = [(str(names[i]), float(np.float32(coef[i]))) for i in order if abs(coef[i]) >= 1e-4]
+        bias = float(np.float32(fit.intercept_[0]))
+        model = from_weights(weights, bias, 0.0, ())
+        negatives = [model.score(w) for w, y in zip(val_words, val_labels, strict=True) if y == 0]
+        model = from_weights(weights, bias, threshold_for(negatives), ())
+        recall = evaluate(model, re2.compile(r"[\s\S]"), val_texts, val_labels)["recall"]
+        print(f"C={c}: validation recall {recall} at FPR <= {MAX_FPR}", file=sys.stderr)
+        if best is None or recall > best[0]:
+            best = (recall, c, model)
+    assert best is not None
+    recall, c, model = best
+
+    # The gate: the fewest strongest words (by weight) that lose at most half
+    # a point of validation recall, taken only from those rare in benign training text, so that
+    # most benign text never reaches the model.
+    negatives_with: dict[str, int] = {}
+    train_negatives = [w for w, y in zip(split["train"][2], split["train"][1], strict=True) if y == 0]
+    for words in train_negatives:
+        for item in set(words):
+            negatives_with[item] = negatives_with.get(item, 0) + 1
+    rare = 0.003 * len(train_negatives)
+    # Short words are left out: digits normalised to letters ("41" -> "ai") make them common.
+    candidates = [(w, name) for name, w in model.unigrams.items() if len(name) >= 4 and name.isalpha()]
+    positive = sorted(((w, name) for w, name in candidates if w > 0 and negatives_with.get(name, 0) <= rare),
+                      reverse=True)
+    gate: tuple[str, ...] = ()
+    for size in (50, 100, 200, 300, 400, 600, 800, 1200, 1600, 2400, 3200, len(positive)):
+        gate = tuple(name for _, name in positive[:size])
+        candidate = InjectionModel(model.unigrams, model.bigrams, model.prefixes, model.bias, model.threshold, gate)
+        gated = evaluate(candidate, re2.compile(candidate.gate_pattern()), val_texts, val_labels)["recall"]
+        print(f"gate of {size}: validation recall {gated}", file=sys.stderr)
+        if gated >= recall - 0.005:
+            break
+    model = InjectionModel(model.unigrams, model.bigrams, model.prefixes, model.bias, model.threshold, gate)
+
+    blob = dump(model, {"seed": SEED, "C": c, "corpus_seed": corpus.SEED})
+    model = load(blob)  # figures from exactly what ships
+    gate_re = re2.compile(model.gate_pattern())
+    figures = {name: evaluate(model, gate_re, split[name][0], split[name][1]) for name in corpus.SPLITS}
+    figures["model"] = {"C": c, "features": len(model.unigrams) + len(model.bigrams) + len(model.prefixes),
+                        "gate_words": len(model.gate), "threshold": model.threshold, "bytes": len(blob),
+                        "samples": {name: len(split[name][0]) for name in corpus.SPLITS}}
+    with open(args.out, "wb") as f:
+        f.write(blob)
+    with open(args.metrics, "w", encoding="utf-8") as f:
+        json.dump(figures, f, indent=2, sort_keys=True)
+        f.write("\n")
+    print(json.dumps(figures, indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

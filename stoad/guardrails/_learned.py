@@ -1,0 +1,168 @@
+"""The learned prompt-injection detector: word, word-pair and word-prefix features, a linear model.
+
+Weights are a compact file shipped in the package (trained by contrib/injection/train.py) and read
+with the standard library; a re2 gate of the model's strongest words skips text that cannot score.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+import sys
+from array import array
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from itertools import accumulate, repeat
+from operator import add, itemgetter
+from typing import Iterable
+
+import orjson
+import re2
+
+MAGIC = b"STOAD-INJECTION-MODEL 1\n"
+MODEL_FILE = "injection_model.bin"
+WINDOW = 64  # tokens scored together; longer text is scored in windows, half-overlapping
+STRIDE = 32
+MIN_TOKENS = 4
+FEATURES_PER_TOKEN = 3
+_TOKEN = re.compile(r"\w+")
+_PREFIX = itemgetter(slice(0, 5))
+
+
+# ASCII bytes: letters, digits and "_" kept, everything else a space (what \w+ splits on).
+_ASCII_WORDS = bytes(c if chr(c).isalnum() or c == 95 else 32 for c in range(128)) + b" " * 128
+
+
+def tokens(normalised: str) -> list[str]:
+    """The words of text already passed through L{stoad.guardrails._detectors.normalise}."""
+    if normalised.isascii():
+        # the same words as the pattern, several times faster: a byte table and str.split
+        return normalised.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split()
+    return _TOKEN.findall(normalised)
+
+
+def features(words: list[str]) -> list[str]:
+    """Every feature of a run of words: C{u:word}, C{b:word word} (pairs), C{p:prefix} (5 letters)."""
+    out = ["u:" + w for w in words]
+    out.extend("b:" + a + " " + b for a, b in zip(words, words[1:], strict=False))
+    out.extend("p:" + p for p in map(_PREFIX, words))
+    return out
+
+
+def scale(count: int) -> float:
+    """The factor every feature of a window of C{count} words is weighted by."""
+    return 1.0 / math.sqrt(FEATURES_PER_TOKEN * count)
+
+
+@dataclass(frozen=True)
+class InjectionModel:
+    """A linear model over L{features}; L{score} is the highest window score of a text."""
+
+    unigrams: dict[str, float]
+    bigrams: dict[tuple[str, str], float]  # keyed by word pairs: a tuple hashes faster than a join
+    prefixes: dict[str, float]
+    bias: float
+    threshold: float
+    gate: tuple[str, ...]
+
+    def gate_pattern(self) -> str:
+        """A re2 pattern of the gate's words and word pairs, one of which the text must contain."""
+        if not self.gate:
+            return r"[^\s\S]"
+        words = (r"\W+".join(re2.escape(w) for w in entry.split(" ")) for entry in self.gate)
+        return r"\b(?:" + "|".join(words) + r")\b"
+
+    def score(self, words: list[str]) -> float:
+        n = len(words)
+        if n < MIN_TOKENS:
+            return -math.inf
+        zero = repeat(0.0)
+        contributions = list(map(add, map(self.unigrams.get, words, zero),
+                                 map(self.prefixes.get, map(_PREFIX, words), zero)))
+        # a pair counts for its second word
+        pairs = map(self.bigrams.get, zip(words, words[1:], strict=False), zero)
+        contributions[1:] = map(add, contributions[1:], pairs)
+        sums = list(accumulate(contributions, initial=0.0))
+        best = -math.inf
+        start = 0
+        while True:
+            end = min(start + WINDOW, n)
+            value = (sums[end] - sums[start]) * scale(end - start)
+            if value > best:
+                best = value
+            if end == n:
+                break
+            start += STRIDE
+        return self.bias + best
+
+    def flags(self, words: list[str]) -> bool:
+        return self.score(words) >= self.threshold
+
+
+def dump(model: InjectionModel, extra: dict[str, object] | None = None) -> bytes:
+    """The model file: magic line, a JSON header line, float32 weights, then the feature names."""
+    names: list[str] = []
+    weights = array("f")
+    tables: tuple[tuple[str, dict[str, float]], ...] = (
+        ("u:", model.unigrams), ("b:", {" ".join(k): v for k, v in model.bigrams.items()}), ("p:", model.prefixes))
+    for prefix, table in tables:
+        for name in sorted(table):
+            names.append(prefix + name)
+            weights.append(table[name])
+    if sys.byteorder == "big":
+        weights.byteswap()
+    header = {"bias": model.bias, "threshold": model.threshold, "gate": list(model.gate),
+              "features": len(names), "window": WINDOW, "stride": STRIDE, **(extra or {})}
+    blob = weights.tobytes()
+    return MAGIC + orjson.dumps(header) + b"\n" + struct.pack("<I", len(blob)) + blob + \
+        "\n".join(names).encode("utf-8")
+
+
+def load(data: bytes) -> InjectionModel:
+    """Read a model file made by L{dump}; ValueError when it is not one."""
+    try:
+        return _load(data)
+    except (KeyError, TypeError, struct.error, UnicodeDecodeError, orjson.JSONDecodeError) as e:
+        raise ValueError(f"broken injection model file: {type(e).__name__}") from None
+
+
+def _load(data: bytes) -> InjectionModel:
+    if not data.startswith(MAGIC):
+        raise ValueError("not a stoad injection model file")
+    rest = data[len(MAGIC):]
+    line, _, rest = rest.partition(b"\n")
+    header = orjson.loads(line)
+    if header.get("window") != WINDOW or header.get("stride") != STRIDE:
+        raise ValueError("model trained for another window")
+    (size,) = struct.unpack("<I", rest[:4])
+    weights = array("f")
+    weights.frombytes(rest[4:4 + size])
+    if sys.byteorder == "big":
+        weights.byteswap()
+    names = rest[4 + size:].decode("utf-8").split("\n") if header["features"] else []
+    if len(names) != len(weights) or len(names) != header["features"] or \
+            any(name[:2] not in ("u:", "b:", "p:") for name in names):
+        raise ValueError("model file is truncated")
+    return from_weights(zip(names, weights, strict=True), float(header["bias"]), float(header["threshold"]),
+                        header["gate"])
+
+
+def from_weights(weights: Iterable[tuple[str, float]], bias: float, threshold: float,
+                 gate: Iterable[str]) -> InjectionModel:
+    """A model from C{(feature, weight)} pairs as L{features} names them."""
+    tables: dict[str, dict[str, float]] = {"u:": {}, "b:": {}, "p:": {}}
+    for name, weight in weights:
+        tables[name[:2]][name[2:]] = weight
+    pairs: dict[tuple[str, str], float] = {}
+    for pair, weight in tables["b:"].items():
+        first, _, second = pair.partition(" ")
+        pairs[(first, second)] = weight
+    return InjectionModel(tables["u:"], pairs, tables["p:"], bias, threshold, tuple(gate))
+
+
+@cache
+def builtin_model() -> InjectionModel:
+    """The model shipped in the package (read once per process)."""
+    return load(resources.files("stoad.guardrails").joinpath(MODEL_FILE).read_bytes())
