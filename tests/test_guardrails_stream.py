@@ -99,6 +99,16 @@ class AcrossEventsTests(SynchronousTestCase):
         rest = body_filter.finish()
         self.assertEqual((b"".join(sent) + rest).count(b"\n\n"), 20)
 
+    def test_constant_members_do_not_hold_events(self) -> None:
+        """Members repeated unchanged in every event (id, model) are no text stream: only the text paces release."""
+        layer = make_layer({"stream_window": "16"})
+        body_filter = layer.on_response(context(), ResponseHead(200, {"content-type": ["text/event-stream"]}))
+        assert body_filter is not None
+        events = deltas("the quick brown fox jumps over the lazy dog again", [4])[:-1]
+        released = [body_filter.feed(event).count(b"\n\n") for event in events]
+        self.assertEqual(released[:4], [0, 0, 0, 0])  # 16 characters must follow the first event
+        self.assertEqual(released[4:], [1] * (len(events) - 4))
+
     def test_separate_json_paths_do_not_join(self) -> None:
         """Strings at different JSON paths are different streams: ids and models do not glue to text."""
         events = [b'data: {"id":"ghp_aB3dE5fG7hJ9kL1m","t":"a"}\n\n', b'data: {"id":"x","t":"N3pQ5rS7tU9vW1xY3z5A"}\n\n']

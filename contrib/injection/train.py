@@ -18,6 +18,7 @@ import sys
 from typing import Any
 
 import numpy as np
+import re2
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 
@@ -30,6 +31,8 @@ SEED = 1204
 MAX_FPR = 0.005
 KEEP = 60_000  # features kept, by absolute weight
 C_VALUES = (1.0, 4.0, 16.0, 64.0)
+OPTIONS = re2.Options()
+OPTIONS.max_mem = 64 << 20  # as the runtime compiles the gate
 
 
 def load_corpus() -> Any:
@@ -61,7 +64,7 @@ def evaluate(model: InjectionModel, gate: Any, texts: list[str], labels: list[in
     tp = fp = fn = tn = 0
     for text, label in zip(texts, labels, strict=True):
         norm = normalise(text)
-        flagged = gate.search(norm) is not None and model.flags(tokens(norm))
+        flagged = model.passes_gate(gate, norm) and model.flags(tokens(norm))
         tp += flagged and label == 1
         fp += flagged and label == 0
         fn += (not flagged) and label == 1
@@ -92,7 +95,6 @@ def main() -> None:
     x_train.indptr = x_train.indptr.astype(np.int32)
     y_train = np.array(split["train"][1])
     names = vectoriser.get_feature_names_out()
-    re2 = __import__("re2")
     val_texts, val_labels, val_words = split["validation"]
 
     best: tuple[float, float, InjectionModel] | None = None
@@ -106,42 +108,57 @@ def main() -> None:
         model = from_weights(weights, bias, 0.0, ())
         negatives = [model.score(w) for w, y in zip(val_words, val_labels, strict=True) if y == 0]
         model = from_weights(weights, bias, threshold_for(negatives), ())
-        recall = evaluate(model, re2.compile(r"[\s\S]"), val_texts, val_labels)["recall"]
+        recall = evaluate(model, re2.compile(r"[\s\S]", OPTIONS), val_texts, val_labels)["recall"]
         print(f"C={c}: validation recall {recall} at FPR <= {MAX_FPR}", file=sys.stderr)
         if best is None or recall > best[0]:
             best = (recall, c, model)
     assert best is not None
     recall, c, model = best
 
-    # The gate: the fewest strongest words (by weight) that lose at most half
-    # a point of validation recall, taken only from those rare in benign training text, so that
-    # most benign text never reaches the model.
+    # The gate: the fewest strongest words (by weight) that keep validation recall (within a
+    # tolerance), taken only from words rare in benign training text, so that most benign text
+    # never reaches the model.
     negatives_with: dict[str, int] = {}
     train_negatives = [w for w, y in zip(split["train"][2], split["train"][1], strict=True) if y == 0]
     for words in train_negatives:
         for item in set(words):
             negatives_with[item] = negatives_with.get(item, 0) + 1
-    rare = 0.003 * len(train_negatives)
     # Short words are left out: digits normalised to letters ("41" -> "ai") make them common.
-    candidates = [(w, name) for name, w in model.unigrams.items() if len(name) >= 4 and name.isalpha()]
-    positive = sorted(((w, name) for w, name in candidates if w > 0 and negatives_with.get(name, 0) <= rare),
+
+    def candidates(rare_fraction: float) -> list[tuple[float, str]]:
+        rare = rare_fraction * len(train_negatives)
+        return sorted(((w, name) for name, w in model.unigrams.items()
+                       if w > 0 and len(name) >= 4 and name.isalpha() and negatives_with.get(name, 0) <= rare),
                       reverse=True)
-    gate: tuple[str, ...] = ()
-    for size in (50, 100, 200, 300, 400, 600, 800, 1200, 1600, 2400, 3200, len(positive)):
-        gate = tuple(name for _, name in positive[:size])
-        candidate = InjectionModel(model.unigrams, model.bigrams, model.prefixes, model.bias, model.threshold, gate)
-        gated = evaluate(candidate, re2.compile(candidate.gate_pattern()), val_texts, val_labels)["recall"]
-        print(f"gate of {size}: validation recall {gated}", file=sys.stderr)
-        if gated >= recall - 0.005:
+
+    # Two distinct gate words are asked for first (benign prose often has one), from words in at
+    # most 2 % of benign texts; else one word, from words in at most 0.3 %, if two lose more
+    # than a point of validation recall.
+    chosen: InjectionModel | None = None
+    for gate_min, tolerance, rare_fraction in ((2, 0.01, 0.02), (1, 0.005, 0.003)):
+        positive = candidates(rare_fraction)
+        for size in (50, 100, 200, 300, 400, 600, 800, 1200, 1600, 2400, 3200, len(positive)):
+            gate = tuple(name for _, name in positive[:size])
+            candidate = InjectionModel(model.unigrams, model.bigrams, model.prefixes, model.bias, model.threshold,
+                                       gate, gate_min)
+            gated = evaluate(candidate, re2.compile(candidate.gate_pattern(), OPTIONS), val_texts,
+                             val_labels)["recall"]
+            print(f"gate of {size}, {gate_min} distinct: validation recall {gated}", file=sys.stderr)
+            if gated >= recall - tolerance:
+                chosen = candidate
+                break
+        if chosen is not None:
             break
-    model = InjectionModel(model.unigrams, model.bigrams, model.prefixes, model.bias, model.threshold, gate)
+    assert chosen is not None
+    model = chosen
 
     blob = dump(model, {"seed": SEED, "C": c, "corpus_seed": corpus.SEED})
     model = load(blob)  # figures from exactly what ships
-    gate_re = re2.compile(model.gate_pattern())
+    gate_re = re2.compile(model.gate_pattern(), OPTIONS)
     figures = {name: evaluate(model, gate_re, split[name][0], split[name][1]) for name in corpus.SPLITS}
     figures["model"] = {"C": c, "features": len(model.unigrams) + len(model.bigrams) + len(model.prefixes),
-                        "gate_words": len(model.gate), "threshold": model.threshold, "bytes": len(blob),
+                        "gate_words": len(model.gate), "gate_min": model.gate_min, "threshold": model.threshold,
+                        "bytes": len(blob),
                         "samples": {name: len(split[name][0]) for name in corpus.SPLITS}}
     with open(args.out, "wb") as f:
         f.write(blob)

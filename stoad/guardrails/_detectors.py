@@ -492,6 +492,12 @@ class Scanner:
         # the learned injection detector: the shipped one (True), another, or none
         self.model = builtin_model() if model is True else model or None
         self._model_gate = re2.compile(self.model.gate_pattern(), _RE2_OPTIONS) if self.model else None
+        # the same words as a set: one pass tells how many distinct gate words a text holds
+        self._gate_set = re2.Set.SearchSet(_RE2_OPTIONS)
+        for word in self.model.gate if self.model else ():
+            self._gate_set.Add(r"\b" + r"\W+".join(re2.escape(w) for w in word.split(" ")) + r"\b")
+        self._gate_set.Compile()
+        self._gate_min = self.model.gate_min if self.model else 1
         self._compiled = [re2.compile(rule.pattern, _RE2_OPTIONS) for rule in self.rules]
         self._set = re2.Set.SearchSet(_RE2_OPTIONS)
         for rule in self.rules:
@@ -520,7 +526,7 @@ class Scanner:
                 normalise(data if isinstance(data, str) else data.decode("utf-8", "replace"))
             if self._phrase_set.Match(norm):
                 return True
-            if self._model_gate is not None and self._model_gate.search(norm) is not None:
+            if self._gated(norm if isinstance(norm, bytes) else _as_ascii_bytes(norm)):
                 return True
         return False
 
@@ -529,8 +535,7 @@ class Scanner:
         norm = normalise(text)
         hits = self._phrase_set.Match(norm) or ()
         families = sorted({self.phrases[i][0] for i in hits})
-        if self.model is not None and self._model_gate is not None and \
-                self._model_gate.search(norm) is not None and self.model.flags(tokens(norm)):
+        if self.model is not None and self._gated(_as_ascii_bytes(norm)) and self.model.flags(tokens(norm)):
             families.append(LEARNED)
         return families
 
@@ -576,16 +581,23 @@ class Scanner:
         norm = normalise(text)
         if len(norm) != len(text) or self._phrase_set.Match(norm):
             return None
-        if self._model_gate is None:
-            return []
-        return [m.span() for m in self._model_gate.finditer(norm)]
+        subject = _as_ascii_bytes(norm)
+        if self._model_gate is None or not self._gated(subject):
+            return []  # fewer distinct gate words in the whole text than any one string needs
+        return [m.span() for m in self._model_gate.finditer(subject)]
 
     def phrase_possible(self, text: str) -> bool:
         """Whether any injection phrase, or the learned detector's gate, matches C{text}."""
         norm = normalise(text)
         if self._phrase_set.Match(norm):
             return True
-        return self._model_gate is not None and self._model_gate.search(norm) is not None
+        return self._gated(_as_ascii_bytes(norm))
+
+    def _gated(self, normalised: str | bytes) -> bool:
+        """Whether normalised text holds the distinct gate words the learned detector needs."""
+        if self.model is None:
+            return False
+        return len(self._gate_set.Match(normalised) or ()) >= self._gate_min
 
     def secret_member(self, key: str, value: str) -> bool:
         """Whether an object member or form field named C{key} holds a secret-looking value."""

@@ -16,7 +16,7 @@ from functools import cache
 from importlib import resources
 from itertools import accumulate, repeat
 from operator import add, itemgetter
-from typing import Iterable
+from typing import Any, Iterable
 
 import orjson
 import re2
@@ -66,6 +66,7 @@ class InjectionModel:
     bias: float
     threshold: float
     gate: tuple[str, ...]
+    gate_min: int = 1  # distinct gate words a text needs before it is scored
 
     def gate_pattern(self) -> str:
         """A re2 pattern of the gate's words and word pairs, one of which the text must contain."""
@@ -100,6 +101,17 @@ class InjectionModel:
     def flags(self, words: list[str]) -> bool:
         return self.score(words) >= self.threshold
 
+    def passes_gate(self, gate: Any, normalised: str | bytes) -> bool:
+        """Whether C{normalised} holds C{gate_min} distinct gate words (C{gate}: the compiled pattern)."""
+        if self.gate_min <= 1:
+            return gate.search(normalised) is not None
+        seen: set[str | bytes] = set()
+        for match in gate.finditer(normalised):
+            seen.add(match.group(0))
+            if len(seen) >= self.gate_min:
+                return True
+        return False
+
 
 def dump(model: InjectionModel, extra: dict[str, object] | None = None) -> bytes:
     """The model file: magic line, a JSON header line, float32 weights, then the feature names."""
@@ -113,7 +125,7 @@ def dump(model: InjectionModel, extra: dict[str, object] | None = None) -> bytes
             weights.append(table[name])
     if sys.byteorder == "big":
         weights.byteswap()
-    header = {"bias": model.bias, "threshold": model.threshold, "gate": list(model.gate),
+    header = {"bias": model.bias, "threshold": model.threshold, "gate": list(model.gate), "gate_min": model.gate_min,
               "features": len(names), "window": WINDOW, "stride": STRIDE, **(extra or {})}
     blob = weights.tobytes()
     return MAGIC + orjson.dumps(header) + b"\n" + struct.pack("<I", len(blob)) + blob + \
@@ -146,11 +158,11 @@ def _load(data: bytes) -> InjectionModel:
             any(name[:2] not in ("u:", "b:", "p:") for name in names):
         raise ValueError("model file is truncated")
     return from_weights(zip(names, weights, strict=True), float(header["bias"]), float(header["threshold"]),
-                        header["gate"])
+                        header["gate"], int(header.get("gate_min", 1)))
 
 
 def from_weights(weights: Iterable[tuple[str, float]], bias: float, threshold: float,
-                 gate: Iterable[str]) -> InjectionModel:
+                 gate: Iterable[str], gate_min: int = 1) -> InjectionModel:
     """A model from C{(feature, weight)} pairs as L{features} names them."""
     tables: dict[str, dict[str, float]] = {"u:": {}, "b:": {}, "p:": {}}
     for name, weight in weights:
@@ -159,7 +171,7 @@ def from_weights(weights: Iterable[tuple[str, float]], bias: float, threshold: f
     for pair, weight in tables["b:"].items():
         first, _, second = pair.partition(" ")
         pairs[(first, second)] = weight
-    return InjectionModel(tables["u:"], pairs, tables["p:"], bias, threshold, tuple(gate))
+    return InjectionModel(tables["u:"], pairs, tables["p:"], bias, threshold, tuple(gate), gate_min)
 
 
 @cache

@@ -51,7 +51,7 @@ class GuardrailSettings:
     consumer_allow: Mapping[str, AllowList] = field(default_factory=dict)
     # Characters of later SSE text an event is held for, so a value split over events is
     # redacted whole; 0 sends each event as soon as it is scanned alone.
-    stream_window: int = 512
+    stream_window: int = 256
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def parse_settings(source: SectionSource) -> GuardrailSettings:
         extra_secrets=_pattern_files(reader, "secret_pattern_files"),
         allow=_allow(reader, ""),
         consumer_allow=_consumers(source),
-        stream_window=reader.size("stream_window", 512, minimum=0),
+        stream_window=reader.size("stream_window", 256, minimum=0),
     )
     reader.finish()
     return settings

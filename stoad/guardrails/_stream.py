@@ -40,7 +40,7 @@ class HeldEvent:
     raw: bytes  # the event as scanned alone, sent as it is unless a crossing finding changed it
     document: Any = None  # the parsed data when it is JSON
     leaves: dict[str, Leaf] = field(default_factory=dict)
-    size: int = 0
+    carried: list[str] = field(default_factory=list)  # the paths whose text is carried
     dirty: bool = False
 
     def encode(self) -> bytes:
@@ -82,8 +82,8 @@ def _leaves(data: str) -> tuple[Any, dict[str, Leaf]]:
 
 class StreamCarry:
     """
-    Holds scanned events until C{window} characters of later text follow them, and scans each
-    new event's strings joined to the held text on the same path. A PII or secret finding that
+    Holds scanned events until C{window} characters of later text follow them on each of their
+    paths, and scans each new event's strings joined to the held text on the same path. A PII or secret finding that
     crosses from held events into the new one is counted, and when redacted its first part
     becomes the marker and the rest is removed, wherever it lies.
     """
@@ -94,8 +94,16 @@ class StreamCarry:
         self._window = window
         self._detectors = frozenset(d for d in (PII, SECRETS) if d in content.active)
         self._held: deque[HeldEvent] = deque()
-        self._held_size = 0
         self._pem_open: dict[str, str] = {}  # path -> the tail of what was cut there
+        self._raw_tail: dict[str, str] = {}  # path -> the end of its raw text (a BEGIN line split over events)
+        # path -> the held (event, leaf) parts on it, and their texts joined
+        self._parts: dict[str, deque[tuple[HeldEvent, Leaf]]] = {}
+        self._text: dict[str, str] = {}
+        self._parsed: tuple[str, Any, dict[str, Leaf]] | None = None  # the last raw data parsed
+        # path -> its value while it has been the same in every event (ids, model names): such a
+        # path is no stream of text and is not carried; None once it has changed
+        self._constant: dict[str, str | None] = {}
+        self._repeated: set[str] = set()  # constant paths seen in two events or more
 
     def cut_raw(self, data: str) -> str:
         """
@@ -129,17 +137,21 @@ class StreamCarry:
 
     def note_raw(self, data: str) -> None:
         """Remember the streams on which this event's raw data leaves a PEM key open."""
+        if not self._detectors:
+            return
+        document, leaves = _leaves(data)
+        self._parsed = (data, document, leaves)
         if SECRETS not in self._content.redacting:
             return
-        for path, leaf in _leaves(data)[1].items():
+        for path, leaf in leaves.items():
             # the BEGIN line itself may have been split over the previous events
-            text = self._held_text(path)[-80:] + leaf.text
+            text = self._raw_tail.get(path, "") + leaf.text
+            self._raw_tail[path] = text[-80:]
+            if "KEY-----" not in text:
+                continue
             begins = list(_PEM_BEGIN.finditer(text))
             if begins and _PEM_END.search(text, begins[-1].end()) is None:
                 self._pem_open.setdefault(path, "")
-
-    def _held_text(self, path: str) -> str:
-        return "".join(held.leaves[path].text for held in self._held if path in held.leaves)
 
     def add(self, lines: list[str | None], data: str | None, raw: bytes, tally: Tally) -> tuple[HeldEvent, bool]:
         """
@@ -149,46 +161,67 @@ class StreamCarry:
         event = HeldEvent(lines, data, raw)
         before = sum(tally.counts.values())
         if data is not None and self._detectors:
-            event.document, event.leaves = _leaves(data)
-            event.size = sum(len(leaf.text) for leaf in event.leaves.values())
+            parsed = self._parsed
+            # unchanged by the scan: the parse made for note_raw serves (it is not written to)
+            event.document, event.leaves = parsed[1:] if parsed is not None and parsed[0] == data else _leaves(data)
+            constant = self._constant
             for path, leaf in event.leaves.items():
+                if path not in constant:
+                    constant[path] = leaf.text
+                elif constant[path] is not None:
+                    if constant[path] == leaf.text:
+                        self._repeated.add(path)
+                        continue
+                    constant[path] = None
+                    self._repeated.discard(path)
+                event.carried.append(path)
                 self._cross(path, leaf, event, tally)
+        self._parsed = None
         return event, sum(tally.counts.values()) != before
 
     def hold(self, event: HeldEvent) -> None:
         self._held.append(event)
-        self._held_size += event.size
+        for path in event.carried:
+            leaf = event.leaves[path]
+            self._parts.setdefault(path, deque()).append((event, leaf))
+            self._text[path] = self._text.get(path, "") + leaf.text
 
     def release(self) -> list[bytes]:
         """The held events that a whole window of later text now follows."""
         out: list[bytes] = []
-        while self._held and self._held_size - self._held[0].size >= self._window:
+        while self._held and self._followed(self._held[0]):
             event = self._held.popleft()
-            self._held_size -= event.size
+            for path in event.carried:
+                _, leaf = self._parts[path].popleft()
+                self._text[path] = self._text[path][len(leaf.text):]
             out.append(event.encode())
         return out
+
+    def _followed(self, event: HeldEvent) -> bool:
+        """Whether a whole window of later text follows the event on every stream it has text on."""
+        text = self._text
+        window = self._window
+        leaves = event.leaves
+        repeated = self._repeated
+        return all(len(text[path]) - len(leaves[path].text) >= window or path in repeated
+                   for path in event.carried)
 
     def flush(self) -> list[bytes]:
         """Every held event (the stream ended)."""
         out = [event.encode() for event in self._held]
-        self._held.clear()
-        self._held_size = 0
+        self.drop()
         return out
 
     def drop(self) -> None:
         """Forget the held events (the stream is being ended by a block)."""
         self._held.clear()
-        self._held_size = 0
+        self._parts.clear()
+        self._text.clear()
 
     def _cross(self, path: str, leaf: Leaf, event: HeldEvent, tally: Tally) -> None:
-        parts: list[tuple[HeldEvent, Leaf]] = []
-        for held in self._held:
-            earlier = held.leaves.get(path)
-            if earlier is not None:
-                parts.append((held, earlier))
-        if not parts:
+        prefix = self._text.get(path)
+        if not prefix:
             return
-        prefix = "".join(p.text for _, p in parts)
         combined = prefix + leaf.text
         boundary = len(prefix)
         findings = [f for f in self._scanner.find(combined, self._detectors, self._content.allow)
@@ -200,8 +233,10 @@ class StreamCarry:
         if not redacted:
             return
         tally.changed = True
+        parts = list(self._parts[path])
         parts.append((event, leaf))
         self._rewrite(parts, redacted)
+        self._text[path] = "".join(p.text for _, p in parts[:-1])
 
     @staticmethod
     def _rewrite(parts: list[tuple[HeldEvent, Leaf]], findings: list[Finding]) -> None:
