@@ -104,7 +104,7 @@ class AcrossEventsTests(SynchronousTestCase):
         layer = make_layer({"stream_window": "16"})
         body_filter = layer.on_response(context(), ResponseHead(200, {"content-type": ["text/event-stream"]}))
         assert body_filter is not None
-        events = deltas("the quick brown fox jumps over the lazy dog again", [4])[:-1]
+        events = deltas("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL", [4])[:-1]
         released = [body_filter.feed(event).count(b"\n\n") for event in events]
         self.assertEqual(released[:4], [0, 0, 0, 0])  # 16 characters must follow the first event
         self.assertEqual(released[4:], [1] * (len(events) - 4))
