@@ -16,6 +16,7 @@ from stoad.guardrails._detectors import (
     ssn_ok,
 )
 from stoad.guardrails._layer import GuardrailsLayer
+from stoad.guardrails._mcp_scan import elicitation_secrets, tool_poisoning
 from stoad.guardrails._schema import OpenApiDocument, Violation, problem_details
 from stoad.guardrails._settings import GuardrailSettings, RouteGuardrails, parse_route, parse_settings
 
@@ -35,6 +36,7 @@ __all__ = [
     "Violation",
     "body_kind",
     "builtin_phrases",
+    "elicitation_secrets",
     "iban_ok",
     "luhn_ok",
     "normalise",
@@ -43,4 +45,5 @@ __all__ = [
     "problem_details",
     "redact",
     "ssn_ok",
+    "tool_poisoning",
 ]

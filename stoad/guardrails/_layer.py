@@ -200,6 +200,9 @@ class GuardrailsLayer:
     def on_response(self, ctx: RequestContext, head: ResponseHead) -> BodyFilter | None:
         route = self._route(ctx)
         actions = self._actions(route, "response")
+        if ctx.mcp is not None and ctx.mcp.method == "tools/call" and actions.get(INJECTION, "off") == "off":
+            # a tool result is where indirect injection arrives from
+            actions[INJECTION] = self.settings.tool_results_injection
         content = ContentScanner(self.scanner, actions, self._allow(ctx, route))
         size_limit = self.response_limit(ctx, route)
         if not content and size_limit is None:

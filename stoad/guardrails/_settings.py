@@ -52,6 +52,9 @@ class GuardrailSettings:
     # Characters of later SSE text an event is held for, so a value split over events is
     # redacted whole; 0 sends each event as soon as it is scanned alone.
     stream_window: int = 256
+    # The injection action on MCP tool results (responses to tools/call) when the response
+    # direction's own injection action is off: indirect injection is alerted by default.
+    tool_results_injection: str = "alert"
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,7 @@ def parse_settings(source: SectionSource) -> GuardrailSettings:
         allow=_allow(reader, ""),
         consumer_allow=_consumers(source),
         stream_window=reader.size("stream_window", 256, minimum=0),
+        tool_results_injection=reader.choice("injection.tool_results", ACTIONS, "alert"),
     )
     reader.finish()
     return settings

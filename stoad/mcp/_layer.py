@@ -1,7 +1,8 @@
 """The MCP layer: parses JSON-RPC on C{mcp = yes} routes and enforces tool-level rules.
 
 Request side: message shape, header/body agreement, Origin, per-tool scopes, session ownership,
-tool-definition drift and C{inputSchema}. Response side: C{tools/list} filtering, drift records.
+tool-definition drift and C{inputSchema}. Response side: C{tools/list} filtering, drift and
+tool-poisoning records, elicitations that ask for secrets.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from stoad.guardrails import elicitation_secrets, tool_poisoning
 from stoad.mcp import _jsonrpc as rpc
 from stoad.mcp._config import DISABLED, STATE_FILE_NAME, McpRouteOptions, McpSettings
 from stoad.mcp._metrics import metrics_for
@@ -272,6 +274,10 @@ class McpLayer:
             raise rpc.rpc_error(422, "tool_not_advertised", f"tool {tool!r} not yet seen in a "
                                 "tools/list result of this route", rpc.INVALID_PARAMS,
                                 "Unknown tool: list tools first")
+        if record.poisoned:
+            raise rpc.rpc_error(403, "tool_description_flagged", f"description of {tool!r} carries "
+                                "instructions to the model and awaits `stoad tools accept`",
+                                rpc.FORBIDDEN, "Tool description flagged; awaiting operator approval")
         if record.changed and options.on_tool_change == "block":
             raise rpc.rpc_error(403, "tool_definition_changed", f"definition of {tool!r} changed "
                                 "and awaits `stoad tools accept`", rpc.FORBIDDEN,
@@ -331,7 +337,7 @@ class McpLayer:
             # Any event stream may carry a tools/list result (a resumed stream replays them).
             head.headers.pop("content-length", None)
             return SseToolsListFilter(self._tools_list_rewriter(ctx, options),
-                                      options.max_message_bytes)
+                                      options.max_message_bytes, self._elicitation_check(ctx))
         if content_type.startswith("application/json") and ctx.mcp.method == "tools/list":
             head.headers.pop("content-length", None)
             return JsonToolsListFilter(self._tools_list_rewriter(ctx, options),
@@ -383,21 +389,37 @@ class McpLayer:
                 raise Deny(502, "bad_gateway", "upstream tools/list result is malformed")
             had_tools = self.tools.count(route) > 0
             kept = []
-            observed = self.tools.observe(route, tools) if isinstance(self.tools, ToolDefinitionStore) \
-                else self.tools.observe(route, tools, now)
+            # The file store flags tool poisoning and keeps the tool pending until accepted; the
+            # shared (Redis) store decides trust on first use in its own script and keeps no flag,
+            # so there a poisoned definition is only alerted.
+            store = self.tools
+            file_store = isinstance(store, ToolDefinitionStore)
+            if isinstance(store, ToolDefinitionStore):
+                observed = store.observe(route, tools, tool_poisoning)
+            else:
+                observed = store.observe(route, tools, now)
             for definition, seen in zip(tools, observed, strict=True):
                 record = seen.record
-                if seen.newly_changed:
+                if seen.newly_changed and record.poisoned:
+                    self._alerts.emit("mcp_tool_poisoned", "high", ctx, route=route, tool=record.name,
+                                      new_sha256=record.pending_hash, families=list(record.flagged),
+                                      action="block")
+                elif not file_store and (seen.first_seen or seen.newly_changed):
+                    families = tool_poisoning(definition)
+                    if families:
+                        self._alerts.emit("mcp_tool_poisoned", "high", ctx, route=route, tool=record.name,
+                                          families=families, action="alert")
+                if seen.newly_changed and not seen.first_seen:
                     self._metrics.tool_changes.labels(route).inc()
                     self._alerts.emit("mcp_tool_changed", "high", ctx, route=route,
                                       tool=record.name, accepted_sha256=record.accepted_hash,
                                       new_sha256=record.pending_hash,
-                                      action=options.on_tool_change)
+                                      action="block" if record.poisoned else options.on_tool_change)
                 elif seen.first_seen and had_tools:
                     self._alerts.emit("mcp_tool_added", "medium", ctx, route=route,
                                       tool=record.name, sha256=record.accepted_hash)
                 required = options.required_scopes(record.name)
-                blocked = record.changed and options.on_tool_change == "block"
+                blocked = record.poisoned or (record.changed and options.on_tool_change == "block")
                 if required is not None and required <= granted and not blocked:
                     kept.append(definition)
             if len(kept) == len(tools):
@@ -406,6 +428,22 @@ class McpLayer:
             return {**message, "result": {**result, "tools": kept}}
 
         return rewrite
+
+    def _elicitation_check(self, ctx: RequestContext) -> Callable[[dict[str, Any]], None]:
+        """Refuses an C{elicitation/create} request (server to user) that asks for a secret."""
+        route = ctx.route.name
+
+        def check(message: dict[str, Any]) -> None:
+            if message.get("method") != "elicitation/create" or not elicitation_secrets(message.get("params")):
+                return
+            self._metrics.denials.labels(route, "elicitation_secret").inc()
+            self._alerts.emit("mcp_elicitation_secret", "high", ctx, route=route, action="block")
+            log.warn("elicitation asking for a secret blocked on route {route} request={request_id}",
+                     route=route, request_id=ctx.request_id)
+            raise Deny(502, "guardrail_blocked", "upstream elicitation asks the user for a secret",
+                       body={"error": "guardrail_blocked", "detector": "elicitation"})
+
+        return check
 
     def on_complete(self, ctx: RequestContext) -> None:
         return None
@@ -447,14 +485,15 @@ class SseToolsListFilter:
     """
 
     def __init__(self, rewrite: Callable[[dict[str, Any]], dict[str, Any] | None],
-                 max_event_bytes: int) -> None:
+                 max_event_bytes: int, check: Callable[[dict[str, Any]], None] | None = None) -> None:
         self._rewrite = rewrite
+        self._check = check
         self._splitter = SseEventSplitter(max_event_bytes)
 
     def _event(self, raw: bytes) -> bytes:
-        # Cheap test first: most events are not tool lists. A key spelled with escapes
-        # ("\u0074ools") still parses as "tools" in the client, so escapes mean a full parse.
-        if b"tools" not in raw and b"\\u" not in raw:
+        # Cheap test first: most events are not tool lists or elicitations. A key spelled with
+        # escapes ("\u0074ools") still parses as "tools" in the client, so escapes mean a full parse.
+        if b"tools" not in raw and b"\\u" not in raw and b"elicitation" not in raw:
             return raw
         event = parse_event(raw)
         if event.data is None:
@@ -465,6 +504,8 @@ class SseToolsListFilter:
             return raw
         if not isinstance(message, dict):
             return raw
+        if self._check is not None:
+            self._check(message)
         rewritten = self._rewrite(message)
         if rewritten is None:
             return raw

@@ -40,10 +40,17 @@ class ToolRecord:
     pending_hash: str | None
     pending: dict[str, Any] | None
     changed_at: float | None
+    # instruction families found in the pending definition's descriptions (tool poisoning): the
+    # tool stays blocked until `stoad tools accept`, whatever on_tool_change says
+    flagged: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
         return self.pending_hash is not None
+
+    @property
+    def poisoned(self) -> bool:
+        return self.pending_hash is not None and bool(self.flagged)
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,7 @@ def _unchanged(record: ToolRecord, digest: str) -> bool:
 
 def _record(name: str, raw: dict[str, Any]) -> ToolRecord:
     return ToolRecord(name, raw["accepted_hash"], raw["accepted"], raw.get("pending_hash"),
-                      raw.get("pending"), raw.get("changed_at"))
+                      raw.get("pending"), raw.get("changed_at"), tuple(raw.get("flagged", ())))
 
 
 def _raw(record: ToolRecord) -> dict[str, Any]:
@@ -71,6 +78,8 @@ def _raw(record: ToolRecord) -> dict[str, Any]:
     if record.pending_hash is not None:
         raw.update(pending_hash=record.pending_hash, pending=record.pending,
                    changed_at=record.changed_at)
+        if record.flagged:
+            raw["flagged"] = list(record.flagged)
     return raw
 
 
@@ -159,10 +168,13 @@ class ToolDefinitionStore:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def observe(self, route: str, definitions: list[dict[str, Any]]) -> list[Observation]:
+    def observe(self, route: str, definitions: list[dict[str, Any]],
+                inspect: Callable[[dict[str, Any]], list[str]] | None = None) -> list[Observation]:
         """
         Record the definitions one C{tools/list} result advertised. Only touches the file when
         something is new or changed, so steady-state listing costs a stat and hashing.
+        C{inspect} names what is wrong with a new or changed definition (tool poisoning): such a
+        definition is never trusted on first use, it waits for C{accept} like a change.
         """
         self.refresh()
         known = self._routes.get(route, {})
@@ -174,7 +186,12 @@ class ToolDefinitionStore:
             tools = routes.setdefault(route, {})
             for name, digest, definition in hashed:
                 old = tools.get(name)
-                if old is None:
+                flagged = tuple(inspect(definition)) if inspect is not None and (
+                    old is None or digest not in (old.accepted_hash, old.pending_hash)) else ()
+                if old is None and flagged:
+                    rec = ToolRecord(name, "", {}, digest, definition, self._clock(), flagged)
+                    observations.append(Observation(rec, True, True))
+                elif old is None:
                     rec = ToolRecord(name, digest, definition, None, None, None)
                     observations.append(Observation(rec, True, False))
                 elif digest == old.accepted_hash:
@@ -186,7 +203,7 @@ class ToolDefinitionStore:
                     observations.append(Observation(rec, False, False))
                 else:
                     rec = ToolRecord(name, old.accepted_hash, old.accepted, digest, definition,
-                                     self._clock())
+                                     self._clock(), flagged)
                     observations.append(Observation(rec, False, True))
                 tools[name] = rec
         return observations
