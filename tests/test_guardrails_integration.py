@@ -71,6 +71,30 @@ class GuardrailsDaemonTests(SynchronousTestCase):
         self.assertEqual(status, 200)
         self.assertEqual(body, b"data: hi\n\ndata: [REDACTED:github_token]\n\n")
 
+    def test_secret_split_across_events_redacted_whole(self) -> None:
+        """A secret cut over three LLM-style SSE events reaches the client as one marker, no part of it."""
+        pieces = ["token ", GITHUB[:15], GITHUB[15:30], GITHUB[30:] + " end"]
+        stream = b"".join(b"data: " + json.dumps({"id": "c1", "choices": [{"delta": {"content": p}}]}).encode()
+                          + b"\n\n" for p in pieces)
+        self.upstream.respond_with(stream, "text/event-stream")
+        status, _, body = self.daemon.request("GET", "/api/body")
+        self.assertEqual(status, 200)
+        text = "".join(json.loads(event[len(b"data: "):])["choices"][0]["delta"]["content"]
+                       for event in body.split(b"\n\n") if event)
+        self.assertEqual(text, "token [REDACTED:github_token] end")
+        for i in range(0, len(GITHUB) - 6):
+            self.assertNotIn(GITHUB[i:i + 7].encode(), body)
+
+    def test_secret_in_request_redacted_by_default(self) -> None:
+        """With the default configuration a credential in a request body is redacted before the upstream."""
+        status, _, _ = self.daemon.request("POST", "/api/echo", json.dumps(
+            {"db_password": "Tr0ub4dor&3-horse", "note": f"use {GITHUB}"}).encode(),
+            {"Content-Type": "application/json"})
+        self.assertEqual(status, 200)
+        (seen,) = self.upstream.requests
+        self.assertEqual(json.loads(seen["body"]), {"db_password": "[REDACTED:generic_secret]",
+                                                    "note": "use [REDACTED:github_token]"})
+
     def test_large_response_truncated(self) -> None:
         """A JSON response over the size limit becomes a valid truncation marker."""
         self.upstream.respond_with(json.dumps({"a": "x" * 10000}).encode())

@@ -234,6 +234,16 @@ class ToolDriftTests(GatewayWithMcp, SynchronousTestCase):
         self.assertEqual(run(call_echo).content[0].text, "x")
 
 
+class PoisonedToolInAlertModeTests(ToolDriftTests):
+    """
+    The same rug pull with C{mcp.on_tool_change = alert}: a plain change would pass with an alert,
+    but this one tells the model to read ~/.ssh/id_rsa (tool poisoning), so it is hidden and
+    blocked until accepted all the same.
+    """
+
+    on_tool_change = "alert"
+
+
 class McpWithTokensTests(SynchronousTestCase):
     """
     The auth layer with the real authorization server in front of the mcp layer: the SDK
