@@ -121,6 +121,44 @@ class PoisonedToolTests(LayerFixture, SynchronousTestCase):
         self.assertEqual([a[0] for a in self.alerts if a[0] == "mcp_elicitation_secret"], ["mcp_elicitation_secret"])
 
 
+class ToolsCliFlagTests(SynchronousTestCase):
+    def test_list_shows_the_flag_and_accept_clears_it(self) -> None:
+        """`stoad tools list` marks a poisoned tool FLAGGED with its families; accept makes it trusted."""
+        import argparse
+        import contextlib
+        import io
+        import shutil
+        import tempfile
+
+        from stoad.mcp import cli as tools_cli
+
+        directory = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, directory, True)
+        path = os.path.join(directory, "mcp-tools.json")
+        ToolDefinitionStore(path).observe("tools", [{"name": "echo", "description": RUG_PULL}], tool_poisoning)
+
+        def cli(*argv: str) -> tuple[int, str]:
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+                parser = argparse.ArgumentParser(prog="stoad")
+                tools_cli.add_subcommands(parser.add_subparsers(dest="command", required=True))
+                args = parser.parse_args(["tools", *argv])
+                code = int(args.func(args))
+            return code, out.getvalue()
+
+        code, out = cli("list", "--state-file", path)
+        [echo] = [line for line in out.splitlines() if " echo " in line]
+        self.assertIn("FLAGGED", echo)
+        self.assertIn("file_access", echo)
+        code, out = cli("list", "--state-file", path, "--json")
+        [row] = json.loads(out)
+        self.assertEqual((row["status"], "file_access" in row["flagged"]), ("flagged", True))
+        self.assertEqual(cli("accept", "--state-file", path, "tools", "echo")[0], 0)
+        record = ToolDefinitionStore(path).get("tools", "echo")
+        assert record is not None
+        self.assertEqual((record.poisoned, record.accepted["description"]), (False, RUG_PULL))
+
+
 def context_call() -> Any:
     from tests.test_mcp_layer import context as mcp_context
 

@@ -96,9 +96,9 @@ def _list(args: argparse.Namespace) -> int:
 def _print_rows(args: argparse.Namespace, rows: list[tuple[str, ToolRecord]]) -> int:
     if args.json:
         out: list[dict[str, Any]] = [
-            {"route": route, "tool": rec.name, "status": "changed" if rec.changed else "accepted",
+            {"route": route, "tool": rec.name, "status": _status(rec).lower(),
              "accepted_sha256": rec.accepted_hash, "pending_sha256": rec.pending_hash,
-             "changed_at": rec.changed_at}
+             "changed_at": rec.changed_at, "flagged": list(rec.flagged)}
             for route, rec in rows
         ]
         print(json.dumps(out, indent=1))
@@ -108,10 +108,18 @@ def _print_rows(args: argparse.Namespace, rows: list[tuple[str, ToolRecord]]) ->
         return 0
     print(f"{'ROUTE':<16} {'TOOL':<32} {'STATUS':<9} {'ACCEPTED':<12} {'CHANGED TO':<12} CHANGED AT")
     for route, rec in rows:
-        print(f"{route:<16} {rec.name:<32} {'CHANGED' if rec.changed else 'accepted':<9} "
-              f"{rec.accepted_hash[:12]:<12} {(rec.pending_hash or '-')[:12]:<12} "
-              f"{_when(rec.changed_at)}")
+        flagged = f"  flagged: {', '.join(rec.flagged)}" if rec.poisoned else ""
+        print(f"{route:<16} {rec.name:<32} {_status(rec):<9} "
+              f"{(rec.accepted_hash or '-')[:12]:<12} {(rec.pending_hash or '-')[:12]:<12} "
+              f"{_when(rec.changed_at)}{flagged}")
     return 0
+
+
+def _status(rec: ToolRecord) -> str:
+    """CHANGED for a pending change, FLAGGED when it carries instructions to the model (tool poisoning)."""
+    if rec.poisoned:
+        return "FLAGGED"
+    return "CHANGED" if rec.changed else "accepted"
 
 
 def _check_pending(args: argparse.Namespace, record: ToolRecord | None) -> bool:
