@@ -97,6 +97,22 @@ def learned_per_2kb() -> None:
         print(f"{name:45s} {len(text):8d} B  {timed(fn, 2000) * 1e6:9.1f} us ({cpu(fn, 2000) * 1e6:.1f} us CPU)")
 
 
+def mcp_checks() -> None:
+    """Tool-poisoning check of one tool definition, and the elicitation check of one request."""
+    from stoad.guardrails import elicitation_secrets, tool_poisoning
+
+    definition = {"name": "search", "description": "Search the web and return the top results as JSON. "
+                  "Use this tool when the user asks about current events.",
+                  "inputSchema": {"type": "object", "properties": {
+                      "query": {"type": "string", "description": "What to search for."},
+                      "limit": {"type": "integer", "description": "How many results, at most 20."}}}}
+    elicitation = {"message": "Which shipping date suits you?", "requestedSchema": {
+        "type": "object", "properties": {"date": {"type": "string", "format": "date"}}}}
+    for name, fn in (("tool_poisoning, one definition", lambda: tool_poisoning(definition)),
+                     ("elicitation_secrets, one request", lambda: elicitation_secrets(elicitation))):
+        print(f"{name:45s}           {timed(fn, 2000) * 1e6:9.1f} us ({cpu(fn, 2000) * 1e6:.1f} us CPU)")
+
+
 def llm_stream(text: str, piece: int) -> list[bytes]:
     out = []
     for i in range(0, len(text), piece):
@@ -142,6 +158,7 @@ def main() -> None:
               f"({cpu(scan(body), repeat) * 1e6:.1f} us CPU)")
     learned_per_2kb()
     stream_window_cost()
+    mcp_checks()
     for size in (250_000, 500_000, 1_000_000):
         for name, body in adversarial(size).items():
             print(f"adversarial {name:18s} {len(body):15d} B  {timed(scan(body), 3) * 1e3:9.1f} ms")

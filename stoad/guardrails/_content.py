@@ -242,7 +242,7 @@ class ContentScanner:
         _collect_strings(document, strings, dicts, lists)
         joined = "\n".join(strings)
         if b"\\" in data and not self.scanner.maybe(joined, self.active) and \
-                not self.scanner.maybe(data, self.active):
+                not self.scanner.maybe(data, self.active, learned=False):
             return None
         self._focus = _touched(strings, self.scanner.spans(joined, self.active))
         self._phrases_possible = INJECTION in self.active and self.scanner.phrase_possible(joined)

@@ -516,24 +516,29 @@ class Scanner:
         self._ssn_key = re2.compile(r"(?i)(?:^|[^a-z])(?:ssn|social[_ -]?security(?:[_ -]?(?:number|no))?)$",
                                     _RE2_OPTIONS)
         self._allow_cache: dict[tuple[str, ...], re2._Regexp] = {}
+        self._last_normalised: tuple[str, str] | None = None
         self._key_cache: dict[str, bool] = {}
 
-    def maybe(self, data: bytes | str, detectors: frozenset[str]) -> bool:
-        """A cheap over-approximation: False means no rule of C{detectors} can match C{data}."""
+    def maybe(self, data: bytes | str, detectors: frozenset[str], learned: bool = True) -> bool:
+        """
+        A cheap over-approximation: False means no rule of C{detectors} can match C{data}
+        (C{learned=False}: leaving out the learned detector's gate, for raw bytes whose decoded
+        strings were already asked about).
+        """
         if (PII in detectors or SECRETS in detectors) and self._set.Match(data):
             return True
         if INJECTION in detectors:
             norm = normalise_ascii(data) if isinstance(data, bytes) and data.isascii() else \
-                normalise(data if isinstance(data, str) else data.decode("utf-8", "replace"))
+                self._normalised(data if isinstance(data, str) else data.decode("utf-8", "replace"))
             if self._phrase_set.Match(norm):
                 return True
-            if self._gated(norm if isinstance(norm, bytes) else _as_ascii_bytes(norm)):
+            if learned and self._gated(norm if isinstance(norm, bytes) else _as_ascii_bytes(norm)):
                 return True
         return False
 
     def injection(self, text: str) -> list[str]:
         """The phrase families found in C{text} after normalisation, and C{learned} if the model flags it."""
-        norm = normalise(text)
+        norm = self._normalised(text)
         hits = self._phrase_set.Match(norm) or ()
         families = sorted({self.phrases[i][0] for i in hits})
         if self.model is not None and self._gated(_as_ascii_bytes(norm)) and self.model.flags(tokens(norm)):
@@ -579,7 +584,7 @@ class Scanner:
         Where the learned detector's gate matches C{text}; None when a phrase matches anywhere or
         normalisation changes offsets (then every part of the text must be looked at).
         """
-        norm = normalise(text)
+        norm = self._normalised(text)
         if len(norm) != len(text) or self._phrase_set.Match(norm):
             return None
         subject = _as_ascii_bytes(norm)
@@ -589,10 +594,22 @@ class Scanner:
 
     def phrase_possible(self, text: str) -> bool:
         """Whether any injection phrase, or the learned detector's gate, matches C{text}."""
-        norm = normalise(text)
+        norm = self._normalised(text)
         if self._phrase_set.Match(norm):
             return True
         return self._gated(_as_ascii_bytes(norm))
+
+    def _normalised(self, text: str) -> str:
+        """L{normalise}, remembering the last long text: one body's joined strings are asked
+        about up to three times (maybe, phrase_possible, gate_spans)."""
+        if len(text) < 1024:
+            return normalise(text)
+        last = self._last_normalised
+        if last is not None and last[0] is text:
+            return last[1]
+        norm = normalise(text)
+        self._last_normalised = (text, norm)
+        return norm
 
     def _gated(self, normalised: str | bytes) -> bool:
         """Whether normalised text holds the distinct gate words the learned detector needs."""
