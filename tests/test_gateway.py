@@ -75,14 +75,15 @@ class _Layer:
 
 
 class GatewayTestCase(SynchronousTestCase):
-    def build(self, *layers: Any) -> None:
-        self.clock = Clock()
+    def build(self, *layers: Any, tracer: Any = None, clock: Clock | None = None) -> None:
+        self.clock = clock if clock is not None else Clock()
         self.forwarder = _Forwarder()
         self.metrics = Metrics()
+        chain_layers = tracer.wrap(layers) if tracer is not None else list(layers)
         gateway = Gateway(routes=RouteTable([route("api", "/api")]),
-                          chain=FilterChain(list(layers), self.clock, 5.0),
+                          chain=FilterChain(chain_layers, self.clock, 5.0),
                           forwarder=self.forwarder, metrics=self.metrics, clock=self.clock,
-                          normalise_path=normalise_path, public_host="gw.example")
+                          normalise_path=normalise_path, public_host="gw.example", tracer=tracer)
         factory = GatewayHTTPFactory(gateway, LIMITS, self.metrics, self.clock)
         self.channel: GatewayChannel = factory.buildProtocol(None)
         self.transport = StringTransport()

@@ -147,6 +147,7 @@ def build_request_event(ctx: RequestContext, now: float, worker: int) -> tuple[d
         "bytes_in": ctx.bytes_in,
         "bytes_out": ctx.bytes_out,
         "layer_ms": ctx.timings.copy() if ctx.timings else {},
+        "trace_id": ctx.trace.trace_id if ctx.trace is not None else None,
     }
     return event, source
 

@@ -18,8 +18,9 @@ from stoad.config._model import (
     TLSSettings,
 )
 from stoad.config._reader import ConfigError, Problems, SectionReader
+from stoad.tracing._settings import parse_tracing
 
-CORE_SECTIONS = ("server", "tls", "limits", "admin", "log", "chain", "state")
+CORE_SECTIONS = ("server", "tls", "limits", "admin", "log", "chain", "state", "tracing")
 ROUTE_PREFIX = "route:"
 _NO_DEFAULTS = "\x00no-defaults"
 
@@ -165,6 +166,8 @@ def _parse(sections: dict[str, dict[str, str]], problems: Problems, base_dir: st
     log_level = log_r.choice("level", ("debug", "info", "warn", "error"), "info")
     log_r.finish()
 
+    tracing = parse_tracing(_reader(sections, "tracing", problems, base_dir, required=False))
+
     # Imported here: stoad.runtime.layers itself needs this package's reader (no import cycle).
     from stoad.runtime.layers import CHAIN_ORDER, SectionSource, load_plugin
 
@@ -224,6 +227,7 @@ def _parse(sections: dict[str, dict[str, str]], problems: Problems, base_dir: st
         layer_settings=layer_settings,
         routes=tuple(sorted(routes, key=lambda r: len(r.prefix), reverse=True)),
         state=state,
+        tracing=tracing,
     )
 
 

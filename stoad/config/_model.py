@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
+from stoad.tracing._settings import TracingSettings
+
 if TYPE_CHECKING:
     from stoad.state._settings import StateSettings
 
@@ -91,3 +93,4 @@ class Config:
     layer_settings: Mapping[str, Any]
     routes: tuple[Route, ...]
     state: StateSettings | None = None  # [state]; None only in configs built by hand in tests
+    tracing: TracingSettings = field(default_factory=TracingSettings)

@@ -11,7 +11,7 @@ import os
 import signal
 import socket
 import sys
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from twisted.internet import defer
 from twisted.internet.task import LoopingCall
@@ -29,6 +29,10 @@ from stoad.proxy.tls import ReloadableServerTLS, TLSMaterialError
 from stoad.runtime.chain import FilterChain
 from stoad.runtime.layers import AlertBus, Services, load_plugin
 from stoad.state import REDIS, StateSettings, build_state
+from stoad.tracing import build_tracer
+
+if TYPE_CHECKING:
+    from stoad.tracing import ExchangeTracer
 
 log = Logger()
 
@@ -80,6 +84,7 @@ class WorkerRuntime:
         except TLSMaterialError as e:
             raise StartupError(f"tls: {e}") from None
         self.layers = build_layers(config, self.services)
+        self.tracer: ExchangeTracer | None = build_tracer(config, reactor, index)
         self.gateway = self._gateway(config, self.layers)
         self.http_factory = GatewayHTTPFactory(self.gateway, config.limits, self.metrics, reactor)
         self.tls_factory = GatewayTLSFactory(self.tls, self.http_factory, self.metrics,
@@ -117,12 +122,14 @@ class WorkerRuntime:
     def _gateway(self, config: Config, layers: list[Any]) -> Gateway:
         return Gateway(
             routes=RouteTable(config.routes),
-            chain=FilterChain(layers, self.reactor, config.server.step_timeout),
+            chain=FilterChain(self.tracer.wrap(layers) if self.tracer is not None else layers,
+                              self.reactor, config.server.step_timeout),
             forwarder=Forwarder(self.reactor, config.routes, idle_timeout=config.limits.idle_timeout),
             metrics=self.metrics,
             clock=self.reactor,
             normalise_path=normalise_path,
             public_host=config.server.public_url.split("://", 1)[1].split("/", 1)[0],
+            tracer=self.tracer,
         )
 
     def listen(self, fd: int | None = None, family: int = socket.AF_INET) -> Any:
@@ -149,6 +156,8 @@ class WorkerRuntime:
         if (config.server.listen != self.config.server.listen
                 or config.server.workers != self.config.server.workers):
             log.warn("listen address and worker count change only on restart")
+        if config.tracing != self.config.tracing:
+            log.warn("changes to [tracing] take effect on restart")
         try:
             self.tls.reload(config.tls)
         except TLSMaterialError as e:
@@ -304,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     reactor.callWhenRunning(control.say, "READY")
     reactor.callWhenRunning(log.info, "worker {index} serving", index=args.index)
     reactor.run(installSignalHandlers=False)
+    if runtime.tracer is not None:
+        runtime.tracer.shutdown()  # export what is queued, bounded by [tracing] export_timeout
     return 0
 
 

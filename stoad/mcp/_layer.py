@@ -225,6 +225,11 @@ class McpLayer:
         self._metrics.messages.labels(route, self._metrics.method_label(method)).inc()
         name = rpc.target_name(message)
         params = message.params or {}
+        meta = params.get("_meta")
+        if isinstance(meta, dict) and isinstance(meta.get("traceparent"), str):
+            ctx.mcp.traceparent = meta["traceparent"]
+            state = meta.get("tracestate")
+            ctx.mcp.tracestate = state if isinstance(state, str) else None
         if method == "tools/call":
             ctx.mcp.tool_name = name
             arguments = params.get("arguments")

@@ -30,6 +30,7 @@ from stoad.runtime.deny import Deny
 
 if TYPE_CHECKING:
     from stoad.proxy.http import GatewayRequest
+    from stoad.tracing import ExchangeTracer
 
 log = Logger()
 
@@ -55,6 +56,7 @@ class Gateway:
         clock: Any,
         normalise_path: Callable[[str], str],
         public_host: str,
+        tracer: ExchangeTracer | None = None,
     ) -> None:
         self.routes = routes
         self.chain = chain
@@ -63,6 +65,7 @@ class Gateway:
         self.clock = clock
         self.normalise_path = normalise_path
         self.public_host = public_host
+        self.tracer = tracer
         self.local_servers: Sequence[Any] = tuple(
             layer for layer in chain.layers if hasattr(layer, "serve_local")
         )
@@ -178,6 +181,8 @@ class _Exchange:
             status = ctx.status if ctx and ctx.status else self.request.code
             self.gateway.count(route_name, status, self.gateway.clock.seconds() - started)
             if ctx is not None:
+                if ctx.trace is not None:
+                    ctx.trace.finish()
                 self.gateway.chain.complete(ctx)
 
     def _context(self, started: float) -> RequestContext:
@@ -207,6 +212,8 @@ class _Exchange:
             bytes_in=max(size, 0),
         )
         self.ctx = ctx
+        if self.gateway.tracer is not None:
+            ctx.trace = self.gateway.tracer.begin(ctx)
         if not raw_path.startswith("/"):
             # Absolute-form and asterisk-form targets are for forward proxies: a reverse proxy
             # that honoured them would let the client choose the upstream.
@@ -272,6 +279,8 @@ class _Exchange:
         headers.setRawHeaders(b"x-request-id", [ctx.request_id.encode("ascii")])
         for name, value in ctx.upstream_headers.items():
             headers.setRawHeaders(name.encode("latin-1"), [value.encode("latin-1")])
+        if ctx.trace is not None:
+            ctx.trace.upstream_call(headers, self.gateway.routes.upstream_path(ctx.route, ctx.path))
         return headers
 
     async def _relay(self, ctx: RequestContext, response: IResponse, head: ResponseHead,

@@ -6,7 +6,10 @@ Built once per request by stoad.proxy.http; layers record their decisions here f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stoad.tracing import ExchangeTrace
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class McpCall:
     resource_uri: str | None = None
     prompt_name: str | None = None
     session_id: str | None = None
+    traceparent: str | None = None  # W3C trace context from params._meta (MCP SEP-414)
+    tracestate: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,7 @@ class RequestContext:
     reason: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)  # per-layer scratch space, keyed by layer
+    trace: ExchangeTrace | None = None  # set only when [tracing] is enabled
 
     def header(self, name: str) -> str | None:
         """The first value of a request header (name case-insensitive), or None."""
