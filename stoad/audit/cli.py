@@ -1,4 +1,5 @@
-"""C{stoad audit verify|show|keygen|hash-params}: check a trail, review it, make keys, check a value."""
+"""C{stoad audit verify|show|report|keygen|hash-params}: check a trail, review it, chart it, make
+keys, check a value."""
 
 from __future__ import annotations
 
@@ -58,6 +59,10 @@ def add_subcommands(subparsers: Any) -> None:
                       help="only events newer than this, e.g. 7d, 12h, 30m")
     show.add_argument("--json", action="store_true", help="one JSON record per line")
     show.set_defaults(func=run_show)
+
+    from stoad.report import add_report_command
+
+    add_report_command(commands, _since)
 
     keygen = commands.add_parser("keygen", help="write a new Ed25519 checkpoint signing key")
     keygen.add_argument("path", metavar="PATH", help="private key file (PATH.pub gets the public key)")

@@ -1,0 +1,105 @@
+"""A real, signed audit trail with known contents, for the audit report's tests.
+
+C{write_trail(directory)} writes it with the daemon's own chain writer and returns what it holds,
+so a test can compare the report's charts against the numbers that went in.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from stoad.audit._chain import load_private_key
+from stoad.audit._event import build_alert_event, build_request_event
+from stoad.audit._writer import AuditChainWriter
+from stoad.runtime.context import GuardrailTrigger, Identity, LayerDecision
+from tests.support.audit import context, write_key
+
+NOW = 1_800_000_000.0  # the report's "now" in these tests
+HOSTILE_TOOL = "<script>alert(1)</script><img src=http://attacker.invalid/x>"
+
+
+@dataclass
+class Trail:
+    directory: str  # the [audit] directory (worker-0 inside)
+    key: str  # private key path; key + ".pub" is the public key
+    consumers: dict[str, int] = field(default_factory=dict)  # consumer -> calls
+    agents: dict[str, int] = field(default_factory=dict)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    denials_by_layer: dict[str, int] = field(default_factory=dict)
+    denied_tools: dict[str, int] = field(default_factory=dict)
+    guardrails: dict[str, int] = field(default_factory=dict)
+    alerts: dict[str, int] = field(default_factory=dict)
+
+
+# (hours before NOW, consumer, agent, tool, outcome, denied_by, guardrail detector or None)
+CALLS: list[tuple[float, str, str, str | None, str, str | None, str | None]] = [
+    (50.0, "acme-support", "agent-1", "search", "allowed", None, None),
+    (49.0, "acme-support", "agent-1", "search", "allowed", None, "email"),
+    (30.0, "acme-support", "agent-2", "delete_all", "denied", "policy", None),
+    (29.5, "acme-support", "agent-2", "delete_all", "denied", "policy", None),
+    (20.0, "globex", "agent-3", "echo", "allowed", None, "secret"),
+    (12.0, "globex", "agent-3", None, "denied", "auth", None),
+    (6.0, "acme-support", "agent-1", "search", "allowed", None, "email"),
+    (5.0, "initech", "agent-4", "export", "denied", "guardrails", "injection"),
+    (3.0, "acme-support", "agent-1", HOSTILE_TOOL, "denied", "mcp", None),
+    (2.0, "globex", "agent-3", "echo", "error", None, None),
+    (1.0, "acme-support", "agent-1", "search", "allowed", None, None),
+    (200.0, "old-consumer", "agent-9", "search", "denied", "policy", None),  # outside 7d
+]
+ALERTS = [(4.0, "guardrail_triggered", "medium"), (3.5, "mcp_session_hijack", "high"),
+          (1.5, "guardrail_triggered", "medium")]
+
+
+def write_trail(base: str, now: float = NOW) -> Trail:
+    """Write CALLS and ALERTS, timed back from C{now}, as one worker's signed chain under
+    C{base}/audit."""
+    key_path = write_key(os.path.join(base, "keys"))
+    directory = os.path.join(base, "audit")
+    writer = AuditChainWriter(os.path.join(directory, "worker-0"), load_private_key(key_path),
+                              fsync_interval=0.005)
+    writer.open()
+    writer.start()
+    trail = Trail(directory, key_path)
+    events: list[tuple[float, dict[str, Any], Any]] = []
+    for n, (hours, consumer, agent, tool, outcome, denied_by, detector) in enumerate(CALLS):
+        started = now - hours * 3600
+        ctx = context(n, tool=tool, consumer=consumer, started=started, outcome=outcome,
+                      denied_by=denied_by, status={"allowed": 200, "denied": 403}.get(outcome, 502),
+                      reason=f"refused by {denied_by}" if denied_by else None,
+                      guardrail_triggers=[GuardrailTrigger(detector, "request", "redact", 2)]
+                      if detector else [],
+                      decisions=[LayerDecision("audit", "allow")])
+        assert ctx.identity is not None
+        ctx.identity = Identity(ctx.identity.client_id, "subject", consumer, agent, "gold",
+                                frozenset(), {}, "jwt", "hash")
+        event, source = build_request_event(ctx, started + 0.01, 0)
+        events.append((started, event, source))
+        if hours > 7 * 24:
+            continue
+        trail.consumers[consumer] = trail.consumers.get(consumer, 0) + 1
+        trail.agents[agent] = trail.agents.get(agent, 0) + 1
+        trail.outcomes[outcome] = trail.outcomes.get(outcome, 0) + 1
+        if denied_by:
+            trail.denials_by_layer[denied_by] = trail.denials_by_layer.get(denied_by, 0) + 1
+            if tool:
+                trail.denied_tools[tool] = trail.denied_tools.get(tool, 0) + 1
+        if detector:
+            trail.guardrails[detector] = trail.guardrails.get(detector, 0) + 2
+    for hours, kind, severity in ALERTS:
+        event = build_alert_event(kind, severity, None, {"route": "tools", "count": 1},
+                                  now - hours * 3600, 0)
+        events.append((now - hours * 3600, event, None))
+        trail.alerts[kind] = trail.alerts.get(kind, 0) + 1
+    for _, event, source in sorted(events, key=lambda item: item[0]):
+        writer.append(event, source)
+    if not writer.wait_durable(10.0):
+        raise RuntimeError("the audit writer did not make the trail durable")
+    writer.close(5.0)
+    with open(key_path + ".pub", "wb") as f:
+        from cryptography.hazmat.primitives import serialization
+
+        f.write(load_private_key(key_path).public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return trail
