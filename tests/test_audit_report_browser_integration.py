@@ -91,7 +91,7 @@ class ReportInChromiumTests(SynchronousTestCase):
             # Columns grow up, rows grow right: the growing side must be value times one scale.
             side = "height" if name == "timeline" else "width"
             scales = [b[side] / b["value"] for b in bars]
-            for bar, scale in zip(bars, scales):
+            for bar, scale in zip(bars, scales, strict=True):
                 self.assertTrue(bar["svg"], bar)
                 self.assertGreater(bar["width"], 0, bar)
                 self.assertGreater(bar["height"], 0, bar)
