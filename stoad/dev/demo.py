@@ -1,6 +1,6 @@
 """`make demo` and `make run`: a dev PKI, a demo backend and the real gateway with the shipped
 example config (etc/stoad/stoad.ini), then agent calls that are allowed, denied, redacted and
-audited. Everything it starts, it stops.
+audited, and the HTML audit report of those calls. Everything it starts, it stops.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 from stoad.dev.devpki import write_dev_pki
 from stoad.dev.devtoken import mint_dev_token, write_dev_issuer
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = os.path.join(REPO, "etc", "stoad", "stoad.ini")
 PKI = os.path.join(REPO, "etc", "stoad", "pki")
 RUN = os.path.join(REPO, "run", "demo")
@@ -172,6 +172,20 @@ def show_audit(paths: dict[str, str]) -> None:
     print("  " + (verified.stdout.strip() or verified.stderr.strip()).replace("\n", "\n  "))
 
 
+def write_report(paths: dict[str, str]) -> None:
+    audit_dir = os.path.join(RUN, "state", "audit")
+    out = os.path.join(RUN, "audit-report.html")
+    stoad = os.path.join(os.path.dirname(sys.executable), "stoad")
+    print("\n### the report of these calls (stoad audit report)")
+    report = subprocess.run([stoad, "audit", "report", os.path.relpath(audit_dir, REPO), "--key",
+                             paths["audit-key"] + ".pub", "--html", out],
+                            capture_output=True, text=True, cwd=REPO)
+    print("  " + (report.stdout.strip() or report.stderr.strip()).replace("\n", "\n  "))
+    if report.returncode == 0:
+        print(f"* open {os.path.relpath(out)} in a browser: charts of the calls above, "
+              "one self-contained file")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stoad.dev.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--foreground", action="store_true",
@@ -195,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         gateway.send_signal(signal.SIGTERM)
         gateway.wait(30)
         show_audit(paths)
+        write_report(paths)
         print("\n* stopped the gateway and the demo backend")
         return 0
     except KeyboardInterrupt:

@@ -17,6 +17,7 @@ from stoad.audit._event import parse_rfc3339_ms
 OUTCOMES = ("allowed", "denied", "error")
 _BUCKETS = (60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400)
 _MAX_BUCKETS = 48
+_MIN_BUCKETS = 12
 _LATEST = 25
 
 
@@ -129,7 +130,8 @@ def _count(summary: AuditSummary, record: dict[str, Any], when: float,
     outcome = outcome if outcome in OUTCOMES else "error"
     summary.outcomes[outcome] += 1
     times.append((when, outcome))
-    consumer, agent = _text(record.get("consumer_id")), _text(record.get("agent_id"))
+    consumer = _text(record.get("consumer_id"), "(no identity)")
+    agent = _text(record.get("agent_id"), "(no identity)")
     summary.by_consumer.setdefault(consumer, Counter())[outcome] += 1
     summary.by_agent.setdefault(agent, Counter())[outcome] += 1
     tool = record.get("tool_name")
@@ -168,8 +170,9 @@ def _bucket(summary: AuditSummary, times: list[tuple[float, str]]) -> None:
     size = next((b for b in _BUCKETS if span / b <= _MAX_BUCKETS),
                 max(_BUCKETS[-1], int(span // _MAX_BUCKETS) + 1))
     summary.bucket_seconds = size
-    first = int(start // size) * size
     last = int(end // size) * size
+    # At least _MIN_BUCKETS columns, so that a short trail is not one bar across the chart.
+    first = min(int(start // size) * size, last - (_MIN_BUCKETS - 1) * size)
     summary.timeline = {t: Counter() for t in range(first, last + size, size)}
     for when, outcome in times:
         bucket = int(when // size) * size

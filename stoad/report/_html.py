@@ -32,7 +32,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:0 0 8px}
 table{border-collapse:collapse;width:100%;font-size:12px}
 td,th{border-bottom:1px solid #eee;padding:3px 6px;text-align:left;vertical-align:top}
 .ok{color:#2e7d32;font-weight:bold}.failed{color:#c62828;font-weight:bold}
-.empty{color:#777;font-style:italic}.mono{font-family:'DejaVu Sans Mono',monospace}
+td:first-child{white-space:nowrap}.empty{color:#777;font-style:italic}.mono{font-family:'DejaVu Sans Mono',monospace}
 """
 
 

@@ -16,7 +16,7 @@ def _e(text: object) -> str:
     return escape(str(text), quote=True)
 
 
-def _short(text: str, most: int = 24) -> str:
+def _short(text: str, most: int = 26) -> str:
     return text if len(text) <= most else text[: most - 1] + "…"
 
 
@@ -82,7 +82,7 @@ def bars(chart: str, rows: Sequence[tuple[str, Mapping[str, int]]],
     """Horizontal stacked bars, one row per label, largest first as given."""
     if not rows:
         return "<p class='empty'>none in this period</p>"
-    label_w, value_w, row_h, top = 150, 44, 22, 6
+    label_w, value_w, row_h, top = 170, 40, 22, 6
     plot_w = width - label_w - value_w
     height = top * 2 + row_h * len(rows)
     peak = max(sum(values.get(key, 0) for key, _, _ in series) for _, values in rows) or 1

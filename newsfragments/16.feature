@@ -1,0 +1,1 @@
+Traces: with `[tracing] enabled = yes`, stoad exports an OpenTelemetry span per exchange with a child per layer step and the upstream call (HTTP and MCP/GenAI semantic conventions, never a token, body or argument), continues the client's W3C trace context (or the MCP `params._meta` one), sends the upstream its own `traceparent` and writes the trace id into each audit record.
