@@ -1,9 +1,10 @@
 """What tracing costs per exchange: the real gateway and HTTP channel in memory, five pass-through
 layers and an upstream that answers at once, with tracing off, on (every exchange sampled,
-exported by the batch processor's thread to an exporter that drops the batches), and on with
-every exchange sampled out.
+exported by the batch processor's thread to an exporter that drops the batches), on with every
+exchange sampled out, and on with the daemon's real OTLP/HTTP exporter sending to a collector.
 
 Run: .venv/bin/python bench/bench_tracing.py [--exchanges N] [--runs R] [--modes off,on,...]
+     .venv/bin/python bench/bench_tracing.py --modes otlp --endpoint http://127.0.0.1:4318/v1/traces
 Against another checkout (tracing off only, e.g. main before tracing landed):
      PYTHONPATH=OTHER_CHECKOUT .venv/bin/python bench/bench_tracing.py --modes off
 """
@@ -80,7 +81,7 @@ class _PassThrough:
         return None
 
 
-def _tracer(mode: str, clock: Clock) -> Any:
+def _tracer(mode: str, clock: Clock, endpoint: str | None = None) -> Any:
     if mode == "off":
         return None
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
@@ -92,18 +93,24 @@ def _tracer(mode: str, clock: Clock) -> Any:
         def export(self, spans: Sequence[Any]) -> SpanExportResult:
             return SpanExportResult.SUCCESS
 
-    settings = TracingSettings(enabled=True,
-                               sampler="always_on" if mode == "on" else "always_off")
+    settings = TracingSettings(enabled=True, sampler="always_off" if mode == "sampled-out"
+                               else "always_on", max_queue_size=1 << 16,
+                               layer_spans=mode not in ("on-no-layer-spans", "otlp-no-layer-spans"),
+                               schedule_delay=0.2, endpoint=endpoint or "http://127.0.0.1:9/")
+    if mode.startswith("otlp"):
+        if endpoint is None:
+            raise SystemExit("mode otlp needs --endpoint (a collector's /v1/traces URL)")
+        return ExchangeTracer(settings, clock, "https://gw:8443")  # the daemon's own exporter
     return ExchangeTracer(settings, clock, "https://gw:8443",
                           processor=BatchSpanProcessor(_Drop(), max_queue_size=1 << 16,
                                                        schedule_delay_millis=200))
 
 
-def run(mode: str, exchanges: int) -> float:
+def run(mode: str, exchanges: int, endpoint: str | None = None) -> float:
     """CPU microseconds per exchange (every thread of the process, so the export thread's work
     counts too), one run."""
     clock = Clock()
-    tracer = _tracer(mode, clock)
+    tracer = _tracer(mode, clock, endpoint)
     layers: list[Any] = [_PassThrough(n) for n in ("audit", "auth", "mcp", "policy",
                                                    "guardrails")]
     extra = {} if tracer is None else {"tracer": tracer}
@@ -138,10 +145,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--exchanges", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--modes", default="off,on,sampled-out")
+    parser.add_argument("--modes", default="off,on,sampled-out",
+                        help="off, on (exported to a no-op exporter), on-no-layer-spans, "
+                        "sampled-out, otlp, otlp-no-layer-spans")
+    parser.add_argument("--endpoint", help="OTLP/HTTP traces URL for mode otlp")
     args = parser.parse_args()
     for mode in args.modes.split(","):
-        figures = sorted(run(mode, args.exchanges) for _ in range(args.runs))
+        figures = sorted(run(mode, args.exchanges, args.endpoint) for _ in range(args.runs))
         print(f"{mode:12} median {statistics.median(figures):7.1f} µs CPU/exchange "
               f"(best {figures[0]:.1f}, worst {figures[-1]:.1f}; {args.runs} runs of "
               f"{args.exchanges})")

@@ -254,6 +254,14 @@ class TrustAndSamplingTests(TracedGatewayTestCase):
         assert sent is not None
         self.assertEqual(int(sent[0].rsplit(b"-", 1)[1], 16) & 1, 0)  # the sampled flag
 
+    def test_without_layer_spans_only_the_exchange_and_upstream_are_traced(self) -> None:
+        """layer_spans = no: the server and client spans, no step span, layers run unwrapped."""
+        self.traced(_Named("auth"), _Named("policy"), layer_spans=False)
+        self.call(b"GET /api/x HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(set(self.spans()), {"GET /api", "GET"})
+        self.assertEqual([type(layer).__name__ for layer in self.tracer.wrap([_Named("a")])],
+                         ["_Named"])
+
     def test_ratio_sampler_respects_a_sampled_parent(self) -> None:
         """parentbased_traceidratio with ratio 0 still records a trace the client sampled."""
         self.traced(sampler="parentbased_traceidratio", ratio=0.0)
@@ -328,10 +336,35 @@ class SettingsTests(SynchronousTestCase):
         """Every key has its typed value."""
         settings, problems = self.parse(
             enabled="yes", endpoint="https://otel.example:4318/v1/traces", service_name="gw-eu",
-            sampler="traceidratio", ratio="0.25", continue_client_trace="no",
+            sampler="traceidratio", ratio="0.25", continue_client_trace="no", layer_spans="no",
             export_timeout="2s", schedule_delay="250ms", max_queue_size="100",
             max_export_batch_size="50")
         self.assertEqual(problems, [])
         self.assertEqual((settings.sampler, settings.ratio, settings.schedule_delay,
-                          settings.continue_client_trace, settings.service_name),
-                         ("traceidratio", 0.25, 0.25, False, "gw-eu"))
+                          settings.continue_client_trace, settings.layer_spans,
+                          settings.service_name),
+                         ("traceidratio", 0.25, 0.25, False, False, "gw-eu"))
+
+
+class TracingFailureTests(TracedGatewayTestCase):
+    def test_a_failing_tracer_never_costs_the_audit_record(self) -> None:
+        """If ending the spans fails, the failure is logged and every layer's on_complete (the
+        audit record) still runs, without a trace id."""
+        events: list[dict[str, Any]] = []
+
+        def record(ctx: RequestContext) -> None:
+            events.append(build_request_event(ctx, 0.0, 0)[0])
+
+        layer = _Named("audit")
+        layer.on_complete = record  # type: ignore[method-assign]
+        self.traced(layer)
+
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("exporter bug")
+
+        self.tracer.tracer.start_span = broken  # type: ignore[method-assign]
+        self.tracer.provider.get_tracer = broken  # type: ignore[method-assign]
+        self.call(b"GET /api/x HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(len(events), 1)
+        self.assertIsNone(events[0]["trace_id"])
+        self.assertGreaterEqual(len(self.flushLoggedErrors(RuntimeError)), 1)

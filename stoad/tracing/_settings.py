@@ -30,6 +30,7 @@ class TracingSettings:
     sampler: str = "parentbased_traceidratio"
     ratio: float = 1.0
     continue_client_trace: bool = True
+    layer_spans: bool = True  # a child span per layer step (no: only exchange and upstream)
     export_timeout: float = 10.0
     schedule_delay: float = 5.0
     max_queue_size: int = 2048
@@ -66,6 +67,7 @@ def parse_tracing(reader: SectionReader) -> TracingSettings:
         sampler=reader.choice("sampler", SAMPLERS, defaults.sampler),
         ratio=ratio,
         continue_client_trace=reader.boolean("continue_client_trace", True),
+        layer_spans=reader.boolean("layer_spans", True),
         export_timeout=reader.duration("export_timeout", defaults.export_timeout, minimum=0.1,
                                        maximum=300.0),
         schedule_delay=reader.duration("schedule_delay", defaults.schedule_delay, minimum=0.01,

@@ -25,6 +25,7 @@ from opentelemetry.sdk.trace.sampling import (
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, set_span_in_context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from twisted.internet.defer import Deferred
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.http_headers import Headers
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from stoad.runtime.chain import Layer, ResponseHead
     from stoad.runtime.context import RequestContext
 
+log = Logger()
 _PROPAGATOR = TraceContextTextMapPropagator()
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS",
                             "TRACE", "PATCH", "QUERY"})
@@ -108,6 +110,9 @@ class ExchangeTracer:
         return ExchangeTrace(self, ctx)
 
     def wrap(self, layers: Sequence[Layer]) -> list[Layer]:
+        """The layers as the chain should run them: timed, unless C{layer_spans = no}."""
+        if not self.settings.layer_spans:
+            return list(layers)
         return [TracedLayer(layer, self.clock) for layer in layers]
 
     def shutdown(self) -> None:
@@ -138,9 +143,13 @@ class ExchangeTrace:
         self._steps.append((layer, phase, started, ended, decision))
 
     @property
-    def trace_id(self) -> str:
-        """The W3C trace id (32 hex digits) this exchange belongs to."""
-        return format(self._server_span().get_span_context().trace_id, "032x")
+    def trace_id(self) -> str | None:
+        """The W3C trace id (32 hex digits) this exchange belongs to (None if tracing broke)."""
+        try:
+            return format(self._server_span().get_span_context().trace_id, "032x")
+        except Exception:
+            log.failure("tracing: no trace id for this exchange")
+            return None
 
     @property
     def sampled(self) -> bool:
@@ -203,10 +212,19 @@ class ExchangeTrace:
             headers.setRawHeaders(name.encode("ascii"), [value.encode("ascii")])
 
     def finish(self) -> None:
-        """The exchange is over: emit the step spans and end the client and server spans."""
+        """
+        The exchange is over: emit the step spans and end the client and server spans. Never
+        raises: what runs after it (every layer's C{on_complete}, the audit record) must run.
+        """
         if self._finished:
             return
         self._finished = True
+        try:
+            self._finish()
+        except Exception:
+            log.failure("tracing: the spans of an exchange could not be finished")
+
+    def _finish(self) -> None:
         ctx = self._ctx
         now = _ns(self._owner.clock.seconds())
         server = self._server_span()
