@@ -16,7 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from stoad.audit._event import build_request_event
 from stoad.config import ConfigError
 from stoad.config._reader import Problems, SectionReader
-from stoad.runtime.context import Identity, McpCall, RequestContext
+from stoad.runtime.context import TRACE, Identity, McpCall, RequestContext
 from stoad.runtime.deny import Deny
 from stoad.tracing import TracingSettings, parse_tracing
 from stoad.tracing._tracer import ExchangeTracer
@@ -277,7 +277,7 @@ class TracingOffTests(GatewayTestCase):
     def test_without_a_tracer_the_client_traceparent_passes_through_untouched(self) -> None:
         """Tracing off: no trace on the context, and the request is forwarded as before."""
         seen: list[Any] = []
-        self.build(_Layer(request=lambda ctx: seen.append(ctx.trace)))
+        self.build(_Layer(request=lambda ctx: seen.append(ctx.extras.get(TRACE))))
         self.call(b"GET /api/x HTTP/1.1\r\nHost: x\r\ntraceparent: " + CLIENT_TRACEPARENT.encode()
                   + b"\r\n\r\n")
         self.assertEqual(seen, [None])

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from stoad.audit._canonical import canonical
-from stoad.runtime.context import RequestContext
+from stoad.runtime.context import TRACE, RequestContext
 
 EVENT_TYPES = ("tool_call", "http_request", "alert", "key_rotation", "retention")
 # A request leaves either one "request" record (it never reached an upstream: denied, not routed,
@@ -147,7 +147,7 @@ def build_request_event(ctx: RequestContext, now: float, worker: int) -> tuple[d
         "bytes_in": ctx.bytes_in,
         "bytes_out": ctx.bytes_out,
         "layer_ms": ctx.timings.copy() if ctx.timings else {},
-        "trace_id": ctx.trace.trace_id if ctx.trace is not None else None,
+        "trace_id": ctx.extras[TRACE].trace_id if TRACE in ctx.extras else None,
     }
     return event, source
 

@@ -25,7 +25,7 @@ from stoad.proxy.responses import SECURITY_HEADERS, deny_response, error_body, j
 from stoad.proxy.routing import RouteTable
 from stoad.proxy.streaming import StreamedBody
 from stoad.runtime.chain import FilterChain, FilterPipeline, ResponseHead
-from stoad.runtime.context import PeerCertificate, RequestContext
+from stoad.runtime.context import TRACE, PeerCertificate, RequestContext
 from stoad.runtime.deny import Deny
 
 if TYPE_CHECKING:
@@ -181,8 +181,9 @@ class _Exchange:
             status = ctx.status if ctx and ctx.status else self.request.code
             self.gateway.count(route_name, status, self.gateway.clock.seconds() - started)
             if ctx is not None:
-                if ctx.trace is not None:
-                    ctx.trace.finish()
+                trace = ctx.extras.get(TRACE)
+                if trace is not None:
+                    trace.finish()
                 self.gateway.chain.complete(ctx)
 
     def _context(self, started: float) -> RequestContext:
@@ -213,7 +214,7 @@ class _Exchange:
         )
         self.ctx = ctx
         if self.gateway.tracer is not None:
-            ctx.trace = self.gateway.tracer.begin(ctx)
+            ctx.extras[TRACE] = self.gateway.tracer.begin(ctx)
         if not raw_path.startswith("/"):
             # Absolute-form and asterisk-form targets are for forward proxies: a reverse proxy
             # that honoured them would let the client choose the upstream.
@@ -279,8 +280,9 @@ class _Exchange:
         headers.setRawHeaders(b"x-request-id", [ctx.request_id.encode("ascii")])
         for name, value in ctx.upstream_headers.items():
             headers.setRawHeaders(name.encode("latin-1"), [value.encode("latin-1")])
-        if ctx.trace is not None:
-            ctx.trace.upstream_call(headers, self.gateway.routes.upstream_path(ctx.route, ctx.path))
+        trace = ctx.extras.get(TRACE)
+        if trace is not None:
+            trace.upstream_call(headers, self.gateway.routes.upstream_path(ctx.route, ctx.path))
         return headers
 
     async def _relay(self, ctx: RequestContext, response: IResponse, head: ResponseHead,

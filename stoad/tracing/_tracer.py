@@ -29,6 +29,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.http_headers import Headers
 
+from stoad.runtime.context import TRACE
 from stoad.runtime.deny import Deny
 from stoad.tracing._settings import TracingSettings
 
@@ -347,7 +348,7 @@ class TracedLayer:
         self._layer.on_complete(ctx)
 
     def _traced(self, ctx: RequestContext, phase: str, step: Any, *args: Any) -> Any:
-        trace = ctx.trace
+        trace: ExchangeTrace | None = ctx.extras.get(TRACE)
         if trace is None:
             return step(*args)
         started = self._clock.seconds()
