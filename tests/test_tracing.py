@@ -21,6 +21,7 @@ from stoad.runtime.deny import Deny
 from stoad.tracing import TracingSettings, parse_tracing
 from stoad.tracing._tracer import ExchangeTracer
 from tests.test_gateway import GatewayTestCase, _Layer
+from tests.test_mcp_layer import TOOLS, LayerFixture, call, context, identity
 
 CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CLIENT_SPAN = "00f067aa0ba902b7"
@@ -368,3 +369,21 @@ class TracingFailureTests(TracedGatewayTestCase):
         self.assertEqual(len(events), 1)
         self.assertIsNone(events[0]["trace_id"])
         self.assertGreaterEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+
+class McpMetaTests(LayerFixture, SynchronousTestCase):
+    def test_mcp_layer_reads_trace_context_from_params_meta(self) -> None:
+        """The mcp layer records params._meta's traceparent and tracestate (SEP-414) and ignores
+        values that are not strings."""
+        self.list_tools(TOOLS, who=identity())
+        body = call("echo", {"text": "hi"})
+        body["params"]["_meta"] = {"traceparent": META_TRACEPARENT, "tracestate": "k=v"}
+        ctx = context(body, who=identity())
+        self.layer.on_request(ctx)
+        assert ctx.mcp is not None
+        self.assertEqual((ctx.mcp.traceparent, ctx.mcp.tracestate), (META_TRACEPARENT, "k=v"))
+        body["params"]["_meta"] = {"traceparent": 7, "tracestate": ["x"]}
+        ctx = context(body, who=identity())
+        self.layer.on_request(ctx)
+        assert ctx.mcp is not None
+        self.assertEqual((ctx.mcp.traceparent, ctx.mcp.tracestate), (None, None))
