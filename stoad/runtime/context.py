@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # ctx.extras key of the exchange's stoad.tracing.ExchangeTrace (present only with tracing on).
-# Not a field: a 30th attribute costs every request ~3% of its CPU on Python 3.11 (more keys
-# than an instance dict can share), tracing on or off.
+# Not a field: on Python 3.11 a 30th attribute no longer fits the shared-key instance dict, and
+# cost every request ~0.7% more instructions (docs/performance.md), tracing on or off.
 TRACE = "tracing"
 
 
