@@ -18,7 +18,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from stoad.audit._chain import ChainReader, chain_directories, load_public_key
 from stoad.dev.devpki import write_dev_pki
-from tests.support.audit import write_key
+from tests.support.audit import write_key, write_public_key
 from tests.support.daemon import StoadDaemon, gateway_config
 from tests.support.mcp_upstream import McpUpstream, run, sdk_client
 from tests.support.otelcol import OtelCollector
@@ -39,18 +39,6 @@ decision := {"allow": false, "reason": "forbidden path"} if {
     startswith(input.request.path, "/api/forbidden")
 }
 """
-
-
-def _public_key(private_path: str) -> str:
-    from cryptography.hazmat.primitives import serialization
-
-    with open(private_path, "rb") as f:
-        private = serialization.load_pem_private_key(f.read(), None)
-    public = private_path + ".pub"
-    with open(public, "wb") as f:
-        f.write(private.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    return public
 
 
 def in_trace(spans: list[dict[str, Any]], trace_id: str) -> dict[str, dict[str, Any]]:
@@ -84,7 +72,7 @@ class TracingThroughCollectorTests(SynchronousTestCase):
         with open(os.path.join(policies, "authz.rego"), "w", encoding="utf-8") as f:
             f.write(POLICY)
         key = write_key(os.path.join(cls.tmp, "keys"))
-        cls.audit_public_key = _public_key(key)
+        cls.audit_public_key = write_public_key(key)
         cls.audit_dir = os.path.join(cls.tmp, "audit")
         text = gateway_config(
             cls.pki, state_dir=os.path.join(cls.tmp, "state"),

@@ -52,6 +52,17 @@ def write_key(directory: str, name: str = "audit.key") -> str:
     return path
 
 
+def write_public_key(private_path: str) -> str:
+    """Write the public half of the key at C{private_path} to C{private_path}.pub; returns it."""
+    with open(private_path, "rb") as f:
+        private = serialization.load_pem_private_key(f.read(), None)
+    public = private_path + ".pub"
+    with open(public, "wb") as f:
+        f.write(private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return public
+
+
 def settings(directory: str, key: str, kafka: KafkaSettings | None = None,
              **overrides: Any) -> AuditSettings:
     values: dict[str, Any] = dict(

@@ -14,7 +14,7 @@ from stoad.audit._chain import load_private_key
 from stoad.audit._event import build_alert_event, build_request_event
 from stoad.audit._writer import AuditChainWriter
 from stoad.runtime.context import GuardrailTrigger, Identity, LayerDecision
-from tests.support.audit import context, write_key
+from tests.support.audit import context, write_key, write_public_key
 
 NOW = 1_800_000_000.0  # the report's "now" in these tests
 HOSTILE_TOOL = "<script>alert(1)</script><img src=http://attacker.invalid/x>"
@@ -97,9 +97,5 @@ def write_trail(base: str, now: float = NOW) -> Trail:
     if not writer.wait_durable(10.0):
         raise RuntimeError("the audit writer did not make the trail durable")
     writer.close(5.0)
-    with open(key_path + ".pub", "wb") as f:
-        from cryptography.hazmat.primitives import serialization
-
-        f.write(load_private_key(key_path).public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    write_public_key(key_path)
     return trail
