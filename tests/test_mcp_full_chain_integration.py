@@ -6,13 +6,11 @@ server) and real MCP SDK servers: what an agent sees, and what the signed audit 
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from typing import Any
@@ -25,7 +23,7 @@ from stoad.audit._chain import ChainReader, chain_directories, load_public_key
 from stoad.audit._event import ParametersKey
 from stoad.dev.devpki import write_dev_pki
 from tests.support.audit import requests_view, write_key
-from tests.support.daemon import REPO, StoadDaemon, gateway_config
+from tests.support.daemon import REPO, SharedProcessesCase, StoadDaemon, gateway_config
 from tests.support.mcp_upstream import McpUpstream, refused, run, sdk_client
 from tests.support.oidc import AuthorizationServer, Resource
 
@@ -89,23 +87,13 @@ class Exchanges:
         return session
 
 
-class FullChainTests(SynchronousTestCase):
+class FullChainTests(SharedProcessesCase, SynchronousTestCase):
     """One authorization server, two SDK upstreams (SSE and JSON responses) and one daemon."""
 
-    tmp = ""
+    TMP_PREFIX = "stoad-mcp-chain-"
     pki: dict[str, str] = {}
     audit_dir = ""
     audit_public_key = ""
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        cls.tmp = tempfile.mkdtemp(prefix="stoad-mcp-chain-")
-        cls.started: list[Any] = []
-        try:
-            cls._start()
-        except BaseException:
-            cls.tearDownClass()
-            raise
 
     @classmethod
     def _start(cls) -> None:
@@ -164,22 +152,6 @@ class FullChainTests(SynchronousTestCase):
                                  pki=cls.pki)
         cls.started.append(cls.daemon)
         cls.daemon.start()
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        for running in reversed(getattr(cls, "started", [])):
-            if isinstance(running, StoadDaemon):
-                running.kill()
-            else:
-                running.stop()
-        cls.started = []
-        shutil.rmtree(cls.tmp, True)
-
-    def setUp(self) -> None:
-        if "daemon" not in vars(type(self)):
-            # trial runs no setUpClass: start on first use, stop when the runner exits
-            type(self).setUpClass()
-            atexit.register(type(self).tearDownClass)
 
     # -- helpers --------------------------------------------------------------------------------
     def client(self, exchanges: Exchanges, path: str = "/mcp") -> Any:

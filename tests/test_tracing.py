@@ -286,17 +286,20 @@ class TracingOffTests(GatewayTestCase):
                          [CLIENT_TRACEPARENT.encode()])
 
 
+def _audit_recorder(events: list[dict[str, Any]]) -> _Named:
+    """A layer named audit whose on_complete builds the real audit event into C{events}."""
+    layer = _Named("audit")
+    layer.on_complete = lambda ctx: events.append(  # type: ignore[method-assign]
+        build_request_event(ctx, 0.0, 0)[0])
+    return layer
+
+
 class AuditTraceIdTests(TracedGatewayTestCase):
     def test_audit_event_names_the_trace(self) -> None:
         """The audit event of a traced exchange carries its trace id, so a record leads to its
         trace; without tracing the field is null."""
         events: list[dict[str, Any]] = []
-
-        def record(ctx: RequestContext) -> None:
-            events.append(build_request_event(ctx, 0.0, 0)[0])
-
-        layer = _Named("audit")
-        layer.on_complete = record  # type: ignore[method-assign]
+        layer = _audit_recorder(events)
         self.traced(layer)
         self.call(b"GET /api/x HTTP/1.1\r\nHost: x\r\ntraceparent: " + CLIENT_TRACEPARENT.encode()
                   + b"\r\n\r\n")
@@ -352,12 +355,7 @@ class TracingFailureTests(TracedGatewayTestCase):
         """If ending the spans fails, the failure is logged and every layer's on_complete (the
         audit record) still runs, without a trace id."""
         events: list[dict[str, Any]] = []
-
-        def record(ctx: RequestContext) -> None:
-            events.append(build_request_event(ctx, 0.0, 0)[0])
-
-        layer = _Named("audit")
-        layer.on_complete = record  # type: ignore[method-assign]
+        layer = _audit_recorder(events)
         self.traced(layer)
 
         def broken(*args: Any, **kwargs: Any) -> Any:

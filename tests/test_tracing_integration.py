@@ -7,10 +7,7 @@ audit record names the trace.
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
-import tempfile
 import time
 from typing import Any
 
@@ -19,7 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from stoad.audit._chain import ChainReader, chain_directories, load_public_key
 from stoad.dev.devpki import write_dev_pki
 from tests.support.audit import write_key, write_public_key
-from tests.support.daemon import StoadDaemon, gateway_config
+from tests.support.daemon import SharedProcessesCase, StoadDaemon, gateway_config
 from tests.support.mcp_upstream import McpUpstream, run, sdk_client
 from tests.support.otelcol import OtelCollector
 from tests.support.upstream import Upstream
@@ -45,18 +42,10 @@ def in_trace(spans: list[dict[str, Any]], trace_id: str) -> dict[str, dict[str, 
     return {span["name"]: span for span in spans if span["trace_id"] == trace_id}
 
 
-class TracingThroughCollectorTests(SynchronousTestCase):
+class TracingThroughCollectorTests(SharedProcessesCase, SynchronousTestCase):
     """One collector, upstreams and daemon for the class (started on first use)."""
 
-    @classmethod
-    def setUpClass(cls) -> None:
-        cls.tmp = tempfile.mkdtemp(prefix="stoad-trace-")
-        cls.started: list[Any] = []
-        try:
-            cls._start()
-        except BaseException:
-            cls.tearDownClass()
-            raise
+    TMP_PREFIX = "stoad-trace-"
 
     @classmethod
     def _start(cls) -> None:
@@ -95,22 +84,6 @@ class TracingThroughCollectorTests(SynchronousTestCase):
                                  pki=cls.pki)
         cls.started.append(cls.daemon)
         cls.daemon.start()
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        for running in reversed(getattr(cls, "started", [])):
-            if isinstance(running, StoadDaemon):
-                running.kill()
-            else:
-                running.stop()
-        cls.started = []
-        shutil.rmtree(cls.tmp, True)
-
-    def setUp(self) -> None:
-        if "daemon" not in vars(type(self)):
-            # trial runs no setUpClass: start on first use, stop when the runner exits
-            type(self).setUpClass()
-            atexit.register(type(self).tearDownClass)
 
     def audit_record(self, request_path: str) -> dict[str, Any]:
         key = load_public_key(self.audit_public_key)

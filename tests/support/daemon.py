@@ -30,6 +30,66 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TWIST = os.path.join(os.path.dirname(sys.executable), "twist")
 
 
+def stop_process_group(process: subprocess.Popen[Any] | None, timeout: float = 10.0) -> None:
+    """SIGTERM a process started with C{start_new_session=True} and its children; SIGKILL them
+    if they are still there after C{timeout} seconds."""
+    if process is not None and process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout)
+
+
+class SharedProcessesCase:
+    """
+    Mix-in for a test class whose processes (daemon, upstreams, ...) are started once for the
+    whole class by C{_start} and stopped together. C{_start} adds each process to C{started}
+    as soon as it runs; it must set C{cls.daemon} last.
+    """
+
+    TMP_PREFIX = "stoad-shared-"
+    tmp: str
+    started: list[Any]
+
+    @classmethod
+    def _start(cls) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        import tempfile
+
+        cls.tmp = tempfile.mkdtemp(prefix=cls.TMP_PREFIX)
+        cls.started = []
+        try:
+            cls._start()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        import shutil
+
+        for running in reversed(getattr(cls, "started", [])):
+            if isinstance(running, StoadDaemon):
+                running.kill()
+            else:
+                running.stop()
+        cls.started = []
+        shutil.rmtree(cls.tmp, True)
+
+    def setUp(self) -> None:
+        if "daemon" not in vars(type(self)):
+            # trial runs no setUpClass: start on first use, stop when the runner exits
+            import atexit
+
+            type(self).setUpClass()
+            atexit.register(type(self).tearDownClass)
+
+
 def gateway_config(
     pki: Mapping[str, str],
     *,

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import os
 import queue
-import signal
 import ssl
 import subprocess
 import sys
 import threading
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Awaitable, Callable
+
+from tests.support.daemon import stop_process_group
 
 SERVER_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                              "fixtures", "mcp_server.py")
@@ -57,13 +58,7 @@ class McpUpstream:
         return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
+        stop_process_group(self.process)
 
 
 @asynccontextmanager

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -20,7 +19,7 @@ from typing import Any, Callable
 
 from twisted.trial.unittest import SkipTest
 
-from tests.support.daemon import REPO
+from tests.support.daemon import REPO, stop_process_group
 
 OTELCOL = os.path.join(REPO, ".cache", "otelcol", "otelcol-stoad-test")
 
@@ -176,11 +175,5 @@ class OtelCollector:
                              + json.dumps(self.spans(), indent=1)[-4000:])
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_process_group(self.process)
         self.process = None
