@@ -12,7 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from stoad.audit._chain import load_public_key
 from stoad.report import summarize
-from tests.support.report import HOSTILE_TOOL, Trail, write_trail
+from tests.support.report import HOSTILE_TOOL, RESPONSE_DENIAL_TRACE, Trail, write_trail
 from tests.test_audit_chain import run_cli
 
 
@@ -134,3 +134,17 @@ class PageTests(ReportTestCase):
         self.assertEqual(code, 2)
         self.assertIn("no audit log files", stderr)
         self.assertFalse(os.path.exists(out))
+
+
+class RecordShapeTests(ReportTestCase):
+    def test_forwarded_calls_are_counted_once_with_their_decisions_facts(self) -> None:
+        """A forwarded call (decision, then completion) is one call; a completion that refused
+        the response shows its decision's request line and trace id; an incomplete completion
+        (the worker died) is its own outcome."""
+        summary = summarize([self.trail.directory], None, self.now, 7 * 86400)
+        self.assertEqual(summary.calls, sum(self.trail.outcomes.values()))
+        self.assertEqual(summary.outcomes["incomplete"], 1)
+        refused = [d for d in summary.latest_denials if d["trace_id"] == RESPONSE_DENIAL_TRACE]
+        self.assertEqual(len(refused), 1)
+        self.assertEqual(refused[0]["target"], "POST /mcp tool=echo")
+        self.assertEqual(refused[0]["denied_by"], "guardrails")

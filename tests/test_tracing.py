@@ -128,6 +128,22 @@ class ExchangeSpanTests(TracedGatewayTestCase):
         self.assertEqual(dict(spans["policy request"].attributes or {})["stoad.decision"], "deny")
         self.assertEqual(self.forwarder.sent, [])
 
+    def test_before_forward_step_is_a_span_of_the_layers_that_have_one(self) -> None:
+        """A layer's before_forward step (the audit decision record) is timed like the others;
+        a layer without one gets none."""
+        audit = _Named("audit")
+        seen: list[str] = []
+        audit.before_forward = lambda ctx: seen.append("ran")  # type: ignore[attr-defined]
+        self.traced(audit, _Named("policy"))
+        self.call(b"GET /api/x HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(seen, ["ran"])
+        spans = self.spans()
+        self.assertIn("audit before_forward", spans)
+        self.assertNotIn("policy before_forward", spans)
+        assert spans["audit before_forward"].parent is not None
+        self.assertEqual(spans["audit before_forward"].parent.span_id,
+                         spans["GET /api"].context.span_id)
+
     def test_failing_layer_marks_its_step_and_the_exchange_as_errors(self) -> None:
         """A layer that raises is an error step span, and the 500 it causes an error server span
         with error.type."""

@@ -112,7 +112,8 @@ class TracingThroughCollectorTests(SharedProcessesCase, SynchronousTestCase):
         self.assertEqual(server["kind"], "server")
         self.assertEqual(server["parent_span_id"], CLIENT_SPAN)
         self.assertEqual(server["resource"]["service.name"], "stoad-test")
-        for step in ("audit request", "mcp request", "policy request", "policy response"):
+        for step in ("audit request", "mcp request", "policy request", "audit before_forward",
+                     "policy response"):
             self.assertEqual(spans[step]["parent_span_id"], server["span_id"], step)
             self.assertEqual(spans[step]["attributes"]["stoad.decision"], "allow", step)
         self.assertEqual(client["kind"], "client")

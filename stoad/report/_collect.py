@@ -1,6 +1,8 @@
 """Reads audit chains once, verifying them, and counts what the report shows.
 
-Everything here is plain data; C{stoad.report._html} turns it into the page.
+A call is counted once: from its C{completion} record (forwarded calls, whose C{decision} record
+came first) or its single C{request} record. Everything here is plain data; C{stoad.report._html}
+turns it into the page.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from stoad.audit._chain import ChainReader, chain_directories
 from stoad.audit._event import parse_rfc3339_ms
 
-OUTCOMES = ("allowed", "denied", "error")
+OUTCOMES = ("allowed", "denied", "error", "incomplete")
+CALL_TYPES = ("tool_call", "http_request")
 _BUCKETS = (60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400)
 _MAX_BUCKETS = 48
 _MIN_BUCKETS = 12
@@ -76,22 +79,35 @@ def chains_of(paths: Iterable[str]) -> list[str]:
     return found
 
 
-def summarize(paths: Iterable[str], key: Ed25519PublicKey | None, now: float,
-              since_seconds: float | None = None) -> AuditSummary:
-    """Read and verify every chain under C{paths}; count the events newer than the window."""
+def summarize(paths: Iterable[str], key: Ed25519PublicKey | list[Ed25519PublicKey] | None,
+              now: float, since_seconds: float | None = None,
+              allow_unsigned_tail: bool = False) -> AuditSummary:
+    """
+    Read and verify every chain under C{paths} (as C{stoad audit verify} does, in one pass);
+    count the events newer than the window.
+    """
     oldest = now - since_seconds if since_seconds is not None else None
     summary = AuditSummary(generated=now, since=oldest)
     times: list[tuple[float, str]] = []
     for directory in chains_of(paths):
-        reader = ChainReader(directory, key)
+        reader = ChainReader(directory, key, allow_unsigned_tail=allow_unsigned_tail)
+        reader.signed_points()  # first, as verify does: a chain cut by retention is anchored on them
+        # What a completion lacks (the request line, the trace) is on its decision, earlier in
+        # the same chain; kept only until the completion comes.
+        decisions: dict[str, dict[str, Any]] = {}
         for record in reader.records():
             try:
                 when = parse_rfc3339_ms(record["timestamp"])
             except (KeyError, TypeError, ValueError):
                 continue
+            if record.get("record_type") == "decision":
+                decisions[str(record.get("event_id"))] = {
+                    k: record.get(k) for k in ("method", "path", "trace_id")}
+            decision = (decisions.pop(str(record.get("decision_event_id")), None)
+                        if record.get("record_type") == "completion" else None)
             if oldest is not None and when < oldest:
                 continue
-            _count(summary, record, when, times)
+            _count(summary, record, when, times, decision)
         if reader.report.ok:
             # The same checks as `stoad audit verify`, on the records just read (one pass).
             reader._check_checkpoints()
@@ -99,7 +115,7 @@ def summarize(paths: Iterable[str], key: Ed25519PublicKey | None, now: float,
         summary.chains.append(ChainStatus(
             directory=directory, ok=report.ok, records=report.records, files=report.files,
             checkpoints=report.checkpoints, unsigned_tail=report.unsigned_tail,
-            signatures_checked=key is not None,
+            signatures_checked=bool(key),
             error=report.errors[0] if report.errors else None))
     _bucket(summary, times)
     summary.latest_alerts.sort(key=lambda a: a["time"], reverse=True)
@@ -114,10 +130,14 @@ def _text(value: Any, default: str = "-") -> str:
 
 
 def _count(summary: AuditSummary, record: dict[str, Any], when: float,
-           times: list[tuple[float, str]]) -> None:
+           times: list[tuple[float, str]], decision: dict[str, Any] | None) -> None:
+    event_type = record.get("event_type")
+    if event_type != "alert" and event_type not in CALL_TYPES:
+        return  # stoad's records about itself (key rotation, retention)
     summary.first = when if summary.first is None else min(summary.first, when)
     summary.last = when if summary.last is None else max(summary.last, when)
-    if record.get("event_type") == "alert":
+    _count_guardrails(summary, record)
+    if event_type == "alert":
         kind = _text(record.get("alert"))
         summary.alerts[kind] += 1
         summary.alert_severities[_text(record.get("severity"))] += 1
@@ -126,6 +146,9 @@ def _count(summary: AuditSummary, record: dict[str, Any], when: float,
             "consumer": _text(record.get("consumer_id")), "agent": _text(record.get("agent_id")),
             "tool": _text(record.get("tool_name")), "details": record.get("details") or {}})
         return
+    if record.get("record_type") == "decision":
+        return  # the call is counted from its completion
+    details = decision if decision is not None else record
     outcome = record.get("outcome")
     outcome = outcome if outcome in OUTCOMES else "error"
     summary.outcomes[outcome] += 1
@@ -144,11 +167,16 @@ def _count(summary: AuditSummary, record: dict[str, Any], when: float,
             summary.denied_tools[str(tool)] += 1
         summary.latest_denials.append({
             "time": when, "consumer": consumer, "agent": agent,
-            "target": f"{_text(record.get('method'), '')} {_text(record.get('path'), '')}".strip()
-            + (f" tool={tool}" if tool else ""),
+            "target": f"{_text(details.get('method'), '')} {_text(details.get('path'), '')}"
+            .strip() + (f" tool={tool}" if tool else ""),
             "denied_by": layer, "status": record.get("status"),
             "reason": _text(record.get("reason")), "request_id": _text(record.get("request_id")),
-            "trace_id": _text(record.get("trace_id"))})
+            "trace_id": _text(details.get("trace_id"))})
+
+
+def _count_guardrails(summary: AuditSummary, record: dict[str, Any]) -> None:
+    # Request-side triggers are on the decision (or single record), response-side ones on the
+    # completion: each trigger is on exactly one record.
     for trigger in record.get("guardrail_triggers") or ():
         if isinstance(trigger, dict):
             detector = _text(trigger.get("detector"))

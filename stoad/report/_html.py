@@ -15,7 +15,7 @@ from stoad.report._svg import bars, legend, timeline
 
 ALLOWED, DENIED, ERROR = "#2e7d32", "#c62828", "#ef6c00"
 OUTCOME_SERIES = (("allowed", "allowed", ALLOWED), ("denied", "denied", DENIED),
-                  ("error", "error", ERROR))
+                  ("error", "error", ERROR), ("incomplete", "incomplete (worker died)", "#757575"))
 _TOP = 12
 
 _CSS = """
@@ -95,6 +95,7 @@ def render_html(summary: AuditSummary, sources: Sequence[str]) -> str:
               else "everything in the trail")
     tiles = [("calls", calls), ("allowed", outcomes["allowed"]),
              ("denied", f"{outcomes['denied']} ({denied_share})"), ("errors", outcomes["error"]),
+             *((("incomplete", outcomes["incomplete"]),) if outcomes["incomplete"] else ()),
              ("alerts", sum(summary.alerts.values())), ("consumers", len(summary.by_consumer)),
              ("agents", len(summary.by_agent)),
              ("chain", "verified" if summary.verified else "FAILED")]

@@ -24,8 +24,11 @@ def add_report_command(commands: Any, since: Callable[[str], float]) -> None:
                         help="where to write the page (one self-contained file)")
     report.add_argument("--since", metavar="AGE", type=since,
                         help="only events newer than this, e.g. 7d, 12h, 30m")
-    report.add_argument("--key", metavar="PEM",
-                        help="the Ed25519 public key, to check checkpoint signatures too")
+    report.add_argument("--key", metavar="PEM", action="append",
+                        help="an Ed25519 public key, to check the signatures too (repeat it "
+                        "for the keys of a rotation)")
+    report.add_argument("--allow-unsigned-tail", action="store_true",
+                        help="records after the newest signature do not fail the verification")
     report.set_defaults(func=run_report)
 
 
@@ -45,8 +48,9 @@ def _write_atomically(path: str, text: str) -> None:
 def run_report(args: argparse.Namespace, now: float | None = None) -> int:
     """Exit 0 when every chain verified, 1 when one did not (the page says so), 2 on bad input."""
     try:
-        key = load_public_key(args.key) if args.key else None
-        summary = summarize(args.paths, key, time.time() if now is None else now, args.since)
+        keys = [load_public_key(path) for path in args.key] if args.key else None
+        summary = summarize(args.paths, keys, time.time() if now is None else now, args.since,
+                            args.allow_unsigned_tail)
         _write_atomically(args.html, render_html(summary, args.paths))
     except (OSError, ValueError) as e:
         print(f"stoad audit report: {e}", file=sys.stderr)

@@ -7,7 +7,7 @@ Only imported when C{[tracing] enabled = yes}; with tracing off no span object i
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Sequence
 from urllib.parse import urlsplit
 
 from opentelemetry.context import Context
@@ -330,10 +330,17 @@ class TracedLayer:
     exchange's trace. Everything else (C{serve_local}, C{reload}, ...) is the layer's own.
     """
 
+    # Only when the layer has one: the chain runs before_forward for the layers that do.
+    before_forward: Callable[[RequestContext], Any]
+
     def __init__(self, layer: Layer, clock: Any) -> None:
         self._layer = layer
         self._clock = clock
         self.name = layer.name
+        before_forward = getattr(layer, "before_forward", None)
+        if callable(before_forward):
+            self.before_forward = lambda ctx: self._traced(ctx, "before_forward", before_forward,
+                                                           ctx)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._layer, name)
