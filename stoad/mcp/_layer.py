@@ -394,26 +394,19 @@ class McpLayer:
                 raise Deny(502, "bad_gateway", "upstream tools/list result is malformed")
             had_tools = self.tools.count(route) > 0
             kept = []
-            # The file store flags tool poisoning and keeps the tool pending until accepted; the
-            # shared (Redis) store decides trust on first use in its own script and keeps no flag,
-            # so there a poisoned definition is only alerted.
+            # Both stores flag tool poisoning and keep the tool pending (blocked) until accepted;
+            # the shared (Redis) store records the flag with the pending definition in its script.
             store = self.tools
-            file_store = isinstance(store, ToolDefinitionStore)
             if isinstance(store, ToolDefinitionStore):
                 observed = store.observe(route, tools, tool_poisoning)
             else:
-                observed = store.observe(route, tools, now)
+                observed = store.observe(route, tools, now, tool_poisoning)
             for definition, seen in zip(tools, observed, strict=True):
                 record = seen.record
                 if seen.newly_changed and record.poisoned:
                     self._alerts.emit("mcp_tool_poisoned", "high", ctx, route=route, tool=record.name,
                                       new_sha256=record.pending_hash, families=list(record.flagged),
                                       action="block")
-                elif not file_store and (seen.first_seen or seen.newly_changed):
-                    families = tool_poisoning(definition)
-                    if families:
-                        self._alerts.emit("mcp_tool_poisoned", "high", ctx, route=route, tool=record.name,
-                                          families=families, action="alert")
                 if seen.newly_changed and not seen.first_seen:
                     self._metrics.tool_changes.labels(route).inc()
                     self._alerts.emit("mcp_tool_changed", "high", ctx, route=route,

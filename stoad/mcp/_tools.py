@@ -238,9 +238,10 @@ def _records_from_fields(fields: dict[str, str]) -> dict[str, ToolRecord]:
             continue
         pending = parts.get("p")
         changed_at = parts.get("t")
+        flagged = tuple(f for f in parts.get("f", "").split(",") if f)
         records[name] = ToolRecord(name, parts["ah"], json.loads(parts["a"]), parts.get("ph"),
                                    json.loads(pending) if pending is not None else None,
-                                   float(changed_at) if changed_at is not None else None)
+                                   float(changed_at) if changed_at is not None else None, flagged)
     return records
 
 
@@ -280,12 +281,15 @@ class SharedToolDefinitions:
         """Load every route's records (at C{version}, as a round reported it)."""
         return Deferred.fromCoroutine(self._load(version))
 
-    def observe(self, route: str, definitions: list[dict[str, Any]],
-                now: float) -> list[Observation]:
+    def observe(self, route: str, definitions: list[dict[str, Any]], now: float,
+                inspect: Callable[[dict[str, Any]], list[str]] | None = None) -> list[Observation]:
         """
         What the local copy says of each advertised definition (it decides the alerts and the
         filtering of this response); anything new or changed is also written to the store,
         where the same decision is made atomically against what every gateway has seen.
+        C{inspect} names what is wrong with a new or changed definition (tool poisoning), as for
+        L{ToolDefinitionStore.observe}: such a definition is pending, so blocked, until accepted;
+        the store records the families with it, so every gateway blocks it.
         """
         known = self._routes.setdefault(route, {})
         hashed = [(d["name"], definition_hash(d), d) for d in definitions]
@@ -293,9 +297,16 @@ class SharedToolDefinitions:
         # change, which must reach the store too
         before = [(name, digest, known.get(name)) for name, digest, _ in hashed]
         observations = []
+        flags: dict[str, tuple[str, ...]] = {}
         for name, digest, definition in hashed:
             old = known.get(name)
-            if old is None:
+            flagged = tuple(inspect(definition)) if inspect is not None and (
+                old is None or digest not in (old.accepted_hash, old.pending_hash)) else ()
+            flags[name] = flagged
+            if old is None and flagged:
+                rec = ToolRecord(name, "", {}, digest, definition, now, flagged)
+                observations.append(Observation(rec, True, True))
+            elif old is None:
                 rec = ToolRecord(name, digest, definition, None, None, None)
                 observations.append(Observation(rec, True, False))
             elif digest == old.accepted_hash:
@@ -305,16 +316,17 @@ class SharedToolDefinitions:
                 rec = old
                 observations.append(Observation(rec, False, False))
             else:
-                rec = ToolRecord(name, old.accepted_hash, old.accepted, digest, definition, now)
+                rec = ToolRecord(name, old.accepted_hash, old.accepted, digest, definition, now, flagged)
                 observations.append(Observation(rec, False, True))
             known[name] = rec
         if any(o.first_seen or o.newly_changed or (old is not None and not _unchanged(old, digest))
                for o, (_, digest, old) in zip(observations, before, strict=True)):
-            self._write(route, now, hashed)
+            self._write(route, now, hashed, flags)
         return observations
 
-    def _write(self, route: str, now: float, hashed: list[tuple[str, str, dict[str, Any]]]) -> None:
-        seen = [(name, digest, json.dumps(d, sort_keys=True, separators=(",", ":")))
+    def _write(self, route: str, now: float, hashed: list[tuple[str, str, dict[str, Any]]],
+               flags: dict[str, tuple[str, ...]]) -> None:
+        seen = [(name, digest, json.dumps(d, sort_keys=True, separators=(",", ":")), flags.get(name, ()))
                 for name, digest, d in hashed]
         d = self._state.tools_observe(route, now, seen)
 

@@ -105,29 +105,41 @@ if old and old ~= ARGV[1] then return old end
 return ''
 """)
 
-# Tool records live in one hash per route, five fields per tool: NAME\\0ah (accepted hash),
+# Tool records live in one hash per route, six fields per tool: NAME\\0ah (accepted hash),
 # NAME\\0a (accepted definition, JSON as received), NAME\\0ph, NAME\\0p (pending), NAME\\0t
-# (changed at). Definitions are never decoded in Lua (cjson cannot tell [] from {}).
-# KEYS: route hash, tools version, route set; ARGV: route, now, then name, hash, definition...
-# -> one of 'new', 'changed', 'same' per tool
+# (changed at), NAME\\0f (the instruction families found in the pending definition: tool
+# poisoning, comma-separated). Definitions are never decoded in Lua (cjson cannot tell [] from {}).
+# A flagged definition is never trusted on first use: it is recorded as pending (accepted hash
+# '') and stays pending, so blocked, until ACCEPT.
+# KEYS: route hash, tools version, route set; ARGV: route, now, then name, hash, definition,
+# flags ('' = none)... -> one of 'new', 'changed', 'same' per tool
 OBSERVE = Script("observe", """
 local bumped = false
 local out = {}
-for i = 3, #ARGV, 3 do
-  local name, digest, def = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+for i = 3, #ARGV, 4 do
+  local name, digest, def, flags = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local accepted = redis.call('HGET', KEYS[1], name .. '\\0ah')
   local pending = redis.call('HGET', KEYS[1], name .. '\\0ph')
   local kind = 'same'
-  if not accepted then
+  if not accepted and flags ~= '' then
+    redis.call('HSET', KEYS[1], name .. '\\0ah', '', name .. '\\0a', '{}', name .. '\\0ph', digest,
+               name .. '\\0p', def, name .. '\\0t', ARGV[2], name .. '\\0f', flags)
+    kind, bumped = 'new', true
+  elseif not accepted then
     redis.call('HSET', KEYS[1], name .. '\\0ah', digest, name .. '\\0a', def)
     kind, bumped = 'new', true
   elseif digest == accepted then
     if pending then
-      redis.call('HDEL', KEYS[1], name .. '\\0ph', name .. '\\0p', name .. '\\0t')
+      redis.call('HDEL', KEYS[1], name .. '\\0ph', name .. '\\0p', name .. '\\0t', name .. '\\0f')
       bumped = true
     end
   elseif digest ~= pending then
     redis.call('HSET', KEYS[1], name .. '\\0ph', digest, name .. '\\0p', def, name .. '\\0t', ARGV[2])
+    if flags ~= '' then
+      redis.call('HSET', KEYS[1], name .. '\\0f', flags)
+    else
+      redis.call('HDEL', KEYS[1], name .. '\\0f')
+    end
     kind, bumped = 'changed', true
   end
   out[#out + 1] = kind
@@ -146,7 +158,7 @@ local pending = redis.call('HGET', KEYS[1], ARGV[1] .. '\\0ph')
 if not pending or pending ~= ARGV[2] then return '' end
 local def = redis.call('HGET', KEYS[1], ARGV[1] .. '\\0p')
 redis.call('HSET', KEYS[1], ARGV[1] .. '\\0ah', pending, ARGV[1] .. '\\0a', def)
-redis.call('HDEL', KEYS[1], ARGV[1] .. '\\0ph', ARGV[1] .. '\\0p', ARGV[1] .. '\\0t')
+redis.call('HDEL', KEYS[1], ARGV[1] .. '\\0ph', ARGV[1] .. '\\0p', ARGV[1] .. '\\0t', ARGV[1] .. '\\0f')
 redis.call('INCR', KEYS[2])
 return pending
 """)
@@ -154,7 +166,7 @@ return pending
 # KEYS: route hash, tools version; ARGV: tool -> 1 if it was known
 FORGET = Script("forget", """
 local n = redis.call('HDEL', KEYS[1], ARGV[1] .. '\\0ah', ARGV[1] .. '\\0a', ARGV[1] .. '\\0ph',
-                     ARGV[1] .. '\\0p', ARGV[1] .. '\\0t')
+                     ARGV[1] .. '\\0p', ARGV[1] .. '\\0t', ARGV[1] .. '\\0f')
 if n > 0 then redis.call('INCR', KEYS[2]) return 1 end
 return 0
 """)

@@ -331,10 +331,11 @@ class RedisState:
         return self._command("HGETALL", self._key("tools", route)).addCallback(pairs)
 
     def tools_observe(self, route: str, now: float,
-                      seen: Sequence[tuple[str, str, str]]) -> Deferred[list[str]]:
+                      seen: Sequence[tuple[str, str, str, Sequence[str]]]) -> Deferred[list[str]]:
+        """Record (name, hash, definition JSON, poisoning families found) per advertised tool."""
         args = [route, f"{now:.3f}"]
-        for name, digest, definition in seen:
-            args += [name, digest, definition]
+        for name, digest, definition, flagged in seen:
+            args += [name, digest, definition, ",".join(flagged)]
         return self._script(OBSERVE, self._tool_keys(route), args).addCallback(
             lambda kinds: [str(k) for k in kinds])
 
