@@ -82,6 +82,7 @@ class TwoGatewaysCase(SharedAuthorizationServerCase):
     TMP_PREFIX = "stoad-state-"
     RESOURCES = (Resource(API, ttl=600), Resource(MCP, ttl=600))
     state_extra: dict[str, str] = {}
+    on_tool_change = "block"
 
     def setUp(self) -> None:
         if not available():
@@ -114,7 +115,8 @@ class TwoGatewaysCase(SharedAuthorizationServerCase):
             admin_socket=os.path.join(workdir, "admin.sock"),
             routes={"api": {"prefix": "/api", "upstream": self.upstream.url, "audiences": API},
                     "mcp": {"prefix": "/mcp", "upstream": self.mcp_upstream.origin, "mcp": "yes",
-                            "mcp.tool_scopes": "* =", "mcp.on_tool_change": "block", **scopes}},
+                            "mcp.tool_scopes": "* =", "mcp.on_tool_change": self.on_tool_change,
+                            **scopes}},
             layers=("audit", "auth", "mcp", "policy"),
             server={"public_url": PUBLIC_URL, "workers": "2"},
             sections={
@@ -254,6 +256,38 @@ class ToolAcceptanceTests(TwoGatewaysCase):
         self.assertEqual(rows["echo"], "accepted")
         status, _, body = self.mcp_post(self.b, ECHO, "agent-1", token, session_b)
         self.assertEqual(status, 200, body)
+
+
+class PoisonedToolTests(TwoGatewaysCase):
+    on_tool_change = "alert"  # a change alone would not block: only the poisoning flag does
+
+    def test_poisoned_tool_seen_through_one_instance_is_blocked_on_the_other_until_accepted(self) -> None:
+        """A rug pull that puts instructions to the model in echo's description, listed through A, blocks
+        echo on B too although on_tool_change is alert; `stoad tools list` on B shows it FLAGGED and
+        `stoad tools accept` unblocks it."""
+        token = self.token("agent-1", MCP)
+        _, headers, _ = self.mcp_post(self.a, INITIALIZE, "agent-1", token)
+        session_a = headers["mcp-session-id"]
+        self.assertEqual(self.mcp_post(self.a, TOOLS_LIST, "agent-1", token, session_a)[0], 200)
+        _, headers, _ = self.mcp_post(self.b, INITIALIZE, "agent-1", token)
+        session_b = headers["mcp-session-id"]
+        status, _, body = self.mcp_post(self.b, ECHO, "agent-1", token, session_b)
+        self.assertEqual(status, 200, body)
+        urllib.request.urlopen(urllib.request.Request(
+            self.mcp_upstream.origin + "/fixture/rug-pull", method="POST"), timeout=10).read()
+        self.mcp_post(self.a, TOOLS_LIST, "agent-1", token, session_a)
+        self.b.wait_until(lambda: self.mcp_post(self.b, ECHO, "agent-1", token, session_b)[0]
+                          == 403, 20, "echo blocked on B")
+        listed = subprocess.run([STOAD, "tools", "list", "--config", self.b.config_path, "--json"],
+                                capture_output=True, text=True, timeout=60)
+        rows = {row["tool"]: row for row in json.loads(listed.stdout)}
+        self.assertEqual(rows["echo"]["status"], "flagged")
+        self.assertTrue(rows["echo"]["flagged"])
+        done = subprocess.run([STOAD, "tools", "accept", "--config", self.a.config_path, "mcp",
+                               "echo"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+        self.b.wait_until(lambda: self.mcp_post(self.b, ECHO, "agent-1", token, session_b)[0]
+                          == 200, 20, "echo allowed on B after accept")
 
 
 class OutageTests(TwoGatewaysCase):
