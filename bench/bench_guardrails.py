@@ -88,13 +88,27 @@ def two_kb(text: str) -> str:
     return (text * (2048 // len(text) + 1))[:2048]
 
 
+# Scripts the detector cuts differently: Cyrillic words (look-alike letters mapped), Chinese in
+# character pairs.
+RUSSIAN_2K = "Встреча перенесена на четверг, пожалуйста, пришлите отчёт и счёт за прошлый месяц до обеда. "
+CHINESE_2K = "会议改到周四下午三点，请在中午之前把上个月的报告和发票发给我。"
+
+
+def two_kb_utf8(text: str) -> str:
+    """At most 2048 bytes of UTF-8, whole characters."""
+    return (text * (2048 // len(text.encode()) + 1)).encode()[:2048].decode("utf-8", "ignore")
+
+
 def learned_per_2kb() -> None:
     model = builtin_model()
     for name, text in (("learned detector, 2 KB with an injection", two_kb(INJECTION_2K)),
-                       ("learned detector, 2 KB benign prose", two_kb(BENIGN_2K))):
+                       ("learned detector, 2 KB benign prose", two_kb(BENIGN_2K)),
+                       ("learned detector, 2 KB Russian prose", two_kb_utf8(RUSSIAN_2K)),
+                       ("learned detector, 2 KB Chinese prose", two_kb_utf8(CHINESE_2K))):
         def fn(text: str = text) -> float:
             return model.score(tokens(normalise(text)))
-        print(f"{name:45s} {len(text):8d} B  {timed(fn, 2000) * 1e6:9.1f} us ({cpu(fn, 2000) * 1e6:.1f} us CPU)")
+        size = len(text.encode())
+        print(f"{name:45s} {size:8d} B  {timed(fn, 2000) * 1e6:9.1f} us ({cpu(fn, 2000) * 1e6:.1f} us CPU)")
 
 
 def mcp_checks() -> None:

@@ -19,7 +19,7 @@ import orjson
 import phonenumbers
 import re2
 
-from stoad.guardrails._learned import InjectionModel, builtin_model, tokens
+from stoad.guardrails._learned import InjectionModel, builtin_model, gate_entry, tokens
 
 PII = "pii"
 SECRETS = "secrets"
@@ -496,7 +496,7 @@ class Scanner:
         # the same words as a set: one pass tells how many distinct gate words a text holds
         self._gate_set = re2.Set.SearchSet(_RE2_OPTIONS)
         for word in self.model.gate if self.model else ():
-            self._gate_set.Add(r"\b" + r"\W+".join(re2.escape(w) for w in word.split(" ")) + r"\b")
+            self._gate_set.Add(gate_entry(word))
         self._gate_set.Compile()
         self._gate_min = self.model.gate_min if self.model else 1
         self._compiled = [re2.compile(rule.pattern, _RE2_OPTIONS) for rule in self.rules]

@@ -27,7 +27,9 @@ WINDOW = 64  # tokens scored together; longer text is scored in windows, half-ov
 STRIDE = 32
 MIN_TOKENS = 4
 FEATURES_PER_TOKEN = 3
-_TOKEN = re.compile(r"\w+")
+# \w+, plus the Arabic and Indic blocks whole: their vowel signs and marks are not \w, and
+# would cut every word into pieces.
+_TOKEN = re.compile(r"[\w\u0600-\u06ff\u0900-\u0dff]+")
 _PREFIX = itemgetter(slice(0, 5))
 
 
@@ -35,12 +37,45 @@ _PREFIX = itemgetter(slice(0, 5))
 _ASCII_WORDS = bytes(c if chr(c).isalnum() or c == 95 else 32 for c in range(128)) + b" " * 128
 
 
+# Scripts written without spaces (Chinese, Japanese kana and kanji): a run of them inside a word
+# is cut into overlapping character pairs.
+_UNSPACED = re.compile("([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]+)")
+
+
 def tokens(normalised: str) -> list[str]:
     """The words of text already passed through L{stoad.guardrails._detectors.normalise}."""
     if normalised.isascii():
         # the same words as the pattern, several times faster: a byte table and str.split
         return normalised.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split()
-    return _TOKEN.findall(normalised)
+    words = _TOKEN.findall(normalised)
+    if _UNSPACED.search(normalised) is None:
+        return words
+    out: list[str] = []
+    search, split = _UNSPACED.search, _UNSPACED.split
+    for word in words:
+        if search(word) is None:
+            out.append(word)
+            continue
+        # split keeps the runs at odd places: [other, run, other, run, ..., other]
+        for i, piece in enumerate(split(word)):
+            if not i % 2:
+                if piece:
+                    out.append(piece)
+            elif len(piece) > 1:
+                out.extend(map(add, piece, piece[1:]))
+            else:
+                out.append(piece)
+    return out
+
+
+def gate_entry(entry: str) -> str:
+    """
+    The re2 pattern of one gate entry (a word, or words separated by a space). re2's C{\\b} is
+    an ASCII word boundary, so an entry with other letters (Cyrillic, Arabic, a CJK pair) is
+    matched without one.
+    """
+    body = r"\W+".join(re2.escape(w) for w in entry.split(" "))
+    return r"\b" + body + r"\b" if entry.isascii() else body
 
 
 def features(words: list[str]) -> list[str]:
@@ -72,8 +107,7 @@ class InjectionModel:
         """A re2 pattern of the gate's words and word pairs, one of which the text must contain."""
         if not self.gate:
             return r"[^\s\S]"
-        words = (r"\W+".join(re2.escape(w) for w in entry.split(" ")) for entry in self.gate)
-        return r"\b(?:" + "|".join(words) + r")\b"
+        return "|".join(gate_entry(entry) for entry in self.gate)
 
     def score(self, words: list[str]) -> float:
         n = len(words)
