@@ -1,14 +1,16 @@
 """Train the learned injection detector (run by `make train-injection`; fixed seed, reproducible).
 
 Fits a logistic regression on the training split of contrib/injection/corpus.py, chooses the
-regularisation, the threshold (false-positive rate <= 0.5 %) and the re2 gate on the validation
-split only, and reports -- never tunes on -- the held-out test split. Scores are computed by the
-runtime scorer (stoad.guardrails._learned) on the pruned float32 weights that ship.
+regularisation, the threshold (false-positive rate <= 0.5 % on the validation split's benign
+texts and on the benign training texts scored by models that never saw their template) and the
+re2 gate on the validation split only, and reports -- never tunes on -- the held-out test split.
+Scores are computed by the runtime scorer (stoad.guardrails._learned) on the pruned float32 weights that ship.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import math
@@ -21,6 +23,7 @@ import numpy as np
 import re2
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
 
 import stoad.config  # noqa: F401  (imports stoad.runtime.layers in the right order)
 from stoad.guardrails._detectors import normalise
@@ -31,6 +34,7 @@ SEED = 1204
 MAX_FPR = 0.005
 KEEP = 60_000  # features kept, by absolute weight
 C_VALUES = (1.0, 4.0, 16.0, 64.0)
+FOLDS = 5  # folds by template, for the threshold's second estimate
 OPTIONS = re2.Options()
 OPTIONS.max_mem = 64 << 20  # as the runtime compiles the gate
 
@@ -85,10 +89,12 @@ def main() -> None:
     corpus = load_corpus()
     samples = corpus.generate()
     split: dict[str, tuple[list[str], list[int], list[list[str]]]] = {}
+    templates: dict[str, list[str]] = {}
     for name in corpus.SPLITS:
         part = [s for s in samples if s.split == name]
         texts = [s.text for s in part]
         split[name] = (texts, [s.label for s in part], [tokens(normalise(t)) for t in texts])
+        templates[name] = [s.template for s in part]
     vectoriser = DictVectorizer(sort=True)
     x_train = vectoriser.fit_transform([vector(w) for w in split["train"][2]]).tocsr()
     x_train.indices = x_train.indices.astype(np.int32)  # liblinear takes 32-bit indices only
@@ -97,17 +103,33 @@ def main() -> None:
     names = vectoriser.get_feature_names_out()
     val_texts, val_labels, val_words = split["validation"]
 
-    best: tuple[float, float, InjectionModel] | None = None
-    for c in C_VALUES:
+    train_words = split["train"][2]
+    groups = np.array(templates["train"])
+
+    def fitted(c: float, rows: Any) -> InjectionModel:
+        """The pruned float32 model fitted on these training rows (threshold 0)."""
         fit = LogisticRegression(C=c, class_weight="balanced", max_iter=5000, solver="liblinear",
-                                 random_state=SEED).fit(x_train, y_train)
+                                 random_state=SEED).fit(x_train[rows], y_train[rows])
         coef = fit.coef_[0]
         order = np.argsort(-np.abs(coef))[:KEEP]
         weights = [(str(names[i]), float(np.float32(coef[i]))) for i in order if abs(coef[i]) >= 1e-4]
-        bias = float(np.float32(fit.intercept_[0]))
-        model = from_weights(weights, bias, 0.0, ())
+        return from_weights(weights, float(np.float32(fit.intercept_[0])), 0.0, ())
+
+    everything = np.arange(len(y_train))
+    best: tuple[float, float, InjectionModel] | None = None
+    for c in C_VALUES:
+        model = fitted(c, everything)
         negatives = [model.score(w) for w, y in zip(val_words, val_labels, strict=True) if y == 0]
-        model = from_weights(weights, bias, threshold_for(negatives), ())
+        # The validation split has few benign templates, and a threshold set on them alone let
+        # benign phrasings of other templates through. The benign training texts scored by
+        # models that never saw their template (folds by template) give a second estimate; the
+        # threshold is the stricter of the two.
+        unseen: list[float] = []
+        for fit_rows, held_rows in GroupKFold(n_splits=FOLDS).split(everything, y_train, groups):
+            fold = fitted(c, fit_rows)
+            unseen.extend(fold.score(train_words[i]) for i in held_rows if y_train[i] == 0)
+        threshold = max(threshold_for(negatives), threshold_for(unseen))
+        model = dataclasses.replace(model, threshold=threshold)
         recall = evaluate(model, re2.compile(r"[\s\S]", OPTIONS), val_texts, val_labels)["recall"]
         print(f"C={c}: validation recall {recall} at FPR <= {MAX_FPR}", file=sys.stderr)
         if best is None or recall > best[0]:
@@ -123,18 +145,22 @@ def main() -> None:
     for words in train_negatives:
         for item in set(words):
             negatives_with[item] = negatives_with.get(item, 0) + 1
-    # Short words are left out: digits normalised to letters ("41" -> "ai") make them common.
+    # Short words are left out: digits normalised to letters ("41" -> "ai") make them common;
+    # a character pair of an unspaced script (Chinese, Japanese) is a word there.
 
     def candidates(rare_fraction: float) -> list[tuple[float, str]]:
         rare = rare_fraction * len(train_negatives)
         return sorted(((w, name) for name, w in model.unigrams.items()
-                       if w > 0 and len(name) >= 4 and name.isalpha() and negatives_with.get(name, 0) <= rare),
+                       if w > 0 and len(name) >= (4 if name.isascii() else 2) and name.isalpha()
+                       and negatives_with.get(name, 0) <= rare),
                       reverse=True)
 
     # Two distinct gate words are asked for first (benign prose often has one), from words in at
     # most 2 % of benign texts; else one word, from words in at most 0.3 %, if two lose more
-    # than a point of validation recall.
+    # than a point of validation recall. When no gate keeps recall within its tolerance, the
+    # gate with the best validation recall is taken (ties: two words, then the smaller gate).
     chosen: InjectionModel | None = None
+    best_gate: tuple[float, int, int, InjectionModel] | None = None
     for gate_min, tolerance, rare_fraction in ((2, 0.01, 0.02), (1, 0.005, 0.003)):
         positive = candidates(rare_fraction)
         for size in (50, 100, 200, 300, 400, 600, 800, 1200, 1600, 2400, 3200, len(positive)):
@@ -144,12 +170,16 @@ def main() -> None:
             gated = evaluate(candidate, re2.compile(candidate.gate_pattern(), OPTIONS), val_texts,
                              val_labels)["recall"]
             print(f"gate of {size}, {gate_min} distinct: validation recall {gated}", file=sys.stderr)
+            if best_gate is None or (gated, gate_min, -size) > best_gate[:3]:
+                best_gate = (gated, gate_min, -size, candidate)
             if gated >= recall - tolerance:
                 chosen = candidate
                 break
         if chosen is not None:
             break
-    assert chosen is not None
+    if chosen is None:
+        assert best_gate is not None
+        chosen = best_gate[3]
     model = chosen
 
     blob = dump(model, {"seed": SEED, "C": c, "corpus_seed": corpus.SEED})
