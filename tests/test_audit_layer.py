@@ -291,12 +291,14 @@ class SettingsTests(TestCase):
         self.assertIn("[audit.kafka] security_protocol: required", str(error))
 
     def test_build_through_plugin(self) -> None:
-        """The plugin builds a started layer that stops at reactor shutdown."""
+        """The plugin builds a layer that starts when activated and stops at reactor shutdown."""
         clock = MemoryReactorClock()
         result = self.parse({"audit": {"directory": "log", "signing_key": "audit.key"}})
         services = Services(reactor=clock, metrics=SimpleNamespace(registry=CollectorRegistry()),
                             alerts=AlertBus(), worker_index=0)
         layer = PLUGIN.build(result, (), services)
+        self.assertFalse(layer._started)
+        layer.activate()
         self.addCleanup(layer.stop, 5.0)
         self.assertEqual(layer.name, "audit")
         layer.on_complete(context(1))

@@ -224,6 +224,32 @@ class IntrospectionTests(SynchronousTestCase):
         self.h.stub.flush()
         self.assertEqual(self.failureResultOf(d).value.status, 503)
 
+    def test_inactive_token_is_remembered_briefly(self) -> None:
+        """A token the server called inactive is refused from memory (no second introspection)
+        for introspection_negative_ttl (5s by default), then asked about again."""
+        for _ in range(5):
+            self.assertEqual(self.h.run(request(authorization=bearer("unknown-token"))).status, 401)
+        asked = [form["token"][0] for form, _ in self.h.server.introspection_requests]
+        self.assertEqual(asked.count("unknown-token"), 1)
+        self.h.clock.advance(5.1)
+        self.assertEqual(self.h.run(request(authorization=bearer("unknown-token"))).status, 401)
+        asked = [form["token"][0] for form, _ in self.h.server.introspection_requests]
+        self.assertEqual(asked.count("unknown-token"), 2)
+
+    def test_concurrent_requests_share_one_introspection(self) -> None:
+        """Ten requests with the same unseen token while the server is slow cause one
+        introspection call; when it times out, all ten get 503."""
+        self.h.run(request(authorization=bearer("warm-up")))  # fetch metadata first
+        self.h.server.hang = True
+        pending = [self.h.run(request(authorization=bearer(self.token))) for _ in range(10)]
+        for d in pending:
+            self.assertNoResult(d)
+        self.assertEqual(len(self.h.server.pending), 1)
+        self.h.clock.advance(3.1)
+        self.h.stub.flush()
+        self.assertEqual([self.failureResultOf(d).value.status for d in pending], [503] * 10)
+        self.assertEqual(len(self.h.server.pending), 1)
+
     def test_result_cached_within_bound_then_revocation_seen(self) -> None:
         """Results are reused up to introspection_cache_ttl; revocation shows after that."""
         self.assertIsNone(self.h.run(request(authorization=bearer(self.token))))

@@ -11,6 +11,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from stoad.runtime.chain import FilterChain, FilterPipeline, ResponseHead
 from stoad.runtime.context import RequestContext
 from stoad.runtime.deny import Deny
+from stoad.runtime.layer import LayerBase
 
 
 def context() -> RequestContext:
@@ -19,7 +20,7 @@ def context() -> RequestContext:
                           body=b"", body_size=0, content_type=None)
 
 
-class _Layer:
+class _Layer(LayerBase):
     def __init__(self, name: str, log: list[str], request: Any = None, response: Any = None) -> None:
         self.name = name
         self.log = log

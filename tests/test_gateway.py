@@ -15,6 +15,7 @@ from twisted.web.client import ResponseDone
 from twisted.web.http_headers import Headers
 
 from stoad.daemon.metrics import Metrics
+from stoad.mcp._layer import McpLayer
 from stoad.proxy.forward import UpstreamFailure
 from stoad.proxy.gateway import Gateway
 from stoad.proxy.http import GatewayChannel, GatewayHTTPFactory
@@ -22,6 +23,7 @@ from stoad.proxy.pathnorm import normalise_path
 from stoad.proxy.routing import RouteTable
 from stoad.runtime.chain import FilterChain
 from stoad.runtime.deny import Deny
+from stoad.runtime.layer import LayerBase
 from tests.test_config import LIMITS
 from tests.test_routing import route
 
@@ -56,7 +58,7 @@ class _Forwarder:
         return defer.succeed(self.result)
 
 
-class _Layer:
+class _Layer(LayerBase):
     name = "test"
 
     def __init__(self, request: Any = None, response: Any = None) -> None:
@@ -75,15 +77,17 @@ class _Layer:
 
 
 class GatewayTestCase(SynchronousTestCase):
-    def build(self, *layers: Any, tracer: Any = None, clock: Clock | None = None) -> None:
+    def build(self, *layers: Any, tracer: Any = None, clock: Clock | None = None,
+              routes: Any = None, **options: Any) -> None:
         self.clock = clock if clock is not None else Clock()
         self.forwarder = _Forwarder()
         self.metrics = Metrics()
         chain_layers = tracer.wrap(layers) if tracer is not None else list(layers)
-        gateway = Gateway(routes=RouteTable([route("api", "/api")]),
+        gateway = Gateway(routes=RouteTable(routes or [route("api", "/api")]),
                           chain=FilterChain(chain_layers, self.clock, 5.0),
                           forwarder=self.forwarder, metrics=self.metrics, clock=self.clock,
-                          normalise_path=normalise_path, public_host="gw.example", tracer=tracer)
+                          normalise_path=normalise_path, public_host="gw.example", tracer=tracer,
+                          **options)
         factory = GatewayHTTPFactory(gateway, LIMITS, self.metrics, self.clock)
         self.channel: GatewayChannel = factory.buildProtocol(None)
         self.transport = StringTransport()
@@ -311,17 +315,24 @@ class RejectionAuditTests(GatewayTestCase):
         self.assertIn("folding", ctx.reason)
 
 
+class _JsonRpcRenderer(_Layer):
+    """Renders denials as the MCP layer does (its render_denial, without the rest of it)."""
+
+    render_denial = McpLayer.render_denial  # type: ignore[assignment]
+
+
 class McpRefusalTests(GatewayTestCase):
     def test_refusal_of_a_json_rpc_request_is_a_json_rpc_error(self) -> None:
         """A deny on a request the MCP layer parsed answers its JSON-RPC id with an error whose
-        message is the fixed error code; the HTTP status is kept."""
+        message is the fixed error code (the MCP layer's render_denial hook); the HTTP status is
+        kept."""
         from stoad.runtime.context import McpCall
 
         def parsed_then_refused(ctx: Any) -> None:
             ctx.mcp = McpCall(method="tools/call", request_id=7, tool_name="delete_all")
             raise Deny(403, "forbidden", "policy: tool denied")
 
-        self.build(_Layer(request=parsed_then_refused))
+        self.build(_JsonRpcRenderer(request=parsed_then_refused))
         status, _, body = self.call(b"POST /api/mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n", b"{}")
         self.assertEqual(status, 403)
         self.assertEqual(json.loads(body), {"jsonrpc": "2.0", "id": 7, "error": {
@@ -335,6 +346,6 @@ class McpRefusalTests(GatewayTestCase):
             ctx.mcp = McpCall(method="notifications/initialized", request_id=None)
             raise Deny(403, "forbidden", "no")
 
-        self.build(_Layer(request=refuse))
+        self.build(_JsonRpcRenderer(request=refuse))
         status, _, body = self.call(b"POST /api/mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n", b"{}")
         self.assertEqual((status, json.loads(body)), (403, {"error": "forbidden"}))

@@ -23,6 +23,7 @@ from stoad.guardrails import (
     builtin_phrases,
 )
 from stoad.guardrails._detectors import INJECTION
+from stoad.runtime import strictjson
 
 SCANNER = Scanner(BUILTIN_RULES, builtin_phrases())
 # the reference runs re2 on str only, as before ASCII text was matched as bytes
@@ -145,15 +146,12 @@ class InPlaceRewriteTests(SynchronousTestCase):
         self.assertEqual(out, b'{"a":1,"[REDACTED:email]":3,"z":4}')
         self.assertEqual(tally.counts["pii"], 2)
 
-    def test_hidden_duplicate_member_still_reported(self) -> None:
-        """A duplicate member the parser hides (its first value) is still found on the raw
-        bytes and marked unredactable, with the fast path as with the reference."""
+    def test_duplicate_member_is_refused_not_rewritten(self) -> None:
+        """A duplicate member (whose first value a parser would hide) is refused outright: the
+        scanner raises DuplicateMember instead of scanning one reading of the body."""
         body = b'{"note":"mail jane@example.org","note":"nothing here"}'
-        self.assertEqual(self._compare({"pii": "redact", "secrets": "redact",
-                                        "injection": "block"}, None, [body]), 0)
-        tally = Tally()
-        ContentScanner(SCANNER, {"pii": "redact"}, None).body(body, "json", tally)
-        self.assertEqual(tally.unredactable, {"pii"})
+        with self.assertRaises(strictjson.DuplicateMember):
+            ContentScanner(SCANNER, {"pii": "redact"}, None).body(body, "json", Tally())
 
     def test_form_bodies_match_too(self) -> None:
         """Form bodies (which share the raw-bytes check) give the same results."""

@@ -97,6 +97,19 @@ class SdNotifyDaemonTests(DaemonTestCase):
         self.daemon.stop()
         self.notify.wait_for("STOPPING")
 
+    def test_status_names_the_active_configuration_hash(self) -> None:
+        """STATUS= says which configuration (by hash, as /_status shows it) is served, after
+        start and after a reload that changed it."""
+        messages = self.notify.wait_for("READY")
+        first = self.daemon.status()["config"]
+        self.assertEqual(messages[-1]["STATUS"], f"serving configuration {first}")
+        self.daemon.write_config(self.config(tls={"verify_depth": "5"}))
+        self.daemon.reload()
+        messages = self.notify.wait_for("READY", 2)
+        second = self.daemon.status()["config"]
+        self.assertNotEqual(second, first)
+        self.assertEqual(messages[-1]["STATUS"], f"serving configuration {second}")
+
 
 class SocketActivationTests(SynchronousTestCase):
     def test_daemon_serves_on_the_socket_systemd_passes(self) -> None:

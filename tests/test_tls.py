@@ -229,8 +229,9 @@ class TicketKeyTests(TLSTestCase):
         tls.rotate_ticket_keys()
         self.assertIsNot(tls._context, before)
 
-    def test_worker_rotates_on_schedule_and_survives_broken_files(self) -> None:
-        """The worker rotates every ticket_key_rotation; broken files keep the current keys."""
+    def test_worker_rotates_on_schedule_without_reading_files(self) -> None:
+        """The worker rotates ticket keys every ticket_key_rotation from the material loaded at
+        the last (re)load: a certificate broken on disk in between changes nothing served."""
         from twisted.internet.task import Clock
 
         from stoad.config import config_from_string
@@ -259,7 +260,10 @@ upstream = http://127.0.0.1:9
         clock.advance(121)
         second = runtime.tls._context
         self.assertIsNot(second, first)
+        material = runtime.tls.material
         self.write("server.pem", b"broken")
+        self.write("ca.pem", b"broken")
         clock.advance(121)
-        self.assertIs(runtime.tls._context, second)
-        self.assertEqual(runtime.metrics.reload_failures.labels("ticket-keys")._value.get(), 1)
+        self.assertIsNot(runtime.tls._context, second)
+        self.assertIs(runtime.tls.material, material)
+        self.assertEqual(runtime.metrics.reload_failures.labels("ticket-keys")._value.get(), 0)

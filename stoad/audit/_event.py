@@ -259,6 +259,29 @@ def _canonical_bytes(source: tuple[Any, ...]) -> bytes:
     return body
 
 
+CONFIG_EVENTS = ("config_reloaded", "config_reload_failed")
+
+
+def build_config_event(kind: str, config_hash: str, previous_hash: str | None,
+                       problems: list[str], now: float, worker: int) -> dict[str, Any]:
+    """
+    A C{config_reloaded} or C{config_reload_failed} event: which configuration (by hash) the
+    worker serves after the attempt, which it served before, and why a reload was refused.
+    """
+    if kind not in CONFIG_EVENTS:
+        raise ValueError(f"not a configuration event: {kind!r}")
+    return {
+        "event_id": new_event_id(),
+        "event_type": kind,
+        "timestamp": now,
+        "worker": worker,
+        "config_hash": config_hash,
+        "previous_config_hash": previous_hash,
+        # Operator-written problem lines (they name keys and files, never request data).
+        "problems": [problem[:300] for problem in problems[:20]],
+    }
+
+
 def parameters_hash(source: HashSource, key: ParametersKey | None = None) -> str | None:
     """
     C{hmac-sha256:} + hex of HMAC(key, bytes), the bytes being: the RFC 8785 canonical JSON of

@@ -23,6 +23,7 @@ from stoad.audit._event import (
     ParametersKey,
     build_alert_event,
     build_completion_event,
+    build_config_event,
     build_decision_event,
     build_request_event,
 )
@@ -32,9 +33,10 @@ from stoad.audit._shipper import KafkaShipper
 from stoad.audit._writer import AuditChainWriter
 from stoad.runtime.context import RequestContext
 from stoad.runtime.deny import Deny
+from stoad.runtime.layer import LayerBase, RestartRequired, changed_keys
 
 if TYPE_CHECKING:
-    from stoad.runtime.layers import Services
+    from stoad.runtime.services import Services
 
 MONITOR_INTERVAL = 1.0
 PARAMETERS_KEY = "parameters.key"
@@ -78,7 +80,7 @@ def ensure_parameters_key(settings: AuditSettings) -> ParametersKey:
     return load_parameters_key(path)
 
 
-class AuditLayer:
+class AuditLayer(LayerBase):
     """
     The audit layer of one worker. L{start} opens the chain (raising if it cannot: startup
     fails loudly) and starts the writer and shipper threads; L{stop} drains and closes them.
@@ -142,7 +144,19 @@ class AuditLayer:
         self._shipped_seen = 0
         self._started = False
 
+    def activate(self) -> None:
+        self.start()
+
+    def successor(self, settings: AuditSettings, routes: Any, services: Services) -> AuditLayer:
+        """The same layer: its log and threads outlive a reload; a changed key needs a restart."""
+        changed = changed_keys("audit", self.settings, settings)
+        if changed:
+            raise RestartRequired([f"{key} changes only on restart" for key in changed])
+        return self
+
     def start(self) -> None:
+        if self._started:
+            return
         self.parameters_key = self.writer.parameters_key = ensure_parameters_key(self.settings)
         self.writer.open()
         if self.writer.repaired_bytes:
@@ -269,6 +283,16 @@ class AuditLayer:
         self.metrics.alerts.labels(event["alert"], event["severity"]).inc()
         self.writer.append(event, None)
 
+    def record_config_change(self, kind: str, config_hash: str, previous_hash: str | None,
+                             problems: list[str]) -> None:
+        """
+        The daemon's entry point for reload outcomes: write a C{config_reloaded} or
+        C{config_reload_failed} event into this worker's chain.
+        """
+        event = build_config_event(kind, config_hash, previous_hash, problems,
+                                   self._clock.seconds(), self._worker)
+        self.writer.append(event, None)
+
     def _records_written(self, count: int, kinds: dict[str, int]) -> None:
         for kind, n in kinds.items():
             self.metrics.records.labels(kind).inc(n)
@@ -334,9 +358,9 @@ class AuditLayer:
 
 
 def build(settings: AuditSettings, routes: Any, services: Services) -> AuditLayer:
-    """Make and start the audit layer; stop it (drain, sign, close) at reactor shutdown."""
+    """Make the audit layer (L{AuditLayer.activate} starts it); stop it (drain, sign, close) at
+    reactor shutdown."""
     layer = AuditLayer(settings, services)
-    layer.start()
     trigger = getattr(services.reactor, "addSystemEventTrigger", None)
     if trigger is not None:
         trigger("before", "shutdown", layer.stop)

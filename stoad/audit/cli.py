@@ -54,7 +54,8 @@ def add_subcommands(subparsers: Any) -> None:
     show.add_argument("--outcome", choices=("allowed", "denied", "error", "incomplete"))
     show.add_argument("--consumer", metavar="ID")
     show.add_argument("--type", dest="event_type",
-                      choices=("tool_call", "http_request", "alert", "key_rotation", "retention"))
+                      choices=("tool_call", "http_request", "alert", "key_rotation", "retention",
+                               "config_reloaded", "config_reload_failed"))
     show.add_argument("--since", metavar="AGE", type=_since,
                       help="only events newer than this, e.g. 7d, 12h, 30m")
     show.add_argument("--json", action="store_true", help="one JSON record per line")
@@ -219,6 +220,9 @@ def _line(record: dict[str, Any]) -> str:
                 f"(completes {record.get('decision_event_id')})")
         if record.get("reason"):
             what += f" reason={record.get('reason')!r}"
+    elif str(record.get("event_type", "")).startswith("config_"):
+        what = (f"{str(record['event_type']).upper()} config={record.get('config_hash')} "
+                f"previous={record.get('previous_config_hash')} problems={record.get('problems')}")
     else:
         tool = f" tool={record['tool_name']}" if record.get("tool_name") else ""
         what = (f"{record.get('outcome')} {record.get('method')} {record.get('path')}{tool} "

@@ -25,9 +25,10 @@ from stoad.auth._jws import TokenRejected
 from stoad.auth._keys import KeysUnavailable
 from stoad.auth._settings import AuthSettings, RouteAuth
 from stoad.auth._verify import VerifiedToken
+from stoad.runtime.alerts import AlertBus
 from stoad.runtime.context import Identity, RequestContext
 from stoad.runtime.deny import Deny
-from stoad.runtime.layers import AlertBus
+from stoad.runtime.layer import LayerBase
 from stoad.state import MemoryState, StateUnavailable
 from stoad.state._round import unavailable
 
@@ -138,7 +139,7 @@ class _RoutePlan:
     metadata_body: bytes
 
 
-class IdentityLayer:
+class IdentityLayer(LayerBase):
     """
     Layers 1 and 2 as one chain layer named C{auth}: extracts the bearer token, verifies it
     (cached by token hash and client-certificate thumbprint), checks its binding to the

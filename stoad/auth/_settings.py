@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from stoad.auth._jws import SUPPORTED_ALGORITHMS
 from stoad.config._reader import Problems, SectionReader
 from stoad.runtime.layers import SectionSource
+from stoad.runtime.methods import aliased_methods, method_class
 
 BUILTIN_SCOPES = ("stoa:read", "stoa:write", "stoa:admin")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -57,6 +58,8 @@ class RouteAuth:
     method_scopes: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def required_scopes(self, method: str) -> frozenset[str]:
+        """The scopes a request needs; HEAD needs exactly what GET needs (method classes)."""
+        method = method_class(method)
         configured = self.method_scopes.get(method)
         if configured is not None:
             return configured
@@ -96,6 +99,8 @@ class AuthSettings:
     token_cache_ttl: float
     introspection_cache_ttl: float
     reuse_tracker_size: int
+    # how long an inactive or invalid opaque token is remembered as such (no re-introspection)
+    introspection_negative_ttl: float = 5.0
 
     @property
     def known_scopes(self) -> frozenset[str]:
@@ -135,7 +140,7 @@ def parse_settings(source: SectionSource) -> AuthSettings:
                       f"supports ({', '.join(sorted(SUPPORTED_ALGORITHMS))})")
     if not algorithms:
         r.problem("algorithms", "name at least one algorithm")
-    rsa_default = r.choice("rsa_default_algorithm", ("RS256", "RS384", "RS512"), "RS256").upper()
+    rsa_default = r.choice("rsa_default_algorithm", ("rs256", "rs384", "rs512"), "rs256").upper()
     extra = _scopes(r, "extra_scopes", r.words("extra_scopes", ()))
     consumers_file = r.path("consumers")
     consumers = load_consumers(consumers_file, source.problems) if consumers_file else \
@@ -200,6 +205,8 @@ def parse_settings(source: SectionSource) -> AuthSettings:
         token_cache_size=r.integer("token_cache_size", 10000, minimum=0, maximum=10_000_000),
         token_cache_ttl=r.duration("token_cache_ttl", 300.0, minimum=0.0),
         introspection_cache_ttl=r.duration("introspection_cache_ttl", 30.0, minimum=0.0),
+        introspection_negative_ttl=r.duration("introspection_negative_ttl", 5.0, minimum=0.0,
+                                              maximum=60.0),
         reuse_tracker_size=r.integer("reuse_tracker_size", 10000, minimum=1, maximum=10_000_000),
     )
     r.finish()
@@ -232,6 +239,9 @@ def parse_route(reader: SectionReader) -> RouteAuth:
         method = key[len("scopes."):].upper()
         if not method or not set(method) <= _METHOD_CHARS:
             reader.problem(key, "expected scopes.METHOD, e.g. scopes.GET")
+        elif method in aliased_methods():
+            reader.problem(key, f"{method} is held to {method_class(method)}'s scopes; "
+                           f"set scopes.{method_class(method)}")
         values = reader.words(key)
         if not values:
             reader.problem(key, "name at least one scope")

@@ -5,14 +5,16 @@ Route-independent checks live here (and are cached); audience-per-route and scop
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 
-from stoad.auth._introspection import TokenIntrospector
+from stoad.auth._introspection import IntrospectionUnavailable, TokenIntrospector
 from stoad.auth._jws import (
     KeySet,
     TokenRejected,
@@ -196,17 +198,87 @@ class JwtVerifier:
                              thumbprint, exp)
 
 
+NEGATIVE_CACHE_SIZE = 10_000
+
+
+class _Rejections:
+    """A bounded, short-lived memory of tokens the authorization server called inactive."""
+
+    def __init__(self, ttl: float, size: int = NEGATIVE_CACHE_SIZE) -> None:
+        self._ttl = ttl
+        self._size = size
+        self._items: OrderedDict[bytes, tuple[float, str]] = OrderedDict()
+
+    def get(self, key: bytes, now: float) -> str | None:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        if now >= item[0]:
+            del self._items[key]
+            return None
+        return item[1]
+
+    def put(self, key: bytes, reason: str, now: float) -> None:
+        if self._ttl <= 0:
+            return
+        self._items[key] = (now + self._ttl, reason)
+        self._items.move_to_end(key)
+        while len(self._items) > self._size:
+            self._items.popitem(last=False)
+
+
 class OpaqueVerifier:
-    """Opaque tokens: RFC 7662 introspection, then the same claim rules as for JWTs."""
+    """
+    Opaque tokens: RFC 7662 introspection, then the same claim rules as for JWTs. So that a
+    client cannot turn stoad into an amplifier against the authorization server, one token is
+    introspected at most once at a time (concurrent requests share the answer) and a token found
+    inactive or invalid is refused from memory for C{negative_ttl} seconds.
+    """
 
     def __init__(self, introspector: TokenIntrospector, clock: IReactorTime,
-                 rules: ClaimRules) -> None:
+                 rules: ClaimRules, negative_ttl: float = 5.0) -> None:
         self._introspector = introspector
         self._clock = clock
         self._rules = rules
+        self._rejections = _Rejections(negative_ttl)
+        self._in_flight: dict[bytes, list[Deferred[dict[str, Any]]]] = {}
 
     async def verify(self, token: str) -> VerifiedToken:
-        claims = await self._introspector.introspect(token)
+        key = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+        known = self._rejections.get(key, self._clock.seconds())
+        if known is not None:
+            raise TokenRejected(known)
+        claims = await self._introspect_once(key, token)
+        try:
+            return self._check(claims)
+        except TokenRejected as e:
+            self._rejections.put(key, e.reason, self._clock.seconds())
+            raise
+
+    async def _introspect_once(self, key: bytes, token: str) -> dict[str, Any]:
+        waiters = self._in_flight.get(key)
+        if waiters is not None:
+            mine: Deferred[dict[str, Any]] = Deferred()
+            waiters.append(mine)
+            return await mine
+        waiters = self._in_flight[key] = []
+        try:
+            claims = await self._introspector.introspect(token)
+        except BaseException as e:
+            shared = e if isinstance(e, IntrospectionUnavailable) else IntrospectionUnavailable(
+                f"shared introspection ended: {type(e).__name__}")
+            for waiter in waiters:
+                if not waiter.called:
+                    waiter.errback(shared)
+            raise
+        finally:
+            del self._in_flight[key]
+        for waiter in waiters:
+            if not waiter.called:
+                waiter.callback(claims)
+        return claims
+
+    def _check(self, claims: dict[str, Any]) -> VerifiedToken:
         if claims.get("active") is not True:
             raise TokenRejected("introspection says the token is not active")
         token_type = claims.get("token_type")

@@ -103,7 +103,7 @@ def build_layer(settings: AuthSettings, routes: Iterable[Any], clock: Any, clien
         secret = settings.client_secret if settings.introspection == "client_secret_basic" else None
         introspector = TokenIntrospector(client, clock, endpoint, settings.client_id or "", secret,
                                          settings.fetch_timeout, settings.fetch_max_bytes)
-        opaque = OpaqueVerifier(introspector, clock, rules)
+        opaque = OpaqueVerifier(introspector, clock, rules, settings.introspection_negative_ttl)
     return IdentityLayer(settings, routes, clock, jwt_verifier, opaque, alerts, registry, services)
 
 

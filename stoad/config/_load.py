@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import configparser
+import dataclasses
+import hashlib
 import ipaddress
 import os
-from typing import Any
+from typing import Any, Iterable
 from urllib.parse import urlsplit
 
+from stoad.config._layers import CHAIN_ORDER, settings_parser
 from stoad.config._model import (
     AdminSettings,
     Config,
+    HeaderSettings,
     LimitSettings,
     ListenAddress,
     Route,
@@ -18,9 +22,12 @@ from stoad.config._model import (
     TLSSettings,
 )
 from stoad.config._reader import ConfigError, Problems, SectionReader
+from stoad.config._sources import SectionSource
+from stoad.proxy.headers import OVERRIDE_HEADERS, OVERRIDE_PARAMETERS
 from stoad.tracing._settings import parse_tracing
 
-CORE_SECTIONS = ("server", "tls", "limits", "admin", "log", "chain", "state", "tracing")
+CORE_SECTIONS = ("server", "tls", "limits", "admin", "log", "chain", "state", "tracing",
+                 "headers")
 ROUTE_PREFIX = "route:"
 _NO_DEFAULTS = "\x00no-defaults"
 
@@ -50,7 +57,30 @@ def config_from_string(text: str, path: str | None = None, base_dir: str | None 
     sections = {name: dict(parser[name]) for name in parser.sections()}
     if state_dir is not None:
         sections.setdefault("server", {})["state_dir"] = os.path.abspath(state_dir)
-    return _parse(sections, problems, base_dir, path)
+    config = _parse(sections, problems, base_dir, path)
+    return dataclasses.replace(config, digest=config_digest(text, problems.files))
+
+
+def config_digest(text: str, files: Iterable[str]) -> str:
+    """
+    SHA-256 over the INI text and the bytes of every file (and every file under every folder)
+    its keys name, so a changed certificate, consumers file or policy changes the hash too.
+    An unreadable file counts as its error text: the hash still says "not what was loaded".
+    """
+    digest = hashlib.sha256(b"stoad-config-v1\0" + text.encode("utf-8"))
+    for root in sorted(set(files)):
+        paths = [root]
+        if os.path.isdir(root):
+            paths = sorted(os.path.join(folder, name) for folder, dirs, names in os.walk(root)
+                           for name in names if not name.startswith("."))
+        for path in paths:
+            digest.update(b"\0" + path.encode("utf-8", "surrogateescape") + b"\0")
+            try:
+                with open(path, "rb") as f:
+                    digest.update(hashlib.sha256(f.read()).digest())
+            except OSError as e:
+                digest.update(f"unreadable: {e.strerror}".encode())
+    return digest.hexdigest()[:16]
 
 
 def config_from_file(path: str, state_dir: str | None = None) -> Config:
@@ -162,14 +192,22 @@ def _parse(sections: dict[str, dict[str, str]], problems: Problems, base_dir: st
     admin = AdminSettings(listen=admin_listen)
     admin_r.finish()
 
+    headers_r = _reader(sections, "headers", problems, base_dir, required=False)
+    headers = HeaderSettings(
+        extra_identity_headers=_header_names(headers_r, "extra_identity_headers", prefixes=True),
+        pass_identity_headers=_header_names(headers_r, "pass_identity_headers_do_not_use"),
+    )
+    for name in headers.pass_identity_headers:
+        if name.startswith("x-stoad-"):
+            headers_r.problem("pass_identity_headers_do_not_use",
+                              f"{name}: stoad's own identity headers are never taken from clients")
+    headers_r.finish()
+
     log_r = _reader(sections, "log", problems, base_dir, required=False)
     log_level = log_r.choice("level", ("debug", "info", "warn", "error"), "info")
     log_r.finish()
 
     tracing = parse_tracing(_reader(sections, "tracing", problems, base_dir, required=False))
-
-    # Imported here: stoad.runtime.layers itself needs this package's reader (no import cycle).
-    from stoad.runtime.layers import CHAIN_ORDER, SectionSource, load_plugin
 
     chain_r = _reader(sections, "chain", problems, base_dir)
     enabled = chain_r.words("layers")
@@ -182,7 +220,7 @@ def _parse(sections: dict[str, dict[str, str]], problems: Problems, base_dir: st
         chain_r.boolean("no_security_layers_do_not_use")
     chain_r.finish()
     layer_names = tuple(name for name in CHAIN_ORDER if name in enabled)
-    plugins = {name: load_plugin(name) for name in layer_names}
+    plugins = {name: settings_parser(name) for name in layer_names}
 
     source = SectionSource(sections, problems, base_dir, server.state_dir)
     layer_settings: dict[str, Any] = {}
@@ -228,13 +266,28 @@ def _parse(sections: dict[str, dict[str, str]], problems: Problems, base_dir: st
         routes=tuple(sorted(routes, key=lambda r: len(r.prefix), reverse=True)),
         state=state,
         tracing=tracing,
+        headers=headers,
     )
+
+
+_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~")
+
+
+def _header_names(reader: SectionReader, key: str, prefixes: bool = False) -> tuple[str, ...]:
+    """Header field names (RFC 9110 tokens), lower-cased; with C{prefixes}, C{NAME*} too."""
+    names = tuple(name.lower() for name in reader.words(key, ()))
+    for name in names:
+        bare = name[:-1] if prefixes and name.endswith("*") else name
+        if not bare or not set(bare) <= _TOKEN_CHARS or "*" in bare:
+            reader.problem(key, f"not a header name{' or NAME*' if prefixes else ''}: {name!r}")
+    return names
 
 
 def _check_file(reader: SectionReader, key: str, raw: str) -> str:
     full = os.path.normpath(os.path.join(reader.base_dir, raw))
     if not os.path.isfile(full):
         reader.problem(key, f"no such file: {full}")
+    reader.problems.files.add(full)
     return full
 
 
@@ -245,6 +298,15 @@ def _allowed_clients(reader: SectionReader) -> tuple[str, ...]:
         if not sep or kind not in ("cn", "dns", "uri") or not value:
             reader.problem("allowed_clients", f"expected cn:NAME, dns:NAME or uri:URI, got {entry!r}")
     return entries
+
+
+def _override_names(reader: SectionReader) -> tuple[str, ...]:
+    names = tuple(name.lower() for name in reader.words("allow_override", ()))
+    for name in names:
+        if name not in OVERRIDE_HEADERS | OVERRIDE_PARAMETERS:
+            reader.problem("allow_override", f"not a method or URL override header or parameter: "
+                           f"{name!r}")
+    return names
 
 
 def _parse_route(section: str, sections: dict[str, dict[str, str]], problems: Problems,
@@ -301,6 +363,7 @@ def _parse_route(section: str, sections: dict[str, dict[str, str]], problems: Pr
         upstream_client_key=key,
         public_url=public_url,
         request_body=r.choice("request_body", ("buffer", "stream"), "buffer"),
+        allow_override=frozenset(_override_names(r)),
         layer_options=layer_options,
     )
     r.finish()

@@ -53,6 +53,17 @@ class LimitSettings:
 
 
 @dataclass(frozen=True)
+class HeaderSettings:
+    """
+    The optional C{[headers]} section: request headers dropped as identity claims beyond the
+    built-in list (a trailing C{*} makes a prefix), and built-in ones let through (dangerous).
+    """
+
+    extra_identity_headers: tuple[str, ...] = ()
+    pass_identity_headers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class AdminSettings:
     listen: str  # "host:port" on loopback, or "unix:/path"
 
@@ -78,6 +89,8 @@ class Route:
     upstream_client_key: str | None
     public_url: str  # the route's resource URL, e.g. https://gateway:8443/api
     request_body: str = "buffer"  # "buffer" (layers see it) or "stream" (passed through)
+    # method/URL-override headers or parameters this route lets through (default: refused)
+    allow_override: frozenset[str] = frozenset()
     layer_options: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -94,3 +107,7 @@ class Config:
     routes: tuple[Route, ...]
     state: StateSettings | None = None  # [state]; None only in configs built by hand in tests
     tracing: TracingSettings = field(default_factory=TracingSettings)
+    # SHA-256 over the INI text and every file or folder it names (certificates, consumers,
+    # policies...): the same on every worker that loaded the same bytes. See config_digest.
+    digest: str = ""
+    headers: HeaderSettings = field(default_factory=HeaderSettings)

@@ -30,6 +30,8 @@ class Problems:
 
     def __init__(self) -> None:
         self.items: list[str] = []
+        self.files: set[str] = set()  # every file or folder a key named: part of the config hash
+        self.keys_read: set[tuple[str, str]] = set()  # (section, key) of every key asked for
 
     def add(self, section: str, key: str | None, problem: str) -> None:
         where = f"[{section}] {key}" if key else f"[{section}]"
@@ -67,6 +69,7 @@ class SectionReader:
 
     def _raw(self, key: str, default: object) -> str | None:
         self._used.add(key)
+        self.problems.keys_read.add((self.name, key))
         if key in self._values:
             return self._values[key].strip()
         if default is _REQUIRED:
@@ -186,6 +189,8 @@ class SectionReader:
                     raise ValueError(f"no such file: {full}")
                 if not os.access(full, os.R_OK):
                     raise ValueError(f"not readable: {full}")
+                # Inputs only: folders stoad writes to (state, audit) are not configuration.
+                self.problems.files.add(full)
             return full
 
         return self._typed(key, default, convert, "")

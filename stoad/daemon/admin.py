@@ -1,6 +1,6 @@
-"""The admin listener: C{/_status} (per-worker state) and C{/metrics} (Prometheus text).
-
-Loopback or a unix socket only; it serves no proxied traffic.
+"""The admin listener: C{/_status} (per-worker state and configuration hash), C{/metrics}
+(Prometheus text) and C{POST /_reload} (what C{stoad reload} calls). Loopback or a unix socket
+only; it serves no proxied traffic.
 """
 
 from __future__ import annotations
@@ -9,8 +9,17 @@ import json
 from typing import Any, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.resource import Resource
-from twisted.web.server import Request
+from twisted.web.server import NOT_DONE_YET, Request
+
+log = Logger()
+
+# A browser on the same machine can send a cross-site POST but not a custom header without a
+# CORS preflight (which this listener never answers): the header proves a deliberate client.
+RELOAD_HEADER = b"x-stoad-reload"
 
 
 class StatusResource(Resource):
@@ -42,8 +51,42 @@ class MetricsResource(Resource):
         return generate_latest(self._registry)
 
 
-def admin_root(status: Callable[[], dict[str, Any]], registry: Any) -> Resource:
+class ReloadResource(Resource):
+    """C{POST /_reload}: reload every worker, answer with the outcome once all have answered."""
+
+    isLeaf = True
+
+    def __init__(self, reload: Callable[[], Deferred[dict[str, Any]]]) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # Twisted leaves it unannotated
+        self._reload = reload
+
+    def render_POST(self, request: Request) -> int | bytes:
+        request.setHeader("content-type", "application/json")
+        request.setHeader("cache-control", "no-store")
+        if request.getHeader(RELOAD_HEADER) != b"yes":
+            request.setResponseCode(403)
+            return b'{"error":"send the X-Stoad-Reload: yes header"}'
+
+        def answer(outcome: dict[str, Any]) -> None:
+            if request.finished or request.channel is None:
+                return
+            request.setResponseCode(200 if outcome.get("ok") else 409)
+            request.write(json.dumps(outcome, sort_keys=True).encode("utf-8"))
+            request.finish()
+
+        def failed(failure: Failure) -> None:
+            log.failure("reload request failed", failure)
+            answer({"ok": False, "problems": ["internal error while reloading"]})
+
+        self._reload().addCallbacks(answer, failed)
+        return NOT_DONE_YET
+
+
+def admin_root(status: Callable[[], dict[str, Any]], registry: Any,
+               reload: Callable[[], Deferred[dict[str, Any]]] | None = None) -> Resource:
     root = Resource()
     root.putChild(b"_status", StatusResource(status))
     root.putChild(b"metrics", MetricsResource(registry))
+    if reload is not None:
+        root.putChild(b"_reload", ReloadResource(reload))
     return root

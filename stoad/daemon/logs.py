@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import IO
+from typing import IO, Callable
 
 from twisted.logger import (
     FilteringLogObserver,
@@ -20,8 +20,12 @@ _LEVELS = {"debug": LogLevel.debug, "info": LogLevel.info, "warn": LogLevel.warn
            "error": LogLevel.error}
 
 
-def start_logging(level: str, worker: int | None = None, stream: IO[str] | None = None) -> None:
-    """Send every event at C{level} or above to C{stream} (stdout) as JSON lines."""
+def start_logging(level: str, worker: int | None = None,
+                  stream: IO[str] | None = None) -> Callable[[str], None]:
+    """
+    Send every event at C{level} or above to C{stream} (stdout) as JSON lines; returns the
+    function that changes the level (a reload of C{[log] level}).
+    """
     predicate = LogLevelFilterPredicate(defaultLogLevel=_LEVELS[level])
     observer: ILogObserver = jsonFileLogObserver(stream or sys.stdout, recordSeparator="")
     if worker is not None:
@@ -36,3 +40,8 @@ def start_logging(level: str, worker: int | None = None, stream: IO[str] | None 
 
     globalLogBeginner.beginLoggingTo([FilteringLogObserver(observer, [predicate])],
                                      redirectStandardIO=False)
+
+    def set_level(name: str) -> None:
+        predicate.defaultLogLevel = _LEVELS[name]
+
+    return set_level

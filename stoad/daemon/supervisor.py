@@ -30,6 +30,7 @@ log = Logger()
 
 EXIT_CONFIG = 78
 _RESTART_BACKOFF_MAX = 10.0
+RELOAD_TIMEOUT = 60.0  # seconds for every worker to build (and then install) the new runtime
 
 
 @dataclass
@@ -40,7 +41,33 @@ class WorkerState:
     restarts: int = 0
     ever_ready: bool = False
     last_error: str | None = None
+    config_digest: str | None = None  # the hash of the configuration the worker serves
     process: Any = field(default=None, repr=False)
+
+
+@dataclass
+class ReloadTransaction:
+    """One reload across all workers: who prepared what, who committed."""
+
+    timer: Any
+    phase: str = "prepare"  # then "commit"
+    prepared: dict[int, tuple[str, str]] = field(default_factory=dict)
+    committed: set[int] = field(default_factory=set)
+    digest: str | None = None
+    waiters: list[defer.Deferred[dict[str, Any]]] = field(default_factory=list)
+
+
+def _first_problem(problems: list[str]) -> str:
+    return problems[0].replace("\n", " ")[:300] if problems else "reload failed"
+
+
+def _unique_problems(problems: list[str]) -> list[str]:
+    """Each problem once: every worker reports the same broken file."""
+    seen: dict[str, str] = {}
+    for problem in problems:
+        _, sep, text = problem.partition(": ")
+        seen.setdefault(text if sep else problem, problem)
+    return list(seen.values())
 
 
 class _WorkerProtocol(protocol.ProcessProtocol):
@@ -89,6 +116,8 @@ class Supervisor(Service):
         self._stopping: defer.Deferred[None] | None = None
         self._watchdog: LoopingCall | None = None
         self.exit_code = 0
+        self.config_digest: str | None = config.digest or None
+        self._reload: ReloadTransaction | None = None
         # The state backend's health for /_status, probed by the supervisor itself (workers
         # report theirs in /metrics as stoad_state_backend_up).
         self.shared_state: SharedState | None = None
@@ -100,6 +129,7 @@ class Supervisor(Service):
         self.socket = self._listening_socket()
         self.admin_port = self._listen_admin()
         signal.signal(signal.SIGHUP, lambda *_: self.reactor.callFromThread(self.reload))
+        # systemd's ExecReload runs `stoad reload`, which asks the admin listener and waits.
         for worker in self.workers:
             self._spawn(worker)
         if self.config.state is not None and self.config.state.backend == REDIS:
@@ -137,7 +167,7 @@ class Supervisor(Service):
         return sock
 
     def _listen_admin(self) -> Any:
-        site = Site(admin_root(self.status, self.registry))
+        site = Site(admin_root(self.status, self.registry, self.reload))
         site.displayTracebacks = False
         # Health probes every few seconds are not news.
         site.log = lambda request: None  # type: ignore[method-assign]
@@ -164,7 +194,7 @@ class Supervisor(Service):
         env.pop("LISTEN_PID", None)
         args = [sys.executable, "-m", "stoad.daemon.worker", "--config", self.config_path,
                 "--index", str(worker.index), "--listen-fd", "4", "--family", self.family,
-                "--control-fd", "3"]
+                "--control-fd", "3", "--command-fd", "0"]
         if self.state_dir:
             args += ["--state-dir", self.state_dir]
         worker.state = "starting"
@@ -177,41 +207,37 @@ class Supervisor(Service):
     # -- worker reports ---------------------------------------------------------------------------
     def worker_said(self, worker: WorkerState, word: str, rest: str) -> None:
         if word == "READY":
-            worker.state = "ready"
+            worker.config_digest = rest or worker.config_digest
             worker.ever_ready = True
-            worker.last_error = None
+            if self._reload is None:
+                worker.state = "ready"
+                worker.last_error = None
         elif word == "RELOAD-FAILED":
-            worker.state = "ready"
             worker.last_error = rest
-        elif word == "RELOADING":
-            worker.state = "reloading"
         elif word == "STOPPING":
             worker.state = "stopping"
         elif word == "FAILED":
             worker.last_error = rest
+        if word in ("PREPARED", "RELOAD-FAILED", "READY"):
+            self._reload_reply(worker, word, rest)
         self._settle()
 
     def _settle(self) -> None:
-        if self.state in ("starting", "reloading") and all(
-                w.state == "ready" for w in self.workers):
-            first = self.state == "starting"
+        if self.state == "starting" and all(w.state == "ready" for w in self.workers):
             self.state = "ready"
-            self.notifier.ready()
-            if first:
-                log.info("stoad ready on port {port} with {n} workers", port=self.port,
-                         n=len(self.workers))
-            else:
-                failed = [w.last_error for w in self.workers if w.last_error]
-                if failed:
-                    log.error("reload failed in a worker; it keeps its previous state: {why}",
-                              why=failed[0])
-                else:
-                    log.info("reload complete")
+            digests = {w.config_digest for w in self.workers}
+            if len(digests) == 1 and None not in digests:
+                self.config_digest = digests.pop()
+            self._notify_ready()
+            log.info("stoad ready on port {port} with {n} workers, configuration {digest}",
+                     port=self.port, n=len(self.workers), digest=self.config_digest)
 
     def worker_ended(self, worker: WorkerState, code: int | None) -> None:
         if worker.pid is not None:
             mark_process_dead(worker.pid, self.metrics_dir)
         worker.state = "exited"
+        if self._reload is not None:
+            self._reload_reply(worker, "RELOAD-FAILED", f"exited with code {code} while reloading")
         if self._stopping is not None:
             if all(w.state == "exited" for w in self.workers) and not self._stopping.called:
                 self._stopping.callback(None)
@@ -245,24 +271,122 @@ class Supervisor(Service):
             self.reactor.callWhenRunning(self.reactor.stop)
 
     # -- reload, status, stop ---------------------------------------------------------------------
-    def reload(self) -> None:
+    def reload(self) -> defer.Deferred[dict[str, Any]]:
+        """
+        Reload every worker as one transaction: each builds the new runtime beside its live one
+        and answers PREPARED (with the configuration's hash) or RELOAD-FAILED; only when all
+        prepared the same configuration are they told to COMMIT, otherwise to ABORT, and
+        nothing changes anywhere. Fires with the outcome (see L{ReloadTransaction.outcome}).
+        A reload asked for while one runs gets that one's outcome.
+        """
+        if self._reload is not None:
+            joined: defer.Deferred[dict[str, Any]] = defer.Deferred()
+            self._reload.waiters.append(joined)
+            return joined
         if self._stopping is not None:
-            return
-        try:
-            config = config_from_file(self.config_path, self.state_dir)
-        except ConfigError as e:
+            return defer.succeed(self._outcome(False, ["stoad is stopping"]))
+        not_ready = [f"worker {w.index} is {w.state}, not ready; try again"
+                     for w in self.workers if w.state != "ready" or w.process is None]
+        if not_ready:
             self.config_reload_failures.inc()
-            log.error("reload refused, configuration invalid; still serving the previous one: "
-                      "{problems}", problems="; ".join(e.problems))
-            return
-        self.config = config
+            log.error("reload refused: {problems}", problems="; ".join(not_ready))
+            return defer.succeed(self._outcome(False, not_ready))
+        transaction = ReloadTransaction(self.reactor.callLater(RELOAD_TIMEOUT, self._reload_timed_out))
+        self._reload = transaction
         self.state = "reloading"
         self.notifier.reloading()
         for worker in self.workers:
-            if worker.process is not None and worker.state != "exited":
-                worker.state = "reloading"
-                worker.process.signalProcess("HUP")
-        self._settle()
+            worker.state = "reloading"
+            self._command(worker, "PREPARE")
+        done: defer.Deferred[dict[str, Any]] = defer.Deferred()
+        transaction.waiters.append(done)
+        return done
+
+    def _command(self, worker: WorkerState, line: str) -> None:
+        try:
+            worker.process.writeToChild(0, (line + "\n").encode("utf-8"))
+        except Exception as e:  # the worker is gone: it cannot take part
+            self._reload_reply(worker, "RELOAD-FAILED", f"worker {worker.index} unreachable: {e}")
+
+    def _reload_reply(self, worker: WorkerState, word: str, rest: str) -> None:
+        transaction = self._reload
+        if transaction is None:
+            return
+        if transaction.phase == "prepare" and word in ("PREPARED", "RELOAD-FAILED"):
+            transaction.prepared[worker.index] = (word, rest)
+            if len(transaction.prepared) < len(self.workers):
+                return
+            failures = [f"worker {i}: {why}" for i, (w, why) in sorted(transaction.prepared.items())
+                        if w != "PREPARED"]
+            digests = {why for w, why in transaction.prepared.values() if w == "PREPARED"}
+            if not failures and len(digests) > 1:
+                failures = ["the configuration changed while the workers read it; reload again"]
+            if failures:
+                for other in self.workers:
+                    if transaction.prepared.get(other.index, ("",))[0] == "PREPARED":
+                        self._command(other, "ABORT " + _first_problem(failures))
+                self._finish_reload(False, _unique_problems(failures))
+                return
+            transaction.phase = "commit"
+            transaction.digest = digests.pop()
+            for other in self.workers:
+                self._command(other, "COMMIT")
+        elif transaction.phase == "commit" and word == "READY":
+            transaction.committed.add(worker.index)
+            if len(transaction.committed) == len(self.workers):
+                self._finish_reload(True, [])
+        elif transaction.phase == "commit" and word == "RELOAD-FAILED":
+            self._finish_reload(False, [f"worker {worker.index}: {rest}"])
+
+    def _reload_timed_out(self) -> None:
+        transaction = self._reload
+        if transaction is None:
+            return
+        silent = [f"worker {w.index} did not answer within {RELOAD_TIMEOUT:.0f}s"
+                  for w in self.workers
+                  if w.index not in (transaction.prepared if transaction.phase == "prepare"
+                                     else transaction.committed)]
+        if transaction.phase == "prepare":
+            for worker in self.workers:
+                if worker.process is not None and worker.state != "exited":
+                    self._command(worker, "ABORT reload timed out")
+        self._finish_reload(False, silent or ["reload timed out"])
+
+    def _finish_reload(self, ok: bool, problems: list[str]) -> None:
+        transaction, self._reload = self._reload, None
+        if transaction is None:
+            return
+        if transaction.timer.active():
+            transaction.timer.cancel()
+        for worker in self.workers:
+            if worker.state == "reloading":
+                worker.state = "ready"
+        if ok:
+            self.config_digest = transaction.digest
+            try:
+                self.config = config_from_file(self.config_path, self.state_dir)
+            except ConfigError:
+                pass  # changed again since the workers read it; the next reload will say so
+            log.info("reload complete: serving configuration {digest}", digest=self.config_digest)
+        else:
+            self.config_reload_failures.inc()
+            log.error("reload failed, still serving configuration {digest}: {problems}",
+                      digest=self.config_digest, problems="; ".join(problems))
+        self.state = "ready"
+        self._notify_ready(None if ok else problems)
+        outcome = self._outcome(ok, problems)
+        for waiter in transaction.waiters:
+            waiter.callback(outcome)
+
+    def _outcome(self, ok: bool, problems: list[str]) -> dict[str, Any]:
+        return {"ok": ok, "config": self.config_digest, "problems": problems,
+                "workers": self.status()["workers"]}
+
+    def _notify_ready(self, problems: list[str] | None = None) -> None:
+        status = f"serving configuration {self.config_digest}"
+        if problems:
+            status = f"reload failed, {status}: {_first_problem(problems)}"
+        self.notifier.ready(status[:400])
 
     def _probe_state(self) -> None:
         ping = getattr(self.shared_state, "ping", None)
@@ -276,9 +400,10 @@ class Supervisor(Service):
             "state": self.state,
             "state_backend": backend,
             "port": self.port if self.socket is not None else None,
+            "config": self.config_digest,
             "workers": [
                 {"index": w.index, "pid": w.pid, "state": w.state, "restarts": w.restarts,
-                 "last_error": w.last_error}
+                 "config": w.config_digest, "last_error": w.last_error}
                 for w in self.workers
             ],
         }

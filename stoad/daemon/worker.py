@@ -1,5 +1,5 @@
-"""A worker process: builds the TLS listener, the layers and the gateway from the config, serves,
-reloads on SIGHUP (keeping the old state when anything is broken) and drains on SIGTERM.
+"""A worker process: builds its runtime (TLS, routes, layers, forwarder) from the config, serves,
+swaps in a whole new runtime on reload (or keeps the old one) and drains on SIGTERM.
 
 Run by the supervisor as C{python -m stoad.daemon.worker}; reports its state on a control pipe.
 """
@@ -11,23 +11,33 @@ import os
 import signal
 import socket
 import sys
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Callable, cast
 
-from twisted.internet import defer
+from twisted.internet import defer, fdesc
+from twisted.internet import error as main_error
+from twisted.internet.interfaces import IReadDescriptor
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
+from zope.interface import implementer
 
+from stoad.audit import AuditLayer
 from stoad.config import Config, ConfigError, config_from_file
 from stoad.daemon.logs import start_logging
 from stoad.daemon.metrics import Metrics
-from stoad.proxy.forward import Forwarder
 from stoad.proxy.gateway import Gateway
 from stoad.proxy.http import GatewayHTTPFactory, GatewayTLSFactory
-from stoad.proxy.pathnorm import normalise_path
-from stoad.proxy.routing import RouteTable
 from stoad.proxy.tls import ReloadableServerTLS, TLSMaterialError
-from stoad.runtime.chain import FilterChain
-from stoad.runtime.layers import AlertBus, Services, load_plugin
+from stoad.runtime.alerts import AlertBus
+from stoad.runtime.layer import Layer
+from stoad.runtime.services import Services
+from stoad.runtime.snapshot import (
+    Runtime,
+    RuntimeBuildError,
+    build_runtime,
+    discard,
+    handover,
+    layer_named,
+)
 from stoad.state import REDIS, StateSettings, build_state
 from stoad.tracing import build_tracer
 
@@ -43,28 +53,20 @@ class StartupError(Exception):
     """The worker cannot start with this configuration; the message is one line."""
 
 
-def build_layers(config: Config, services: Services) -> list[Any]:
-    layers = []
-    for name in config.layers:
-        plugin = load_plugin(name)
-        try:
-            layers.append(plugin.build(config.layer_settings[name], config.routes, services))
-        except Exception as e:
-            first = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise StartupError(f"layer {name}: {first}") from e
-    return layers
-
-
 class WorkerRuntime:
-    """Everything one worker serves with; swapped piecewise on reload."""
+    """
+    One worker's listener and its current L{Runtime}. A reload builds the next runtime whole
+    (L{prepare}), then swaps it in with L{commit}; any failure leaves everything as it was.
+    """
 
     def __init__(self, config: Config, reactor: Any, index: int = 0,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None,
+                 set_log_level: Callable[[str], None] | None = None) -> None:
         self.reactor = reactor
         self.index = index
-        self.config = config
         self.metrics = metrics or Metrics()
         self.alerts = AlertBus()
+        self._set_log_level = set_log_level
         self.state = build_state(config.state or StateSettings(), reactor, self._state_health,
                                  self.metrics.state_commands.inc)
         # Redis counts as up from its first answer (the memory store always is).
@@ -83,17 +85,37 @@ class WorkerRuntime:
             self.tls = ReloadableServerTLS(config.tls, self._verify_failed)
         except TLSMaterialError as e:
             raise StartupError(f"tls: {e}") from None
-        self.layers = build_layers(config, self.services)
         self.tracer: ExchangeTracer | None = build_tracer(config, reactor, index)
-        self.gateway = self._gateway(config, self.layers)
-        self.http_factory = GatewayHTTPFactory(self.gateway, config.limits, self.metrics, reactor)
+        try:
+            runtime = build_runtime(config, self.services, self.tls, tracer=self.tracer)
+        except RuntimeBuildError as e:
+            raise StartupError("; ".join(e.problems)) from None
+        self.current = runtime
+        self.pending: Runtime | None = None
+        self.tls.install(config.tls, runtime.tls_material, runtime.tls_context)
+        self.http_factory = GatewayHTTPFactory(runtime.gateway, config.limits, self.metrics, reactor)
         self.tls_factory = GatewayTLSFactory(self.tls, self.http_factory, self.metrics,
                                              config.limits.max_connections, clock=reactor)
+        try:
+            handover(None, runtime)
+        except Exception as e:
+            raise StartupError(f"{type(e).__name__}: {e}".splitlines()[0]) from e
         self.port: Any = None
         self.draining = False
-        self._ticket_rotation = LoopingCall(self._rotate_ticket_keys)
-        self._ticket_rotation.clock = reactor
-        self._ticket_rotation.start(config.tls.ticket_key_rotation, now=False)
+        self._ticket_rotation: LoopingCall | None = None
+        self._schedule_ticket_rotation(config.tls.ticket_key_rotation)
+
+    @property
+    def config(self) -> Config:
+        return self.current.config
+
+    @property
+    def gateway(self) -> Gateway:
+        return self.current.gateway
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        return self.current.layers
 
     def _state_health(self, up: bool, error: str | None) -> None:
         self.metrics.state_up.set(1 if up else 0)
@@ -108,29 +130,24 @@ class WorkerRuntime:
             self._state_probe.stop()
         return self.state.close()
 
+    def _schedule_ticket_rotation(self, interval: float) -> None:
+        if self._ticket_rotation is not None:
+            if self._ticket_rotation.interval == interval:
+                return
+            self._ticket_rotation.stop()
+        self._ticket_rotation = LoopingCall(self._rotate_ticket_keys)
+        self._ticket_rotation.clock = self.reactor
+        self._ticket_rotation.start(interval, now=False)
+
     def _rotate_ticket_keys(self) -> None:
         try:
             self.tls.rotate_ticket_keys()
         except TLSMaterialError as e:
-            # The files changed under us and are broken; keep serving with the current keys.
             self.metrics.reload_failures.labels("ticket-keys").inc()
             log.error("session-ticket key rotation failed, keeping the current keys: {why}", why=e)
 
     def _verify_failed(self, reason: str) -> None:
         self.metrics.handshake_failures.labels(reason).inc()
-
-    def _gateway(self, config: Config, layers: list[Any]) -> Gateway:
-        return Gateway(
-            routes=RouteTable(config.routes),
-            chain=FilterChain(self.tracer.wrap(layers) if self.tracer is not None else layers,
-                              self.reactor, config.server.step_timeout),
-            forwarder=Forwarder(self.reactor, config.routes, idle_timeout=config.limits.idle_timeout),
-            metrics=self.metrics,
-            clock=self.reactor,
-            normalise_path=normalise_path,
-            public_host=config.server.public_url.split("://", 1)[1].split("/", 1)[0],
-            tracer=self.tracer,
-        )
 
     def listen(self, fd: int | None = None, family: int = socket.AF_INET) -> Any:
         if fd is None:
@@ -142,39 +159,54 @@ class WorkerRuntime:
             _cap_accept_burst(self.port)
         return self.port
 
-    def reload(self, path: str, state_dir: str | None = None) -> None:
+    # -- reload: prepare, then commit or abort ---------------------------------------------------
+    def prepare(self, path: str, state_dir: str | None = None) -> Runtime:
         """
-        Re-read the config, then reload TLS material, each layer and the routes. A part that
-        fails keeps its previous state and the failure is raised; new handshakes and requests
-        use whatever was reloaded. Open connections keep the context they shook hands with.
+        Read the configuration and build its runtime beside the live one; nothing live changes.
+        Raises L{RuntimeBuildError} listing every problem.
         """
-        config = config_from_file(path, state_dir)
-        if config.layers != self.config.layers:
-            raise StartupError("the set of layers in [chain] changes only on restart")
-        if config.state != self.config.state:
-            log.warn("[state] changes take effect on restart")
-        if (config.server.listen != self.config.server.listen
-                or config.server.workers != self.config.server.workers):
-            log.warn("listen address and worker count change only on restart")
-        if config.tracing != self.config.tracing:
-            log.warn("changes to [tracing] take effect on restart")
+        self.abort()
         try:
-            self.tls.reload(config.tls)
-        except TLSMaterialError as e:
-            raise StartupError(f"tls: {e}") from None
-        for layer in self.layers:
-            if hasattr(layer, "reload"):
-                layer.reload(config.layer_settings[layer.name])
-            elif config.layer_settings[layer.name] != self.config.layer_settings[layer.name]:
-                log.warn("changes to the {layer} layer take effect on restart", layer=layer.name)
-        old_forwarder = self.gateway.forwarder
-        self.gateway = self._gateway(config, self.layers)
-        self.http_factory.gateway = self.gateway
+            config = config_from_file(path, state_dir)
+        except ConfigError as e:
+            raise RuntimeBuildError(list(e.problems)) from None
+        self.pending = build_runtime(config, self.services, self.tls, previous=self.current,
+                                     tracer=self.tracer)
+        return self.pending
+
+    def commit(self) -> Runtime:
+        """
+        Swap the prepared runtime in: new handshakes get its TLS context, new connections its
+        limits, new requests its gateway (routes, chain, forwarder). Requests already running
+        hold the gateway they started on. Nothing here can fail half-way.
+        """
+        new, old = self.pending, self.current
+        if new is None:
+            raise RuntimeError("no prepared runtime to commit")
+        self.pending = None
+        config = new.config
+        # The reactor runs one thing at a time: no request sees these assignments half done.
+        self.tls.install(config.tls, new.tls_material, new.tls_context)
+        self.http_factory.gateway = new.gateway
         self.http_factory.limits = config.limits
         self.tls_factory.max_connections = config.limits.max_connections
-        self.config = config
-        # In-flight requests hold the old forwarder; its idle pooled connections close now.
-        old_forwarder.close()
+        self.current = new
+        if self._set_log_level is not None:
+            self._set_log_level(config.log_level)
+        self._schedule_ticket_rotation(config.tls.ticket_key_rotation)
+        handover(old, new)
+        return new
+
+    def abort(self) -> None:
+        """Drop a prepared runtime that will not be committed."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            discard(pending, self.current)
+
+    def reload(self, path: str, state_dir: str | None = None) -> Runtime:
+        """Prepare and commit in one go (a worker run on its own); raises on any problem."""
+        self.prepare(path, state_dir)
+        return self.commit()
 
     def drain(self, grace: float) -> defer.Deferred[None]:
         """Stop accepting, let in-flight requests finish within C{grace} seconds, then close."""
@@ -240,6 +272,127 @@ class _Control:
             pass
 
 
+@implementer(IReadDescriptor)
+class _CommandPipe:
+    """
+    The supervisor's commands on the worker's stdin, one line each: C{PREPARE}, C{COMMIT},
+    C{ABORT} (a two-phase reload across all workers).
+    """
+
+    def __init__(self, fd: int, on_line: Callable[[str], None]) -> None:
+        self._fd = fd
+        self._on_line = on_line
+        self._buffer = b""
+        fdesc.setNonBlocking(fd)
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def logPrefix(self) -> str:
+        return "supervisor-commands"
+
+    def doRead(self) -> Any:
+        try:
+            data = os.read(self._fd, 4096)
+        except BlockingIOError:
+            return None
+        except OSError as e:
+            return main_error.ConnectionLost(str(e))
+        if not data:
+            return main_error.ConnectionDone()
+        self._buffer += data
+        while b"\n" in self._buffer:
+            line, self._buffer = self._buffer.split(b"\n", 1)
+            self._on_line(line.decode("utf-8", "replace").strip())
+        return None
+
+    def connectionLost(self, reason: Any) -> None:
+        log.info("the supervisor's command pipe closed")
+
+
+class WorkerReloads:
+    """
+    Answers reload commands: C{prepare} builds the next runtime and says C{PREPARED HASH} or
+    C{RELOAD-FAILED why}; C{commit} swaps it in and says C{READY HASH}; C{abort} drops it.
+    Every outcome is logged and written to the audit log with the configuration's hash.
+    """
+
+    def __init__(self, runtime: WorkerRuntime, control: _Control, config_path: str,
+                 state_dir: str | None) -> None:
+        self.runtime = runtime
+        self.control = control
+        self.config_path = config_path
+        self.state_dir = state_dir
+
+    def command(self, line: str) -> None:
+        word, _, rest = line.partition(" ")
+        if word == "PREPARE":
+            self.prepare()
+        elif word == "COMMIT":
+            self.commit()
+        elif word == "ABORT":
+            self.abort(rest or "reload aborted by the supervisor")
+        elif line:
+            log.warn("unknown supervisor command {word}", word=word[:32])
+
+    def prepare(self) -> bool:
+        self.control.say("RELOADING")
+        try:
+            pending = self.runtime.prepare(self.config_path, self.state_dir)
+        except Exception as e:
+            problems = list(e.problems) if isinstance(e, RuntimeBuildError) else [
+                f"{type(e).__name__}: {e}".splitlines()[0]]
+            if not isinstance(e, RuntimeBuildError):
+                log.failure("building the new runtime failed")
+            self.failed(problems)
+            return False
+        self.control.say("PREPARED", pending.digest)
+        return True
+
+    def commit(self) -> None:
+        previous = self.runtime.current.digest
+        try:
+            new = self.runtime.commit()
+        except Exception:
+            # Only a COMMIT without PREPARE gets here: nothing was swapped.
+            log.failure("commit without a prepared runtime")
+            self.control.say("RELOAD-FAILED", "nothing prepared to commit")
+            return
+        log.info("reloaded configuration {digest} (was {previous})", digest=new.digest,
+                 previous=previous)
+        _record_config_change(self.runtime.current, "config_reloaded", previous, [])
+        self.control.say("READY", new.digest)
+
+    def abort(self, why: str) -> None:
+        had_prepared = self.runtime.pending is not None
+        self.runtime.abort()
+        if had_prepared:
+            self.failed([why], counted=False)
+
+    def failed(self, problems: list[str], counted: bool = True) -> None:
+        current = self.runtime.current
+        if counted:
+            self.runtime.metrics.reload_failures.labels("worker").inc()
+        reason = "; ".join(problems) or "reload failed"
+        log.error("reload failed, still serving the previous configuration {digest}: {reason}",
+                  digest=current.digest, reason=reason)
+        _record_config_change(current, "config_reload_failed", current.digest, problems)
+        self.control.say("RELOAD-FAILED", reason)
+        self.control.say("READY", current.digest)
+
+    def reload_alone(self) -> None:
+        """SIGHUP to this worker alone (no supervisor): prepare and commit at once."""
+        if self.prepare():
+            self.commit()
+
+
+def _record_config_change(runtime: Runtime, kind: str, previous: str | None,
+                          problems: list[str]) -> None:
+    audit = layer_named(runtime, "audit")
+    if isinstance(audit, AuditLayer):
+        audit.record_config_change(kind, runtime.digest, previous, problems)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stoad.daemon.worker")
     parser.add_argument("--config", required=True)
@@ -247,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listen-fd", type=int, default=None)
     parser.add_argument("--family", choices=("inet", "inet6"), default="inet")
     parser.add_argument("--control-fd", type=int, default=None)
+    parser.add_argument("--command-fd", type=int, default=None)
     parser.add_argument("--state-dir", default=None)
     args = parser.parse_args(argv)
     control = _Control(args.control_fd)
@@ -264,9 +418,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("stoad: configuration invalid:\n" + str(e) + "\n")
         control.say("FAILED", "configuration invalid")
         return EXIT_CONFIG
-    start_logging(config.log_level, worker=args.index)
+    set_level = start_logging(config.log_level, worker=args.index)
     try:
-        runtime = WorkerRuntime(config, reactor, args.index)
+        runtime = WorkerRuntime(config, reactor, args.index, set_log_level=set_level)
         runtime.listen(args.listen_fd, socket.AF_INET6 if args.family == "inet6" else socket.AF_INET)
     except StartupError as e:
         sys.stderr.write(f"stoad: cannot start: {e}\n")
@@ -276,23 +430,12 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"stoad: cannot start: {type(e).__name__}: {e}\n")
         control.say("FAILED", str(e))
         return EXIT_CONFIG
+    reloads = WorkerReloads(runtime, control, args.config, args.state_dir)
+    if args.command_fd is not None:
+        reactor.addReader(_CommandPipe(args.command_fd, reloads.command))
 
     def on_hup(*_: Any) -> None:
-        reactor.callFromThread(do_reload)
-
-    def do_reload() -> None:
-        control.say("RELOADING")
-        try:
-            runtime.reload(args.config, args.state_dir)
-        except Exception as e:
-            reason = str(e).replace("\n", "; ") or type(e).__name__
-            runtime.metrics.reload_failures.labels("worker").inc()
-            log.error("reload failed, still serving the previous configuration: {reason}",
-                      reason=reason)
-            control.say("RELOAD-FAILED", reason)
-            return
-        log.info("reloaded configuration")
-        control.say("READY")
+        reactor.callFromThread(reloads.reload_alone)
 
     def on_term(*_: Any) -> None:
         reactor.callFromThread(do_drain)
@@ -310,8 +453,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, on_hup)
     reactor.callWhenRunning(lambda: signal.signal(signal.SIGTERM, on_term))
     reactor.callWhenRunning(lambda: signal.signal(signal.SIGINT, on_term))
-    reactor.callWhenRunning(control.say, "READY")
-    reactor.callWhenRunning(log.info, "worker {index} serving", index=args.index)
+    reactor.callWhenRunning(control.say, "READY", runtime.current.digest)
+    reactor.callWhenRunning(log.info, "worker {index} serving configuration {digest}",
+                            index=args.index, digest=runtime.current.digest)
     reactor.run(installSignalHandlers=False)
     if runtime.tracer is not None:
         runtime.tracer.shutdown()  # export what is queued, bounded by [tracing] export_timeout

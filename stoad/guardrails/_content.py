@@ -24,6 +24,7 @@ from stoad.guardrails._detectors import (
     Scanner,
     redact,
 )
+from stoad.runtime import strictjson
 
 INJECTION_MARKER = "[REDACTED:prompt_injection]"
 SECRET_MEMBER_MARKER = "[REDACTED:generic_secret]"
@@ -232,8 +233,13 @@ class ContentScanner:
                 document = orjson.loads(data)
                 dump = orjson.dumps
             except orjson.JSONDecodeError:
-                document = json.loads(data)  # integers beyond 64 bits
+                document = strictjson.loads(data)  # integers beyond 64 bits
                 dump = _std_dumps
+            else:
+                # What is scanned must be what the upstream reads: no member twice.
+                strictjson.check_unique(data, document)
+        except strictjson.DuplicateMember:
+            raise
         except (ValueError, UnicodeDecodeError):
             return self._text(data, tally, False)
         strings: list[str] = []

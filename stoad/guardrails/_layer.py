@@ -32,9 +32,12 @@ from stoad.guardrails._encoding import (
 from stoad.guardrails._response import BufferedScanFilter, DecodingFilter, EventStreamFilter
 from stoad.guardrails._schema import problem_details
 from stoad.guardrails._settings import DIRECTIONS, GuardrailSettings, RouteGuardrails
+from stoad.runtime import safeschema, strictjson
 from stoad.runtime.chain import BodyFilter, ResponseHead
 from stoad.runtime.context import GuardrailTrigger, RequestContext
 from stoad.runtime.deny import Deny
+from stoad.runtime.layer import LayerBase
+from stoad.runtime.methods import method_class
 
 log = Logger()
 
@@ -52,7 +55,7 @@ def _trigger_counter(registry: CollectorRegistry) -> Counter:
                    ["detector", "direction", "action"], registry=registry)
 
 
-class GuardrailsLayer:
+class GuardrailsLayer(LayerBase):
     """Layer 4: PII, secrets, prompt injection, size limits and OpenAPI schema checks."""
 
     name = "guardrails"
@@ -86,7 +89,7 @@ class GuardrailsLayer:
 
     def record(self, ctx: RequestContext, detector: str, direction: str, action: str, count: int = 1) -> None:
         """Record one trigger in the context, the metrics and the alert bus (never the value)."""
-        ctx.guardrail_triggers.append(GuardrailTrigger(detector, direction, action, count))
+        ctx.guardrails.add(GuardrailTrigger(detector, direction, action, count))
         if self._counter is not None:
             self._counter.labels(detector, direction, action).inc(count)
         if self._alerts is not None:
@@ -115,6 +118,15 @@ class GuardrailsLayer:
     # --- request -----------------------------------------------------------------------------
 
     def on_request(self, ctx: RequestContext) -> None:
+        try:
+            self._check_request(ctx)
+        except strictjson.DuplicateMember as e:
+            raise Deny(400, "invalid_request", f"request body: {e}") from None
+        except safeschema.TooComplex as e:
+            self.record(ctx, "schema", "request", "block")
+            raise Deny(400, "invalid_request", f"request too complex to validate: {e}") from None
+
+    def _check_request(self, ctx: RequestContext) -> None:
         route = self._route(ctx)
         actions = self._actions(route, "request")
         content = ContentScanner(self.scanner, actions, self._allow(ctx, route))
@@ -125,7 +137,7 @@ class GuardrailsLayer:
             return
         body = self._request_body(ctx, route, bool(content))
         if route.openapi is not None:
-            violations = route.openapi.validate(ctx.method, _relative_path(ctx), ctx.query, ctx.headers,
+            violations = route.openapi.validate(method_class(ctx.method), _relative_path(ctx), ctx.query, ctx.headers,
                                                 ctx.content_type, body)
             if violations:
                 self.record(ctx, "schema", "request", "block", len(violations))

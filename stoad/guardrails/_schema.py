@@ -18,6 +18,8 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from stoad.runtime import safeschema, strictjson
+
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _DOC_URI = "urn:stoad:openapi"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -74,6 +76,11 @@ class OpenApiDocument:
         paths = document.get("paths")
         if not isinstance(paths, Mapping):
             raise ValueError(f"{source}: has no paths object")
+        try:
+            # Every pattern must run on RE2: request data never meets a backtracking engine.
+            safeschema.check_schema(document)
+        except safeschema.UnsafeSchema as e:
+            raise ValueError(f"{source}: {e}") from None
         self._doc = document
         self._registry: Registry = Registry().with_resource(
             _DOC_URI, Resource.from_contents(dict(document), default_specification=DRAFT202012))
@@ -124,7 +131,8 @@ class OpenApiDocument:
 
     def _validator(self, pointer_parts: list[str]) -> Draft202012Validator:
         schema = {"$ref": _DOC_URI + "#" + _pointer(pointer_parts)}
-        return Draft202012Validator(schema, registry=self._registry)
+        validator: Draft202012Validator = safeschema.safe_validator(schema, registry=self._registry)
+        return validator
 
     def _location(self, raw: Any, fallback: list[str]) -> list[str]:
         """Where a (possibly referenced) object lives in the document, as pointer parts."""
@@ -222,7 +230,9 @@ class OpenApiDocument:
                 out.append(Violation("header.content-type", "media type not accepted by this operation"))
                 return out
             try:
-                instance = json.loads(body)
+                instance = strictjson.loads(body)
+            except strictjson.DuplicateMember:
+                raise  # a 400 from the layer: not a schema violation, an ambiguous body
             except (ValueError, UnicodeDecodeError):
                 out.append(Violation("body", "not valid JSON"))
                 return out
@@ -273,7 +283,8 @@ def _message(error: ValidationError) -> str:
 
 def _violations(validator: Draft202012Validator, instance: Any, label: str) -> list[Violation]:
     out = []
-    for error in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))):
+    errors = safeschema.iter_errors(validator, instance, limit=50)  # raises TooComplex
+    for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
         parts = [str(p) if isinstance(p, int) or _SAFE_NAME.match(str(p)) else "*" for p in error.absolute_path]
         location = "/".join([label] + parts) if label == "body" else (label + "".join(f"/{p}" for p in parts))
         out.append(Violation(location, _message(error)))

@@ -115,6 +115,7 @@ def _existing(reader: SectionReader, raw: str) -> str:
     full = os.path.normpath(os.path.join(reader.base_dir, os.path.expanduser(raw)))
     if not os.path.isfile(full):
         raise ValueError(f"no such file: {full}")
+    reader.problems.files.add(full)  # part of the configuration's hash
     return full
 
 

@@ -12,14 +12,21 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
+from stoad.runtime import strictjson
 from stoad.runtime.deny import Deny
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 INVALID_PARAMS = -32602
 HEADER_MISMATCH = -32020
+
+# Revisions reached through the initialize handshake; a request naming any other revision in
+# MCP-Protocol-Version is a per-request-envelope (2026-07-28) request, which the SDK holds to
+# its routing headers (mcp.shared.inbound.classify_inbound_request).
+HANDSHAKE_PROTOCOL_VERSIONS = frozenset({"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"})
+ROUTING_HEADERS = ("mcp-protocol-version", "mcp-method", "mcp-name")
+PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion"
+CLIENT_CAPABILITIES_META_KEY = "io.modelcontextprotocol/clientCapabilities"
 # Implementation-defined server errors (-32000..-32099) for stoad's own refusals.
 FORBIDDEN = -32001
 
@@ -100,8 +107,12 @@ def parse_body(body: bytes, max_bytes: int) -> ParsedBody:
         raise rpc_error(400, "message_too_large", f"JSON-RPC message of {len(body)} bytes "
                         f"exceeds {max_bytes}", INVALID_REQUEST, "Message too large")
     try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        value = strictjson.loads(body)
+    except strictjson.DuplicateMember as e:
+        # One reading: the upstream's parser may keep the member this layer did not check.
+        raise rpc_error(400, "invalid_request", f"JSON-RPC body: {e}", INVALID_REQUEST,
+                        "Invalid Request") from None
+    except (ValueError, UnicodeDecodeError):
         raise rpc_error(400, "parse_error", "body is not valid JSON", PARSE_ERROR,
                         "Parse error") from None
     if isinstance(value, list):

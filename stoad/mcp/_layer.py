@@ -13,9 +13,7 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import orjson
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from jsonschema.validators import validator_for
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -26,10 +24,13 @@ from stoad.mcp._config import DISABLED, STATE_FILE_NAME, McpRouteOptions, McpSet
 from stoad.mcp._metrics import metrics_for
 from stoad.mcp._sse import EventTooLarge, SseEventSplitter, parse_event, render_event
 from stoad.mcp._tools import SharedToolDefinitions, ToolDefinitionStore, ToolRecord
+from stoad.proxy.responses import jsonrpc_deny_body
+from stoad.runtime import safeschema
 from stoad.runtime.chain import ResponseHead
 from stoad.runtime.context import McpCall, RequestContext
 from stoad.runtime.deny import Deny
-from stoad.runtime.layers import Services
+from stoad.runtime.layer import LayerBase
+from stoad.runtime.services import Services
 from stoad.state import REDIS, MemoryState, RoundResult, StateUnavailable
 from stoad.state._round import holder_of, now_of, run_round, unavailable
 
@@ -59,7 +60,7 @@ def _first(headers: dict[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-class McpLayer:
+class McpLayer(LayerBase):
     """
     The C{mcp} layer. Holds per-worker state: session owners (bounded LRU) and compiled
     C{inputSchema} validators; tool definitions live in the shared L{ToolDefinitionStore}.
@@ -69,6 +70,7 @@ class McpLayer:
 
     def __init__(self, settings: McpSettings, services: Services,
                  store: ToolDefinitionStore | SharedToolDefinitions | None = None) -> None:
+        self.settings = settings
         self._services = services
         self._alerts = services.alerts
         self._metrics = metrics_for(services.metrics.registry)
@@ -87,6 +89,21 @@ class McpLayer:
             state_file = settings.state_file or os.path.join(services.state_dir, STATE_FILE_NAME)
             self.tools = ToolDefinitionStore(state_file)
         self._validators: dict[tuple[str, str], Any] = {}
+
+    def successor(self, settings: McpSettings, routes: Any, services: Services) -> McpLayer:
+        """The layer for new settings and routes; session bindings live in the shared store and
+        carry over, as do the tool records (unless the state file moved)."""
+        same_file = (settings.state_file or "") == (self.settings.state_file or "")
+        keep = self.tools if same_file and not self._shared_tools else None
+        return McpLayer(settings, services, keep)
+
+    def render_denial(self, ctx: RequestContext, deny: Deny, body: bytes) -> bytes:
+        """On an MCP route a refusal answers the JSON-RPC request it refuses."""
+        mcp = ctx.mcp
+        if (mcp is not None and isinstance(mcp.request_id, (str, int))
+                and not isinstance(mcp.request_id, bool)):
+            return jsonrpc_deny_body(mcp.request_id, deny.status, deny.error)
+        return body
 
     @property
     def sessions(self) -> Any:
@@ -202,6 +219,10 @@ class McpLayer:
             raise rpc.rpc_error(415, "unsupported_media_type", "MCP POST body is not application/json",
                                 rpc.INVALID_REQUEST, "Content-Type must be application/json")
         parsed = rpc.parse_body(ctx.body, options.max_message_bytes)
+        modern = self._modern_era(ctx)
+        if modern and parsed.batch:
+            raise rpc.rpc_error(400, "invalid_request", "JSON-RPC batch in a per-request-envelope "
+                                "(2026-07-28) request", rpc.INVALID_REQUEST, "Invalid Request")
         if parsed.batch:
             ctx.mcp.method = rpc.BATCH_METHOD
             self._metrics.messages.labels(route, rpc.BATCH_METHOD).inc()
@@ -241,8 +262,53 @@ class McpLayer:
             ctx.mcp.resource_uri = name
         elif method == "prompts/get":
             ctx.mcp.prompt_name = name
+        if modern and message.kind == "request":
+            self._check_envelope_headers(ctx, method, name, params)
         self._check_headers(ctx, method, name)
         return name if method == "tools/call" and name is not None else None
+
+    @staticmethod
+    def _modern_era(ctx: RequestContext) -> bool:
+        """
+        Whether the request is of the 2026-07-28 (per-request envelope) era: the SDK routes on
+        MCP-Protocol-Version naming anything but a handshake revision. Routing headers sent
+        twice are refused here whatever the era: first-copy and last-copy readers disagree.
+        """
+        for header in rpc.ROUTING_HEADERS:
+            if len(ctx.headers.get(header, ())) > 1:
+                raise rpc.rpc_error(400, "header_mismatch", f"{header} header sent twice",
+                                    rpc.HEADER_MISMATCH, f"{header} header appears more than once")
+        version = ctx.header("mcp-protocol-version")
+        return version is not None and version not in rpc.HANDSHAKE_PROTOCOL_VERSIONS
+
+    @staticmethod
+    def _check_envelope_headers(ctx: RequestContext, method: str, name: str | None,
+                                params: dict[str, Any]) -> None:
+        """
+        A 2026-07-28 request is refused as the SDK refuses it (its inbound ladder, rungs 1-2):
+        params._meta must carry the protocol version and client capabilities, and
+        MCP-Protocol-Version, Mcp-Method and (for tools/call, prompts/get, resources/read)
+        Mcp-Name must be present and equal what the body says. The upstream routes on those
+        headers, so a request without them must not be judged on its body alone.
+        """
+        meta = params.get("_meta")
+        if not isinstance(meta, dict) or not all(
+                key in meta for key in (rpc.PROTOCOL_VERSION_META_KEY,
+                                        rpc.CLIENT_CAPABILITIES_META_KEY)):
+            raise rpc.rpc_error(400, "invalid_params", "params._meta lacks the 2026-07-28 "
+                                "envelope keys", rpc.INVALID_PARAMS, "Invalid params")
+        if ctx.header("mcp-protocol-version") != meta[rpc.PROTOCOL_VERSION_META_KEY]:
+            raise rpc.rpc_error(400, "header_mismatch", "MCP-Protocol-Version header differs from "
+                                "params._meta", rpc.HEADER_MISMATCH,
+                                "mcp-protocol-version header does not match the request envelope")
+        if ctx.header("mcp-method") is None:
+            raise rpc.rpc_error(400, "header_mismatch", "Mcp-Method header missing",
+                                rpc.HEADER_MISMATCH, "mcp-method header does not match the "
+                                "request body's method")
+        if name is not None and ctx.header("mcp-name") is None:
+            raise rpc.rpc_error(400, "header_mismatch", f"Mcp-Name header missing on {method}",
+                                rpc.HEADER_MISMATCH, "mcp-name header does not match the "
+                                "request body's name")
 
     @staticmethod
     def _check_headers(ctx: RequestContext, method: str | None, name: str | None) -> None:
@@ -299,14 +365,16 @@ class McpLayer:
             if not isinstance(schema, dict):
                 raise rpc.rpc_error(422, "invalid_tool_schema", "advertised inputSchema is not "
                                     "an object", rpc.INVALID_PARAMS, "Invalid params")
-            cls = validator_for(schema, default=Draft202012Validator)
             try:
-                cls.check_schema(schema)
+                validator = safeschema.safe_validator(schema)
             except SchemaError:
                 raise rpc.rpc_error(422, "invalid_tool_schema", "advertised inputSchema is not a "
                                     "valid JSON Schema", rpc.INVALID_PARAMS,
                                     "Invalid params") from None
-            validator = cls(schema)
+            except safeschema.UnsafeSchema as e:
+                # Refused rather than run on a backtracking engine against caller data.
+                raise rpc.rpc_error(422, "invalid_tool_schema", f"advertised inputSchema: {e}",
+                                    rpc.INVALID_PARAMS, "Invalid params") from None
             if len(self._validators) >= _MAX_VALIDATORS:
                 self._validators.clear()
             self._validators[key] = validator
@@ -316,12 +384,16 @@ class McpLayer:
                             arguments: dict[str, Any] | None) -> None:
         validator = self._validator(route, record)
         try:
-            error = next(iter(validator.iter_errors(arguments if arguments is not None else {})),
-                         None)
+            errors = safeschema.iter_errors(validator, arguments if arguments is not None else {},
+                                            limit=1)
+        except safeschema.TooComplex as e:
+            raise rpc.rpc_error(400, "invalid_params", f"arguments of {record.name!r}: {e}",
+                                rpc.INVALID_PARAMS, "Invalid params") from None
         except Exception as exc:  # e.g. an unresolvable $ref: no proof the arguments conform
             raise rpc.rpc_error(422, "invalid_tool_schema", "inputSchema could not be applied: "
                                 f"{type(exc).__name__}", rpc.INVALID_PARAMS,
                                 "Invalid params") from None
+        error = errors[0] if errors else None
         if error is not None:
             where = "/".join(str(p) for p in error.absolute_path) or "(root)"
             raise rpc.rpc_error(422, "invalid_arguments", f"arguments of {record.name!r} violate "
@@ -442,9 +514,6 @@ class McpLayer:
                        body={"error": "guardrail_blocked", "detector": "elicitation"})
 
         return check
-
-    def on_complete(self, ctx: RequestContext) -> None:
-        return None
 
 
 class JsonToolsListFilter:

@@ -9,6 +9,7 @@ from typing import Any, Iterable
 from urllib.parse import parse_qsl
 
 from stoad.runtime.context import RequestContext
+from stoad.runtime.methods import method_class
 
 MAX_QUERY_FIELDS = 256
 
@@ -37,7 +38,7 @@ def build_input(ctx: RequestContext, path: str, headers: Iterable[str], now_seco
                 usage: dict[str, object] | None) -> dict[str, Any]:
     """The input document for C{ctx}; C{path} is the path the policy must see."""
     request: dict[str, Any] = {
-        "method": ctx.method,
+        "method": method_class(ctx.method),  # HEAD is decided as GET
         "path": path,
         "raw_path": ctx.raw_path,
         "query": parse_query(ctx.query),

@@ -6,6 +6,7 @@ Holds one compiled engine per worker, swapped whole on reload; a failed reload k
 from __future__ import annotations
 
 import os
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,13 +19,14 @@ from stoad.policy._decision import ALLOW, DENY, ERROR, Decision, decide, error
 from stoad.policy._input import build_input
 from stoad.policy._settings import PolicyRouteOptions, PolicySettings
 from stoad.proxy.pathnorm import normalise_path
-from stoad.runtime.context import RequestContext
+from stoad.runtime.context import PolicyDecision, RequestContext
 from stoad.runtime.deny import Deny
+from stoad.runtime.layer import LayerBase
 from stoad.state import MemoryState, RoundResult, StateUnavailable
 from stoad.state._round import ROUND, USAGE_NEED, run_round, unavailable
 
 if TYPE_CHECKING:
-    from stoad.runtime.layers import Services
+    from stoad.runtime.services import Services
 
 log = Logger()
 
@@ -37,6 +39,17 @@ class _State:
 
     settings: PolicySettings
     policies: CompiledPolicies
+
+
+_METRICS: weakref.WeakKeyDictionary[Any, _Metrics] = weakref.WeakKeyDictionary()
+
+
+def _metrics_for(registry: Any) -> _Metrics:
+    """The layer's counters on C{registry}, made once: a reload builds a new layer on the same."""
+    found = _METRICS.get(registry)
+    if found is None:
+        found = _METRICS[registry] = _Metrics(registry)
+    return found
 
 
 class _Metrics:
@@ -72,7 +85,7 @@ def directory_signature(directory: str) -> tuple[tuple[str, int, int, int], ...]
     return tuple(entries)
 
 
-class PolicyLayer:
+class PolicyLayer(LayerBase):
     """
     The Rego decision point. C{on_request} builds the input document, evaluates the configured
     query and raises L{Deny} (403, or 429 when the policy says so) unless the decision allows
@@ -81,11 +94,12 @@ class PolicyLayer:
 
     name = "policy"
 
-    def __init__(self, settings: PolicySettings, services: Services) -> None:
+    def __init__(self, settings: PolicySettings, services: Services,
+                 policies: CompiledPolicies | None = None) -> None:
         self._services = services
         self._clock = services.reactor
-        self._metrics = _Metrics(services.metrics.registry)
-        self._state = _State(settings, self._compile(settings))
+        self._metrics = _metrics_for(services.metrics.registry)
+        self._state = _State(settings, policies or self._compile(settings))
         # Usage counters live in the shared store (one per worker with the memory backend).
         if services.state is None:
             services.state = MemoryState() if self._clock is None else MemoryState(
@@ -100,6 +114,34 @@ class PolicyLayer:
         log.info("policy {version} loaded from {directory} ({count} files)",
                  version=self.version, directory=settings.directory,
                  count=len(self._state.policies.files))
+
+    def successor(self, settings: PolicySettings, routes: Any, services: Services) -> PolicyLayer:
+        """A layer compiled from the new settings' directory (usage counters live in the shared
+        store and carry over). A directory that does not compile is logged, counted and
+        alerted like a failed watch reload, then raised."""
+        policies = self._compile_or_report(settings)
+        self._metrics.reloads.labels("ok").inc()
+        return PolicyLayer(settings, services, policies)
+
+    def activate(self) -> None:
+        self.store.configure(max_consumers=self.settings.usage_max_consumers,
+                             max_tools=self.settings.usage_max_tools)
+
+    def retire(self) -> None:
+        self.stop_watching()
+
+    def _compile_or_report(self, settings: PolicySettings) -> CompiledPolicies:
+        try:
+            return self._compile(settings)
+        except Exception as e:
+            reason = str(e) if isinstance(e, PolicyLoadError) else f"{type(e).__name__}: {e}"
+            self._metrics.reloads.labels("failed").inc()
+            log.error("policy reload from {directory} failed, keeping {version}: {reason}",
+                      directory=settings.directory, version=self.version, reason=reason)
+            self._services.alerts.emit("policy_reload_failed", "high", None,
+                                       directory=settings.directory, error=reason,
+                                       version=self.version)
+            raise
 
     @staticmethod
     def _compile(settings: PolicySettings) -> CompiledPolicies:
@@ -118,17 +160,7 @@ class PolicyLayer:
         Recompile C{settings.directory} into a new engine and swap it in. On failure the old
         engine keeps deciding; the error is logged, counted and alerted, then raised.
         """
-        try:
-            policies = self._compile(settings)
-        except Exception as e:
-            reason = str(e) if isinstance(e, PolicyLoadError) else f"{type(e).__name__}: {e}"
-            self._metrics.reloads.labels("failed").inc()
-            log.error("policy reload from {directory} failed, keeping {version}: {reason}",
-                      directory=settings.directory, version=self.version, reason=reason)
-            self._services.alerts.emit("policy_reload_failed", "high", None,
-                                       directory=settings.directory, error=reason,
-                                       version=self.version)
-            raise
+        policies = self._compile_or_report(settings)
         previous = self._state.policies.version
         self._state = _State(settings, policies)
         self.store.configure(max_consumers=settings.usage_max_consumers,
@@ -215,9 +247,7 @@ class PolicyLayer:
         if not decision.allowed:
             self._release(ctx)
         ctx.extras[_SETTLED] = True
-        ctx.policy_result = decision.result
-        ctx.policy_version = self.version
-        ctx.extras["policy"] = {"reason": decision.reason, "version": self.version}
+        ctx.policy = PolicyDecision(decision.result, self.version, decision.reason)
         self._metrics.decisions.labels(decision.result.partition(":")[2]).inc()
         if decision.result == ERROR:
             log.warn("policy {version} error for request {request_id}: {reason}",

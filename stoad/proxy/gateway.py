@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
+from urllib.parse import parse_qsl
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IPushProducer, ITCPTransport
@@ -20,13 +21,20 @@ from twisted.web.iweb import IResponse
 
 from stoad.daemon.metrics import Metrics
 from stoad.proxy.forward import Forwarder, UpstreamFailure
-from stoad.proxy.headers import claims_identity, end_to_end
-from stoad.proxy.responses import SECURITY_HEADERS, deny_response, error_body, jsonrpc_deny_body
+from stoad.proxy.headers import (
+    DEFAULT_IDENTITY_POLICY,
+    OVERRIDE_HEADERS,
+    IdentityHeaderPolicy,
+    end_to_end,
+    override_names,
+)
+from stoad.proxy.responses import SECURITY_HEADERS, deny_response, error_body
 from stoad.proxy.routing import RouteTable
 from stoad.proxy.streaming import StreamedBody
 from stoad.runtime.chain import FilterChain, FilterPipeline, ResponseHead
 from stoad.runtime.context import TRACE, PeerCertificate, RequestContext
 from stoad.runtime.deny import Deny
+from stoad.runtime.layer import Layer
 
 if TYPE_CHECKING:
     from stoad.proxy.http import GatewayRequest
@@ -57,6 +65,7 @@ class Gateway:
         normalise_path: Callable[[str], str],
         public_host: str,
         tracer: ExchangeTracer | None = None,
+        identity_headers: IdentityHeaderPolicy = DEFAULT_IDENTITY_POLICY,
     ) -> None:
         self.routes = routes
         self.chain = chain
@@ -66,9 +75,8 @@ class Gateway:
         self.normalise_path = normalise_path
         self.public_host = public_host
         self.tracer = tracer
-        self.local_servers: Sequence[Any] = tuple(
-            layer for layer in chain.layers if hasattr(layer, "serve_local")
-        )
+        self.identity_headers = identity_headers
+        self.layers: Sequence[Layer] = chain.layers
         self._counted: dict[tuple[str, str], tuple[Any, Any]] = {}
         self._any_route_streams = any(route.request_body == "stream" for route in routes.routes)
 
@@ -88,11 +96,12 @@ class Gateway:
         return defer.ensureDeferred(_Exchange(self, request, peer, streamed).run())
 
     def record_rejection(self, peer: PeerCertificate | None, client_ip: str, status: int,
-                         reason: str, method: bytes, target: bytes) -> None:
+                         reason: str, method: bytes, target: bytes) -> str:
         """
         Account for a request the HTTP layer refused before it reached the chain (bad framing,
         oversize head or body, slow client): counted, and completed through every layer so the
-        audit log holds one event for it too.
+        audit log holds one event for it too. Returns the event's request id, for the
+        refusal's C{X-Request-Id}.
         """
         raw_path = target.decode("latin-1")[:256]
         ctx = RequestContext(
@@ -103,6 +112,7 @@ class Gateway:
         )
         self.count("-", status, 0.0)
         self.chain.complete(ctx)
+        return ctx.request_id
 
     def streams_body(self, target: bytes) -> bool:
         """Whether the route for this request target streams request bodies."""
@@ -116,13 +126,19 @@ class Gateway:
         return route is not None and route.request_body == "stream"
 
 
-def _request_headers(request: Request) -> dict[str, list[str]]:
+def _request_headers(request: Request, identity: IdentityHeaderPolicy) -> dict[str, list[str]]:
     headers: dict[str, list[str]] = {}
+    names, prefixes, passed = identity.names, identity.prefixes, identity.passed  # per header
     for name, values in request.requestHeaders.getAllRawHeaders():
         key = name.decode("latin-1").lower()
-        if claims_identity(key):
+        if (key in names or key.startswith(prefixes)) and key not in passed:
             continue
-        headers.setdefault(key, []).extend(v.decode("latin-1") for v in values)
+        decoded = [v.decode("latin-1") for v in values]
+        found = headers.get(key)
+        if found is None:
+            headers[key] = decoded
+        else:
+            found.extend(decoded)
     return headers
 
 
@@ -196,7 +212,7 @@ class _Exchange:
         else:
             body = None
             size = self.streamed.length if isinstance(self.streamed.length, int) else -1
-        headers = _request_headers(request)
+        headers = _request_headers(request, self.gateway.identity_headers)
         ctx = RequestContext(
             request_id=secrets.token_hex(16),
             started=started,
@@ -232,7 +248,7 @@ class _Exchange:
 
     async def _serve(self, ctx: RequestContext) -> None:
         if ctx.path.startswith("/.well-known/"):
-            for layer in self.gateway.local_servers:
+            for layer in self.gateway.layers:
                 local = layer.serve_local(ctx.method, ctx.path)
                 if local is not None:
                     status, headers, body = local
@@ -243,6 +259,7 @@ class _Exchange:
         if route is None:
             raise Deny(404, "not_found", "no route matches the path", layer="routing")
         ctx.route = route
+        _refuse_overrides(ctx)
         await self.gateway.chain.run_request(ctx)
         if self.client_gone:
             raise _ClientGone()
@@ -299,6 +316,9 @@ class _Exchange:
             request.setResponseCode(head.status)
             for name, values in headers.items():
                 request.responseHeaders.setRawHeaders(name, values)
+            # The operator finds the audit event from what the client saw (the upstream's own
+            # X-Request-Id, if any, is replaced: it names no event of ours).
+            request.responseHeaders.setRawHeaders(b"x-request-id", [ctx.request_id.encode("ascii")])
             request.before_response()
 
         if self.client_gone:
@@ -357,11 +377,10 @@ class _Exchange:
 
     def _refuse(self, deny: Deny) -> None:
         status, headers, body = deny_response(deny)
-        mcp = self.ctx.mcp if self.ctx is not None else None
-        if (deny.body is None and mcp is not None and isinstance(mcp.request_id, (str, int))
-                and not isinstance(mcp.request_id, bool)):
-            # On an MCP route a refusal answers the JSON-RPC request it refuses.
-            body = jsonrpc_deny_body(mcp.request_id, status, deny.error)
+        if self.ctx is not None and deny.body is None:
+            # A layer may give the fixed body its protocol's form (MCP: a JSON-RPC error).
+            for renderer in self.gateway.layers:
+                body = renderer.render_denial(self.ctx, deny, body)
         layer = deny.layer or "gateway"
         self.gateway.metrics.denials.labels(layer, deny.error).inc()
         log.info("denied {status} by {layer}: {reason}", status=status, layer=layer,
@@ -402,6 +421,8 @@ class _Exchange:
             request.responseHeaders.setRawHeaders(name, [value])
         for name, value in SECURITY_HEADERS:
             request.responseHeaders.setRawHeaders(name, [value])
+        if self.ctx is not None:
+            request.responseHeaders.setRawHeaders(b"x-request-id", [self.ctx.request_id.encode("ascii")])
         request.responseHeaders.setRawHeaders("content-length", [str(len(body))])
         request.before_response()
         if self.ctx is not None:
@@ -491,6 +512,27 @@ def _response_headers(headers: Headers) -> dict[str, list[str]]:
         name.decode("latin-1").lower(): [v.decode("latin-1") for v in values]
         for name, values in headers.getAllRawHeaders()
     }
+
+
+def _refuse_overrides(ctx: RequestContext) -> None:
+    """
+    One reading of the method and URL: a header or parameter that makes some framework act on
+    another method or path than the one every layer checked is refused (400) unless the route
+    allows it by name.
+    """
+    # The usual request carries none of them: three C-level checks and out.
+    query = ctx.query and "method" in ctx.query.lower()  # every override parameter has it
+    form = (ctx.body and ctx.content_type is not None and b"method" in ctx.body.lower()
+            and ctx.content_type.lower().startswith("application/x-www-form-urlencoded"))
+    if not (query or form or not OVERRIDE_HEADERS.isdisjoint(ctx.headers)):
+        return
+    query_names = [name for name, _ in parse_qsl(ctx.query, keep_blank_values=True)] if query else []
+    form_names = [name for name, _ in parse_qsl((ctx.body or b"").decode("latin-1"),
+                                                keep_blank_values=True)] if form else []
+    found = override_names(ctx.headers, query_names, form_names, ctx.route.allow_override)
+    if found:
+        raise Deny(400, "invalid_request", f"method or URL override not allowed on this route: "
+                   f"{', '.join(sorted(found))[:200]}", layer="http")
 
 
 def _client_ip(request: Request) -> str:

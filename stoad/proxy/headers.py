@@ -19,34 +19,130 @@ HOP_BY_HOP = frozenset(
     }
 )
 
-# Headers a client could use to claim an identity or an origin it does not have; stoad sets its
-# own versions of the ones the upstream needs.
-_IDENTITY_EXACT = frozenset(
+# Headers a client could use to claim an identity or an origin it does not have, because some
+# upstream or auth proxy sets them for its backends: dropped from every request (stoad sets its
+# own versions of the ones the upstream needs). docs/configuration.md lists them; [headers]
+# extends the list. Families are matched by prefix.
+IDENTITY_HEADERS = frozenset(
     {
         "forwarded",
         "x-real-ip",
         "x-client-ip",
         "true-client-ip",
         "client-ip",
+        "cf-connecting-ip",
+        "fastly-client-ip",
+        "x-cluster-client-ip",
+        "x-original-forwarded-for",
         "x-ssl-cert",
         "ssl-client-cert",
         "x-client-cert",
         "x-client-certificate",
-        "x-forwarded-client-cert",
         "x-client-verify",
         "x-ssl-client-verify",
+        "x-arr-clientcert",
         "x-remote-user",
         "remote-user",
-        "x-authenticated-user",
+        "x-remote-group",
+        "x-webauth-user",
         "x-user",
+        "x-user-id",
+        "x-username",
+        "x-email",
+        "x-userinfo",
+        "x-id-token",
+        "x-access-token",
+        "x-jwt-assertion",
+        "x-endpoint-api-userinfo",
+        "x-apigateway-api-userinfo",
+        "x-credential-identifier",
+        "x-anonymous-consumer",
+        "x-spiffe-id",
+        "x-principal",
+        "x-tenant-id",
     }
 )
-_IDENTITY_PREFIXES = ("x-forwarded-", "x-stoad-", "x-ssl-client-", "ssl-client-", "x-client-cert-")
+IDENTITY_PREFIXES = (
+    "x-stoad-",  # stoad's own identity namespace
+    "x-forwarded-",  # incl. -for/-host/-proto/-user/-email/-client-cert/-access-token
+    "x-ssl-client-",
+    "ssl-client-",
+    "x-client-cert-",
+    "x-authenticated-",  # x-authenticated-user, -userid, -groups, -scope
+    "x-auth-request-",  # oauth2-proxy
+    "x-amzn-oidc-",  # AWS ALB
+    "x-goog-authenticated-user-",  # Google IAP
+    "x-goog-iap-",
+    "x-ms-client-principal",  # Azure App Service
+    "x-ms-token-",
+    "x-consumer-",  # Kong
+    "x-remote-user-",
+    "x-user-",
+    "x-auth-",
+    "x-principal-",
+)
+
+
+class IdentityHeaderPolicy:
+    """
+    Which (lower-cased) request header names claim an identity: the built-in list and prefixes
+    plus C{extra} names (a trailing C{*} makes a prefix), minus names the operator explicitly
+    lets through.
+    """
+
+    def __init__(self, extra: tuple[str, ...] = (), passed: tuple[str, ...] = ()) -> None:
+        names = set(IDENTITY_HEADERS)
+        prefixes = list(IDENTITY_PREFIXES)
+        for entry in extra:
+            if entry.endswith("*"):
+                prefixes.append(entry[:-1])
+            else:
+                names.add(entry)
+        self.names = frozenset(names)
+        self.prefixes = tuple(prefixes)
+        self.passed = frozenset(passed)
+
+    def claims(self, name: str) -> bool:
+        if name in self.names or name.startswith(self.prefixes):
+            return name not in self.passed
+        return False
+
+
+DEFAULT_IDENTITY_POLICY = IdentityHeaderPolicy()
 
 
 def claims_identity(name: str) -> bool:
-    """Whether a (lower-cased) header name claims a client identity or origin."""
-    return name in _IDENTITY_EXACT or name.startswith(_IDENTITY_PREFIXES)
+    """Whether a (lower-cased) header name claims a client identity or origin (by default)."""
+    return DEFAULT_IDENTITY_POLICY.claims(name)
+
+
+# Headers and parameters that make some frameworks act on another method or URL than the one
+# stoad checked (Symfony, Laravel, Rails, Express method-override, IIS URL rewrite, ...): a
+# request carrying one is refused unless its route allows that name (allow_override).
+OVERRIDE_HEADERS = frozenset(
+    {
+        "x-http-method-override",
+        "x-http-method",
+        "x-method-override",
+        "x-original-method",
+        "x-original-url",
+        "x-original-uri",
+        "x-rewrite-url",
+        "x-override-url",
+        "x-http-destinationurl",
+    }
+)
+OVERRIDE_PARAMETERS = frozenset({"_method", "__method", "_http_method", "x-http-method-override",
+                                 "x-method-override", "x-http-method"})
+
+
+def override_names(headers: dict[str, list[str]], query_names: Iterable[str],
+                   form_names: Iterable[str], allowed: frozenset[str]) -> list[str]:
+    """The method/URL-override headers and parameters a request carries that are not allowed."""
+    found = [name for name in headers if name in OVERRIDE_HEADERS]
+    found += [f"{name} (parameter)" for name in (*query_names, *form_names)
+              if name.lower() in OVERRIDE_PARAMETERS]
+    return [name for name in found if name.partition(" ")[0].lower() not in allowed]
 
 
 def connection_named(values: Iterable[str]) -> set[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from cryptography import x509
@@ -91,17 +92,55 @@ def _pem_certificates(data: bytes, path: str, what: str) -> list[x509.Certificat
     return certs
 
 
+@dataclass(frozen=True)
+class TLSMaterial:
+    """The server's certificate chain and key, the client CAs and the CRLs, parsed from disk once."""
+
+    chain: tuple[x509.Certificate, ...]
+    key: Any  # a cryptography private key
+    client_cas: tuple[x509.Certificate, ...]
+    crls: tuple[x509.CertificateRevocationList, ...]
+
+
+def load_tls_material(settings: TLSSettings) -> TLSMaterial:
+    """Read and parse every file C{settings} names; raises L{TLSMaterialError} naming the bad one."""
+    chain = _pem_certificates(_read(settings.certificate, "certificate"), settings.certificate,
+                              "certificate")
+    key_pem = _read(settings.private_key, "private_key")
+    ca_pem = _read(settings.client_ca, "client_ca")
+    cas = _pem_certificates(ca_pem, settings.client_ca, "client_ca")
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError) as e:
+        raise TLSMaterialError(
+            f"private_key {settings.private_key}: unusable or does not match the certificate ({e})"
+        ) from None
+    crls = []
+    for path in settings.crl_files:
+        data = _read(path, "crl_files")
+        try:
+            crl = x509.load_pem_x509_crl(data)
+        except ValueError:
+            try:
+                crl = x509.load_der_x509_crl(data)
+            except ValueError:
+                raise TLSMaterialError(f"crl_files {path}: not a PEM or DER CRL") from None
+        crls.append(crl)
+    return TLSMaterial(tuple(chain), key, tuple(cas), tuple(crls))
+
+
 def build_server_context(settings: TLSSettings,
                          on_verify_failure: Callable[[str], None] | None = None) -> SSL.Context:
     """
     Build a server context from files; raises L{TLSMaterialError} naming the bad file.
     C{on_verify_failure} is told the reason of every refused client certificate.
     """
-    chain = _pem_certificates(_read(settings.certificate, "certificate"), settings.certificate,
-                              "certificate")
-    key_pem = _read(settings.private_key, "private_key")
-    ca_pem = _read(settings.client_ca, "client_ca")
-    cas = _pem_certificates(ca_pem, settings.client_ca, "client_ca")
+    return context_from_material(load_tls_material(settings), settings, on_verify_failure)
+
+
+def context_from_material(material: TLSMaterial, settings: TLSSettings,
+                          on_verify_failure: Callable[[str], None] | None = None) -> SSL.Context:
+    """A new server context (with new session-ticket keys) from material already in memory."""
     ctx = SSL.Context(SSL.TLS_METHOD)
     ctx.set_min_proto_version(SSL.TLS1_3_VERSION if settings.min_version == "1.3" else SSL.TLS1_2_VERSION)
     ctx.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_NO_RENEGOTIATION | SSL.OP_CIPHER_SERVER_PREFERENCE
@@ -115,11 +154,10 @@ def build_server_context(settings: TLSSettings,
     # rebuilds it every ticket_key_rotation, so no ticket is honoured for longer than that.
     ctx.set_timeout(int(settings.ticket_key_rotation))
     try:
-        ctx.use_certificate(chain[0])
-        for extra in chain[1:]:
+        ctx.use_certificate(material.chain[0])
+        for extra in material.chain[1:]:
             ctx.add_extra_chain_cert(extra)
-        key = serialization.load_pem_private_key(key_pem, password=None)
-        ctx.use_privatekey(key)  # type: ignore[arg-type]
+        ctx.use_privatekey(material.key)
         ctx.check_privatekey()
     except (ValueError, TypeError, SSL.Error) as e:
         raise TLSMaterialError(
@@ -127,19 +165,11 @@ def build_server_context(settings: TLSSettings,
         ) from None
     store = ctx.get_cert_store()
     assert store is not None
-    for ca in cas:
+    for ca in material.client_cas:
         store.add_cert(crypto.X509.from_cryptography(ca))
         ctx.add_client_ca(ca)
     if settings.crl_files:
-        for path in settings.crl_files:
-            data = _read(path, "crl_files")
-            try:
-                crl = x509.load_pem_x509_crl(data)
-            except ValueError:
-                try:
-                    crl = x509.load_der_x509_crl(data)
-                except ValueError:
-                    raise TLSMaterialError(f"crl_files {path}: not a PEM or DER CRL") from None
+        for crl in material.crls:
             store.add_crl(crl)
         # Every certificate in the chain must have a current CRL from its issuer: a missing or
         # expired CRL fails the handshake rather than skipping the check.
@@ -192,25 +222,39 @@ def _verify_reason(errno: int) -> str:
 @implementer(IOpenSSLServerConnectionCreator)
 class ReloadableServerTLS:
     """
-    Hands each new connection the current context. L{reload} builds a new context from the
-    settings and swaps it in only if every file loaded; open connections keep theirs.
+    Hands each new connection the current context. L{install} swaps in a context built (and
+    checked) beforehand; L{reload} builds one from the files and swaps it in only if every file
+    loaded; open connections keep theirs.
     """
 
     def __init__(self, settings: TLSSettings,
                  on_verify_failure: Callable[[str], None] | None = None) -> None:
         self._on_verify_failure = on_verify_failure
         self.settings = settings
-        self._context = build_server_context(settings, on_verify_failure)
+        self.material = load_tls_material(settings)
+        self._context = context_from_material(self.material, settings, on_verify_failure)
+
+    def prepare(self, settings: TLSSettings) -> tuple[TLSMaterial, SSL.Context]:
+        """Load C{settings}' files and build a context from them, changing nothing."""
+        material = load_tls_material(settings)
+        return material, context_from_material(material, settings, self._on_verify_failure)
+
+    def install(self, settings: TLSSettings, material: TLSMaterial, context: SSL.Context) -> None:
+        """Serve new handshakes with C{context} (from L{prepare}); one assignment each."""
+        self.settings, self.material, self._context = settings, material, context
 
     def reload(self, settings: TLSSettings | None = None) -> None:
         """Rebuild from files; on any problem raise L{TLSMaterialError} and keep the old context."""
         new_settings = settings or self.settings
-        self._context = build_server_context(new_settings, self._on_verify_failure)
-        self.settings = new_settings
+        self.install(new_settings, *self.prepare(new_settings))
 
     def rotate_ticket_keys(self) -> None:
-        """Rebuild the context from the same files: new session-ticket keys, old ones gone."""
-        self.reload(self.settings)
+        """
+        A new context from the material already in memory: new session-ticket keys, the old
+        ones gone. Nothing is read from disk (a half-written file must not change what is
+        served between reloads).
+        """
+        self._context = context_from_material(self.material, self.settings, self._on_verify_failure)
 
     def serverConnectionForTLS(self, tlsProtocol: Any) -> SSL.Connection:
         return SSL.Connection(self._context, None)

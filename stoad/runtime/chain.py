@@ -17,6 +17,7 @@ from twisted.python.failure import Failure
 
 from stoad.runtime.context import LayerDecision, RequestContext
 from stoad.runtime.deny import Deny, internal_error
+from stoad.runtime.layer import Layer, LayerBase
 
 log = Logger()
 
@@ -46,26 +47,6 @@ class BodyFilter(Protocol):
     def finish(self) -> bytes: ...
 
 
-class Layer(Protocol):
-    """
-    One security layer. C{on_request} raises L{Deny} to refuse; C{on_response} may return a
-    L{BodyFilter}; C{on_complete} runs exactly once per request whatever happened and must
-    not raise. Steps may return a value, a Deferred or a coroutine.
-
-    A layer may also declare C{before_forward(ctx)}: it runs after every layer's request step
-    allowed the request and before the request leaves for the upstream (the audit layer makes
-    its decision record durable there); it may raise L{Deny} like a request step.
-    """
-
-    name: str
-
-    def on_request(self, ctx: RequestContext) -> Any: ...
-
-    def on_response(self, ctx: RequestContext, head: ResponseHead) -> Any: ...
-
-    def on_complete(self, ctx: RequestContext) -> None: ...
-
-
 class FilterChain:
     """
     Runs layers in their fixed order. Every step is bounded by C{step_timeout} seconds on
@@ -76,8 +57,9 @@ class FilterChain:
         self, layers: Sequence[Layer], clock: IReactorTime, step_timeout: float = 5.0
     ) -> None:
         self.layers = tuple(layers)
+        # Only layers that implement before_forward (audit) cost the request an extra step.
         self._before_forward = tuple(layer for layer in self.layers
-                                     if callable(getattr(layer, "before_forward", None)))
+                                     if type(layer).before_forward is not LayerBase.before_forward)
         self._clock = clock
         self._step_timeout = step_timeout
 

@@ -1,6 +1,7 @@
-"""The per-request context every layer reads and adds to, and the per-connection peer identity.
+"""The per-request context and the per-connection peer identity.
 
-Built once per request by stoad.proxy.http; layers record their decisions here for the audit layer.
+Built once per request by the gateway. Each layer owns one typed value on it (the facts it
+establishes); other layers and the audit record read those values, never write them.
 """
 
 from __future__ import annotations
@@ -73,6 +74,25 @@ class GuardrailTrigger:
     count: int
 
 
+@dataclass
+class GuardrailFindings:
+    """What the guardrails layer found in the request and the response (filled in by it)."""
+
+    triggers: list[GuardrailTrigger] = field(default_factory=list)
+
+    def add(self, trigger: GuardrailTrigger) -> None:
+        self.triggers.append(trigger)
+
+
+@dataclass(frozen=True)
+class PolicyDecision:
+    """The policy layer's decision on the request: result, policy version and reason."""
+
+    result: str  # "policy:allow", "policy:deny" or "policy:error"
+    version: str
+    reason: str
+
+
 @dataclass(frozen=True)
 class LayerDecision:
     layer: str
@@ -83,8 +103,11 @@ class LayerDecision:
 @dataclass
 class RequestContext:
     """
-    Everything known about one request. Layers read it and add their findings; the request
-    bytes themselves (body, headers) can be rewritten by layers before forwarding.
+    Everything known about one request. The gateway fills in the request itself; each layer
+    owns one typed value (C{identity}: auth, C{mcp}: mcp, C{policy}: policy, C{guardrails}:
+    guardrails) and the chain owns C{decisions} and C{timings}. The request bytes (body,
+    headers) may be rewritten by layers before forwarding, and C{upstream_headers} collects the
+    headers layers set for the upstream.
     """
 
     request_id: str
@@ -102,10 +125,9 @@ class RequestContext:
     route: Any = None  # stoad.config.Route
     identity: Identity | None = None
     mcp: McpCall | None = None
+    policy: PolicyDecision | None = None
+    guardrails: GuardrailFindings = field(default_factory=GuardrailFindings)
     decisions: list[LayerDecision] = field(default_factory=list)
-    guardrail_triggers: list[GuardrailTrigger] = field(default_factory=list)
-    policy_result: str | None = None
-    policy_version: str | None = None
     upstream_headers: dict[str, str] = field(default_factory=dict)  # added by layers for upstream
     status: int | None = None
     backend_status: int | None = None
@@ -115,7 +137,23 @@ class RequestContext:
     denied_by: str | None = None
     reason: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
-    extras: dict[str, Any] = field(default_factory=dict)  # per-layer scratch space, keyed by layer
+    # Per-request state a layer keeps for its own later steps (the audit layer's decision event
+    # id, the shared-store round the mcp and policy layers share), keyed by its owner. Facts
+    # other layers act on belong in the typed values above.
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    # Read-only views of the layers' values, under the names the audit record uses.
+    @property
+    def policy_result(self) -> str | None:
+        return self.policy.result if self.policy is not None else None
+
+    @property
+    def policy_version(self) -> str | None:
+        return self.policy.version if self.policy is not None else None
+
+    @property
+    def guardrail_triggers(self) -> list[GuardrailTrigger]:
+        return self.guardrails.triggers
 
     def header(self, name: str) -> str | None:
         """The first value of a request header (name case-insensitive), or None."""

@@ -7,7 +7,7 @@ Only imported when C{[tracing] enabled = yes}; with tracing off no span object i
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any, Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, Coroutine, Sequence
 from urllib.parse import urlsplit
 
 from opentelemetry.context import Context
@@ -31,11 +31,13 @@ from twisted.web.http_headers import Headers
 
 from stoad.runtime.context import TRACE
 from stoad.runtime.deny import Deny
+from stoad.runtime.layer import LayerBase
 from stoad.tracing._settings import TracingSettings
 
 if TYPE_CHECKING:
-    from stoad.runtime.chain import Layer, ResponseHead
+    from stoad.runtime.chain import ResponseHead
     from stoad.runtime.context import RequestContext
+    from stoad.runtime.layer import Layer
 
 log = Logger()
 _PROPAGATOR = TraceContextTextMapPropagator()
@@ -114,7 +116,8 @@ class ExchangeTracer:
         """The layers as the chain should run them: timed, unless C{layer_spans = no}."""
         if not self.settings.layer_spans:
             return list(layers)
-        return [TracedLayer(layer, self.clock) for layer in layers]
+        return [(TracedForwardingLayer if type(layer).before_forward is not LayerBase.before_forward
+                 else TracedLayer)(layer, self.clock) for layer in layers]
 
     def shutdown(self) -> None:
         """Export what is queued (bounded by C{export_timeout}) and stop the export thread."""
@@ -324,26 +327,26 @@ class ExchangeTrace:
         return attributes
 
 
-class TracedLayer:
+class TracedLayer(LayerBase):
     """
     A layer as the chain sees it when tracing is on: the same steps, each timed into the
-    exchange's trace. Everything else (C{serve_local}, C{reload}, ...) is the layer's own.
+    exchange's trace. The other hooks (local documents, error rendering) are the layer's own;
+    the runtime keeps the unwrapped layer for reloads.
     """
-
-    # Only when the layer has one: the chain runs before_forward for the layers that do.
-    before_forward: Callable[[RequestContext], Any]
 
     def __init__(self, layer: Layer, clock: Any) -> None:
         self._layer = layer
         self._clock = clock
         self.name = layer.name
-        before_forward = getattr(layer, "before_forward", None)
-        if callable(before_forward):
-            self.before_forward = lambda ctx: self._traced(ctx, "before_forward", before_forward,
-                                                           ctx)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._layer, name)
+
+    def serve_local(self, method: str, path: str) -> Any:
+        return self._layer.serve_local(method, path)
+
+    def render_denial(self, ctx: RequestContext, deny: Deny, body: bytes) -> bytes:
+        return self._layer.render_denial(ctx, deny, body)
 
     def on_request(self, ctx: RequestContext) -> Any:
         return self._traced(ctx, "request", self._layer.on_request, ctx)
@@ -393,3 +396,10 @@ class TracedLayer:
             raise
         trace.step(self.name, phase, started, self._clock.seconds(), "allow")
         return value
+class TracedForwardingLayer(TracedLayer):
+    """A traced layer that has a C{before_forward} step (the audit layer): timed like the rest."""
+
+    def before_forward(self, ctx: RequestContext) -> Any:
+        return self._traced(ctx, "before_forward", self._layer.before_forward, ctx)
+
+

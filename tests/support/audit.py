@@ -11,7 +11,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from twisted.internet.testing import MemoryReactorClock
 
 from stoad.audit._settings import AuditSettings, KafkaSettings
-from stoad.runtime.context import GuardrailTrigger, Identity, LayerDecision, McpCall, PeerCertificate, RequestContext
+from stoad.runtime.context import (
+    GuardrailFindings,
+    GuardrailTrigger,
+    Identity,
+    LayerDecision,
+    McpCall,
+    PeerCertificate,
+    PolicyDecision,
+    RequestContext,
+)
 
 
 def log_records(directory: str, key: str) -> list[dict[str, Any]]:
@@ -115,9 +124,8 @@ def context(n: int = 0, *, body: bytes | None = b"", content_type: str | None = 
                           frozenset({"mcp"}), {}, "jwt", "tokenhash"),
         mcp=McpCall("tools/call", n, tool, arguments, session_id="sess-1") if tool else None,
         decisions=[LayerDecision("audit", "allow"), LayerDecision("auth", "allow")],
-        guardrail_triggers=[GuardrailTrigger("email", "request", "redact", 2)],
-        policy_result="opa:allow",
-        policy_version="v42",
+        guardrails=GuardrailFindings([GuardrailTrigger("email", "request", "redact", 2)]),
+        policy=PolicyDecision("opa:allow", "v42", "allowed"),
         status=200,
         backend_status=200,
         bytes_in=len(body or b""),
