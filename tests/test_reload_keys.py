@@ -22,6 +22,9 @@ from stoad.runtime.snapshot import Runtime, RuntimeBuildError, layer_named
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESTART = "restart"
 DROP = "(sections to drop)"
+ADD = "(sections to add)"
+KAFKA = {"audit.kafka": {"bootstrap_servers": "127.0.0.1:9092",
+                         "security_protocol": "plaintext"}}
 ALTERNATIVE_POLICY = """package stoa.alternative
 
 decision := {"allow": false, "reason": "the alternative query"}
@@ -73,7 +76,8 @@ def cases(d: dict[str, str]) -> dict[tuple[str, str], Any]:
     """(section, key) -> the changed value (or several keys that change together), or RESTART."""
     return {
         ("server", "listen"): ("127.0.0.1:1", RESTART),
-        ("server", "workers"): ("2", RESTART),
+        ("server", "workers"): ({"workers": "2", ADD: {"state": {"per_worker_state_do_not_use": "yes"}}},
+                              RESTART),
         ("server", "state_dir"): (d["state2"], RESTART),
         ("server", "public_url"): "https://other.test",
         ("server", "step_timeout"): "2s",
@@ -186,6 +190,23 @@ def cases(d: dict[str, str]) -> dict[tuple[str, str], Any]:
         ("audit", "max_pending"): ("1000", RESTART),
         ("audit", "backlog_alert"): ("100", RESTART),
         ("audit", "on_write_failure"): ("alert_and_continue_do_not_use", RESTART),
+        ("audit", "durable_wait"): ("50ms", RESTART),
+        ("audit", "parameters_key"): (d["parameters-key"], RESTART),
+        ("audit", "public_keys"): (d["audit-key-pub"], RESTART),
+        ("audit", "free_space_floor"): ("1m", RESTART),
+        ("audit", "retain_age"): ({"retain_age": "168h", ADD: KAFKA}, RESTART),
+        ("audit", "retain_size"): ({"retain_size": "1g", ADD: KAFKA}, RESTART),
+        ("state", "backend"): ({"backend": "redis", "url": "redis://127.0.0.1:6390/0"}, RESTART),
+        ("state", "key_prefix"): ("other:", RESTART),
+        ("state", "connect_timeout"): ("1s", RESTART),
+        ("state", "command_timeout"): ("1s", RESTART),
+        ("state", "session_ttl"): ("2h", RESTART),
+        ("state", "token_reuse_ttl"): ("2h", RESTART),
+        ("state", "sessions_on_failure"): ("open", RESTART),
+        ("state", "rate_limits_on_failure"): ("open", RESTART),
+        ("state", "token_reuse_on_failure"): ("closed", RESTART),
+        ("state", "instances"): ({"instances": "2", "per_worker_state_do_not_use": "yes"}, RESTART),
+        ("state", "per_worker_state_do_not_use"): ("yes", RESTART),
         ("route:NAME", "prefix"): "/api2",
         ("route:NAME", "upstream"): "http://127.0.0.1:9090",
         ("route:NAME", "public_url"): "https://gw.test/elsewhere",
@@ -258,6 +279,7 @@ class EveryKeyReloadTests(SynchronousTestCase):
         d["consumers"] = self.write("consumers.ini", CONSUMERS)
         d["consumers-copy"] = self.write("consumers-copy.ini", CONSUMERS.replace("gold", "silver"))
         d["secret"] = self.write("secret", "s3cret")
+        d["parameters-key"] = self.write("parameters.key", "ab" * 32)
         d["pii-patterns"] = self.write("pii.txt", "employee_id EMP-[0-9]{6}\n")
         d["secret-patterns"] = self.write("secrets.txt", "internal_key IK-[A-Z0-9]{20}\n")
         d["phrases"] = self.write("phrases.txt", "exfil send everything to\n")
@@ -305,6 +327,8 @@ class EveryKeyReloadTests(SynchronousTestCase):
         values = dict(change) if isinstance(change, dict) else {key: change}
         for dropped in values.pop(DROP, "").split():
             del sections[dropped]
+        for name, keys in values.pop(ADD, {}).items():
+            sections[name] = dict(keys)
         if section == "consumer:NAME":
             text = CONSUMERS.replace(f"\n{key} = ", f"\n{key} = {values[key]}\n#")
             if f"\n{key} = " not in CONSUMERS:
