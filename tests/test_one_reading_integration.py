@@ -52,16 +52,15 @@ class OneReadingTests(AuthGatewayCase):
 
     def test_every_response_names_its_audit_event(self) -> None:
         """Allowed, denied (no token) and unrouted responses carry X-Request-Id, and the audit
-        log holds exactly one event with that request_id for each."""
+        log holds the request's events (decision and completion, or the refusal) under exactly
+        that request_id."""
         ids = [self.send("GET", "/api/echo")[1]["x-request-id"],
                self.daemon.request("GET", "/api/echo")[1]["x-request-id"],
                self.send("GET", "/elsewhere")[1]["x-request-id"]]
         self.assertEqual(len(set(ids)), 3)
 
-        def audited() -> list[str] | None:
-            found = [event["request_id"] for kind in ("http_request",)
-                     for event in self.audit_events(kind) if event["request_id"] in ids]
-            return found if len(found) == 3 else None
+        def audited() -> set[str] | None:
+            found = {event["request_id"] for event in self.audit_events("http_request")}
+            return found if set(ids) <= found else None
 
-        self.assertEqual(sorted(self.daemon.wait_until(audited, 30, "three audit events")),
-                         sorted(ids))
+        self.daemon.wait_until(audited, 30, "the three requests' audit events")

@@ -77,6 +77,8 @@ class AuthGatewayCase(SynchronousTestCase):
                          "extra_scopes": "stoa:audit"},
                 "audit": {"signing_key": self.issuer["audit-key"],
                           "directory": os.path.join(self.tmp, "audit")},
+                # Token-reuse alerts per worker are fine here; these tests are not about them.
+                "state": {"per_worker_state_do_not_use": "yes"},
             },
         )
 
