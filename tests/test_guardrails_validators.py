@@ -8,6 +8,7 @@ from twisted.trial.unittest import SynchronousTestCase
 import stoad.config  # noqa: F401  (imports stoad.layers in the right order)
 from stoad.guardrails import BUILTIN_RULES, DETECTORS, ContentScanner, Scanner, Tally, builtin_phrases
 from stoad.guardrails._detectors import jwt_ok
+from stoad.runtime import strictjson
 
 ALL = frozenset(DETECTORS)
 SCANNER = Scanner(BUILTIN_RULES, builtin_phrases())
@@ -157,10 +158,10 @@ class DefectTests(SynchronousTestCase):
                                {"pii": "redact", "secrets": "redact", "injection": "off"})
         self.assertEqual((dict(tally.counts), tally.unredactable, out), ({}, set(), None))
 
-    def test_c_duplicate_member_still_unredactable(self) -> None:
-        """(c) A secret in a duplicate member the parser drops is still reported as unredactable."""
+    def test_c_duplicate_member_is_refused(self) -> None:
+        """(c) A body with a duplicate member (a secret in the one a parser drops) is refused as
+        ambiguous (issue 10: one reading), not scanned in one reading and forwarded in another."""
         content = ContentScanner(SCANNER, {"pii": "redact", "secrets": "redact", "injection": "off"}, None)
-        tally = Tally()
         body = b'{"note":"ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z5A","note":"fine"}'
-        content.body(body, "json", tally)
-        self.assertEqual(tally.unredactable, {"secrets"})
+        with self.assertRaises(strictjson.DuplicateMember):
+            content.body(body, "json", Tally())

@@ -175,6 +175,8 @@ def cases(d: dict[str, str]) -> dict[tuple[str, str], Any]:
         ("guardrails", "phrase_files"): d["phrases"],
         ("guardrails", "secrets"): "alert",
         ("guardrails", "pii.response"): "block",
+        ("guardrails", "stream_window"): "512",
+        ("guardrails", "injection.tool_results"): "block",
         ("guardrails", "max_response_bytes.gold"): "3m",
         ("route:NAME", "guardrails.injection"): "block",
         ("mcp", "max_sessions"): "2000",
