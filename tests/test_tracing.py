@@ -40,6 +40,17 @@ class _Named(_Layer):
         self.name = name
 
 
+class _Recording(_Named):
+    """A layer with a before_forward step (as the audit layer has), recording that it ran."""
+
+    def __init__(self, name: str, seen: list[str]) -> None:
+        super().__init__(name)
+        self.seen = seen
+
+    def before_forward(self, ctx: Any) -> None:
+        self.seen.append("ran")
+
+
 class TracedGatewayTestCase(GatewayTestCase):
     def traced(self, *layers: Any, **settings: Any) -> None:
         self.exporter = InMemorySpanExporter()
@@ -131,10 +142,8 @@ class ExchangeSpanTests(TracedGatewayTestCase):
     def test_before_forward_step_is_a_span_of_the_layers_that_have_one(self) -> None:
         """A layer's before_forward step (the audit decision record) is timed like the others;
         a layer without one gets none."""
-        audit = _Named("audit")
         seen: list[str] = []
-        audit.before_forward = lambda ctx: seen.append("ran")  # type: ignore[attr-defined]
-        self.traced(audit, _Named("policy"))
+        self.traced(_Recording("audit", seen), _Named("policy"))
         self.call(b"GET /api/x HTTP/1.1\r\nHost: x\r\n\r\n")
         self.assertEqual(seen, ["ran"])
         spans = self.spans()

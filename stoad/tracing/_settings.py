@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from stoad.config._reader import SectionReader
+if TYPE_CHECKING:  # the config model holds TracingSettings: importing config here is a cycle
+    from stoad.config._reader import SectionReader
 
 SAMPLERS = (
     "parentbased_traceidratio",

@@ -22,7 +22,7 @@ from stoad.audit._event import (
     incomplete_completion,
 )
 from stoad.audit._writer import AuditChainWriter
-from stoad.runtime.context import TRACE, GuardrailTrigger, Identity, LayerDecision
+from stoad.runtime.context import TRACE, GuardrailFindings, GuardrailTrigger, Identity, LayerDecision
 from tests.support.audit import context, write_key, write_public_key
 
 NOW = 1_800_000_000.0  # the report's "now" in these tests
@@ -84,7 +84,7 @@ def write_trail(base: str, now: float = NOW) -> Trail:
         ctx = context(n, tool=tool, consumer=consumer, started=started, outcome=outcome,
                       denied_by=denied_by, status={"allowed": 200, "denied": 403}.get(outcome, 502),
                       reason=f"refused by {denied_by}" if denied_by else None,
-                      guardrail_triggers=[trigger] if detector else [],
+                      guardrails=GuardrailFindings([trigger] if detector else []),
                       decisions=[LayerDecision("audit", "allow")])
         assert ctx.identity is not None
         ctx.identity = Identity(ctx.identity.client_id, "subject", consumer, agent, "gold",
@@ -96,10 +96,10 @@ def write_trail(base: str, now: float = NOW) -> Trail:
             events.append((started, event, source))
         else:
             # As in the daemon: the decision is made before the response (and its triggers).
-            ctx.guardrail_triggers = []
+            ctx.guardrails = GuardrailFindings()
             decision, source = build_decision_event(ctx, 0)
             events.append((started, decision, source))
-            ctx.guardrail_triggers = [trigger] if detector else []
+            ctx.guardrails = GuardrailFindings([trigger] if detector else [])
             end = started + 0.01
             completion = (incomplete_completion(decision, end, 0, "worker died")
                           if outcome == "incomplete" else
