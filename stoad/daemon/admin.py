@@ -9,6 +9,7 @@ import json
 from typing import Any, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from twisted.internet import defer
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -41,14 +42,34 @@ class StatusResource(Resource):
 class MetricsResource(Resource):
     isLeaf = True
 
-    def __init__(self, registry: Any) -> None:
+    def __init__(self, registry: Any,
+                 refresh: Callable[[], Deferred[None]] | None = None) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # Twisted leaves it unannotated
         self._registry = registry
+        self._refresh = refresh
 
-    def render_GET(self, request: Request) -> bytes:
+    def render_GET(self, request: Request) -> bytes | int:
         request.setHeader("content-type", CONTENT_TYPE_LATEST)
         request.setHeader("cache-control", "no-store")
-        return generate_latest(self._registry)
+        if self._refresh is None:
+            return generate_latest(self._registry)
+        gone: list[bool] = []
+        request.notifyFinish().addErrback(lambda _: gone.append(True))
+
+        def answer(_: object) -> None:
+            if gone:
+                return
+            try:
+                body = generate_latest(self._registry)
+            except Exception:
+                log.failure("cannot render /metrics")
+                request.setResponseCode(500)
+                body = b"metrics unavailable\n"
+            request.write(body)
+            request.finish()
+
+        defer.maybeDeferred(self._refresh).addBoth(answer)
+        return NOT_DONE_YET
 
 
 class ReloadResource(Resource):
@@ -83,10 +104,13 @@ class ReloadResource(Resource):
 
 
 def admin_root(status: Callable[[], dict[str, Any]], registry: Any,
-               reload: Callable[[], Deferred[dict[str, Any]]] | None = None) -> Resource:
+               reload: Callable[[], Deferred[dict[str, Any]]] | None = None,
+               refresh: Callable[[], Deferred[None]] | None = None) -> Resource:
+    """C{/_status}, C{/metrics} (C{refresh}, if given, runs before every scrape) and
+    C{/_reload}."""
     root = Resource()
     root.putChild(b"_status", StatusResource(status))
-    root.putChild(b"metrics", MetricsResource(registry))
+    root.putChild(b"metrics", MetricsResource(registry, refresh))
     if reload is not None:
         root.putChild(b"_reload", ReloadResource(reload))
     return root

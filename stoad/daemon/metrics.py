@@ -1,4 +1,4 @@
-"""Prometheus metrics of one process; the supervisor aggregates its workers' in multiprocess mode.
+"""Prometheus metrics of one process; the supervisor merges its workers' at scrape time.
 
 Layers add their own metrics to C{Metrics.registry}; names all start with C{stoad_}.
 """

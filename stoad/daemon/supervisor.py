@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
-from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from twisted.application.service import Service
 from twisted.internet import defer, protocol
 from twisted.internet.task import LoopingCall
@@ -23,6 +22,7 @@ from twisted.web.server import Site
 
 from stoad.config import Config, ConfigError, config_from_file
 from stoad.daemon.admin import admin_root
+from stoad.daemon.metrics_merge import Snapshot, WorkerMetrics, fetch_snapshot, socket_path
 from stoad.daemon.sdnotify import SystemdNotifier, listen_fds
 from stoad.state import REDIS, SharedState, build_state
 
@@ -31,6 +31,10 @@ log = Logger()
 EXIT_CONFIG = 78
 _RESTART_BACKOFF_MAX = 10.0
 RELOAD_TIMEOUT = 60.0  # seconds for every worker to build (and then install) the new runtime
+# How often the supervisor takes the workers' snapshots without a scrape: it bounds what a
+# crashed worker's counters lose (see WorkerMetrics).
+SNAPSHOT_INTERVAL = 10.0
+SNAPSHOT_TIMEOUT = 2.0
 
 
 @dataclass
@@ -104,7 +108,8 @@ class Supervisor(Service):
         self.state = "starting"
         self.metrics_dir = tempfile.mkdtemp(prefix="stoad-metrics-")
         self.registry = CollectorRegistry()
-        MultiProcessCollector(self.registry, path=self.metrics_dir)
+        self.worker_metrics = WorkerMetrics()
+        self.registry.register(self.worker_metrics)
         self.worker_restarts = Counter("stoad_worker_restarts", "Workers restarted after dying.",
                                        registry=self.registry)
         self.config_reload_failures = Counter(
@@ -115,6 +120,8 @@ class Supervisor(Service):
         self.admin_port: Any = None
         self._stopping: defer.Deferred[None] | None = None
         self._watchdog: LoopingCall | None = None
+        self._snapshots = LoopingCall(self.refresh_metrics)
+        self._snapshots.clock = reactor
         self.exit_code = 0
         self.config_digest: str | None = config.digest or None
         self._reload: ReloadTransaction | None = None
@@ -141,6 +148,7 @@ class Supervisor(Service):
             self._watchdog = LoopingCall(self._watchdog_ping)
             self._watchdog.clock = self.reactor
             self._watchdog.start(self.notifier.watchdog_seconds / 2, now=False)
+        self._snapshots.start(SNAPSHOT_INTERVAL, now=False)
 
     def _listening_socket(self) -> socket.socket:
         fds = listen_fds()
@@ -167,7 +175,8 @@ class Supervisor(Service):
         return sock
 
     def _listen_admin(self) -> Any:
-        site = Site(admin_root(self.status, self.registry, self.reload))
+        site = Site(admin_root(self.status, self.registry, self.reload,
+                               refresh=self.refresh_metrics))
         site.displayTracebacks = False
         # Health probes every few seconds are not news.
         site.log = lambda request: None  # type: ignore[method-assign]
@@ -188,13 +197,13 @@ class Supervisor(Service):
     def _spawn(self, worker: WorkerState) -> None:
         assert self.socket is not None
         env = dict(os.environ)
-        env["PROMETHEUS_MULTIPROC_DIR"] = self.metrics_dir
         env.pop("NOTIFY_SOCKET", None)
         env.pop("LISTEN_FDS", None)
         env.pop("LISTEN_PID", None)
         args = [sys.executable, "-m", "stoad.daemon.worker", "--config", self.config_path,
                 "--index", str(worker.index), "--listen-fd", "4", "--family", self.family,
-                "--control-fd", "3", "--command-fd", "0"]
+                "--control-fd", "3", "--command-fd", "0",
+                "--metrics-socket", socket_path(self.metrics_dir, worker.index)]
         if self.state_dir:
             args += ["--state-dir", self.state_dir]
         worker.state = "starting"
@@ -203,6 +212,31 @@ class Supervisor(Service):
             childFDs={0: "w", 1: 1, 2: 2, 3: "r", 4: self.socket.fileno()},
         )
         worker.pid = worker.process.pid
+        assert worker.pid is not None
+        self.worker_metrics.worker_started(worker.index, worker.pid)
+
+    def refresh_metrics(self) -> defer.Deferred[None]:
+        """Take every live worker's metrics snapshot; a worker that does not answer within
+        C{SNAPSHOT_TIMEOUT} keeps its previous one."""
+        fetches = []
+        for index, pid in self.worker_metrics.live():
+            d = fetch_snapshot(self.reactor, socket_path(self.metrics_dir, index),
+                               SNAPSHOT_TIMEOUT)
+            d.addCallback(self._snapshot_taken, index, pid)
+            d.addErrback(self._snapshot_failed, index)
+            fetches.append(d)
+        done = defer.DeferredList(fetches, consumeErrors=True)
+        return done.addCallback(lambda _: None)
+
+    def _snapshot_taken(self, snapshot: Snapshot, index: int, pid: int) -> None:
+        self.worker_metrics.update(index, pid, snapshot)
+
+    def _snapshot_failed(self, failure: Any, index: int) -> None:
+        # A worker still starting (or just killed) has no socket yet: not worth a warning.
+        state = self.workers[index].state if index < len(self.workers) else "exited"
+        if state == "ready":
+            log.warn("worker {index} did not answer for metrics: {why}", index=index,
+                     why=failure.getErrorMessage())
 
     # -- worker reports ---------------------------------------------------------------------------
     def worker_said(self, worker: WorkerState, word: str, rest: str) -> None:
@@ -233,8 +267,7 @@ class Supervisor(Service):
                      port=self.port, n=len(self.workers), digest=self.config_digest)
 
     def worker_ended(self, worker: WorkerState, code: int | None) -> None:
-        if worker.pid is not None:
-            mark_process_dead(worker.pid, self.metrics_dir)
+        self.worker_metrics.worker_ended(worker.index)
         worker.state = "exited"
         if self._reload is not None:
             self._reload_reply(worker, "RELOAD-FAILED", f"exited with code {code} while reloading")
@@ -422,6 +455,8 @@ class Supervisor(Service):
             self._state_probe.stop()
         if self.shared_state is not None:
             self.shared_state.close()
+        if self._snapshots.running:
+            self._snapshots.stop()
         self._stopping = defer.Deferred()
         alive = [w for w in self.workers if w.process is not None and w.state != "exited"]
         if not alive:

@@ -24,6 +24,7 @@ from stoad.audit import AuditLayer
 from stoad.config import Config, ConfigError, config_from_file
 from stoad.daemon.logs import start_logging
 from stoad.daemon.metrics import Metrics
+from stoad.daemon.metrics_merge import MetricsSnapshotFactory
 from stoad.proxy.gateway import Gateway
 from stoad.proxy.http import GatewayHTTPFactory, GatewayTLSFactory
 from stoad.proxy.tls import ReloadableServerTLS, TLSMaterialError
@@ -393,6 +394,13 @@ def _record_config_change(runtime: Runtime, kind: str, previous: str | None,
         audit.record_config_change(kind, runtime.digest, previous, problems)
 
 
+def serve_metrics(reactor: Any, path: str, metrics: Metrics) -> Any:
+    """Answer the supervisor's metrics snapshots on the unix socket C{path} (owner only)."""
+    if os.path.exists(path):
+        os.unlink(path)  # left by this index's previous worker
+    return reactor.listenUNIX(path, MetricsSnapshotFactory(metrics.registry), mode=0o600)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stoad.daemon.worker")
     parser.add_argument("--config", required=True)
@@ -402,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--control-fd", type=int, default=None)
     parser.add_argument("--command-fd", type=int, default=None)
     parser.add_argument("--state-dir", default=None)
+    parser.add_argument("--metrics-socket", default=None)
     args = parser.parse_args(argv)
     control = _Control(args.control_fd)
 
@@ -422,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         runtime = WorkerRuntime(config, reactor, args.index, set_log_level=set_level)
         runtime.listen(args.listen_fd, socket.AF_INET6 if args.family == "inet6" else socket.AF_INET)
+        if args.metrics_socket:
+            serve_metrics(reactor, args.metrics_socket, runtime.metrics)
     except StartupError as e:
         sys.stderr.write(f"stoad: cannot start: {e}\n")
         control.say("FAILED", str(e))
