@@ -37,6 +37,7 @@ from stoad.audit._event import (
     new_event_id,
     rfc3339_ms,
 )
+from stoad.audit._tail import last_nonempty_line, read_tail
 
 log = Logger()
 _MAX_GROUP = 4096  # records per write; bounds the time the chain state is held by one batch
@@ -200,21 +201,19 @@ class AuditChainWriter:
 
     def _recover(self, name: str, first_seq: int) -> None:
         path = os.path.join(self.directory, name)
-        with open(path, "rb") as f:
-            data = f.read()
-        complete = data.rfind(b"\n") + 1
-        if complete < len(data):
+        # Only the end is read: start-up memory does not grow with the file.
+        tail = read_tail(path)
+        if tail.complete < tail.size:
             # A record torn by a crash was never fsynced, so never shipped: cut it off.
-            self.repaired_bytes = len(data) - complete
+            self.repaired_bytes = tail.size - tail.complete
             log.warn("audit log {path}: cut off {n} bytes of a torn last record",
                      path=path, n=self.repaired_bytes)
             with open(path, "r+b") as f:
-                f.truncate(complete)
+                f.truncate(tail.complete)
                 os.fsync(f.fileno())
-        lines = data[:complete].split(b"\n")[:-1]
-        if lines:
+        if tail.last_line is not None:
             try:
-                last = orjson.loads(lines[-1])
+                last = orjson.loads(tail.last_line)
                 self.head_seq, self.head_hash = int(last["seq"]), str(last["hash"])
             except (orjson.JSONDecodeError, KeyError, ValueError, TypeError) as e:
                 raise ValueError(f"{path}: the last record is unreadable ({e}); "
@@ -284,9 +283,8 @@ class AuditChainWriter:
         earlier = [n for s, n in log_files(self.directory) if s < first_seq]
         if not earlier:
             raise ValueError(f"{self.directory}: chain starts at seq {first_seq}, files are missing")
-        with open(os.path.join(self.directory, earlier[-1]), "rb") as f:
-            data = f.read().rstrip(b"\n")
-        last = orjson.loads(data[data.rfind(b"\n") + 1:])
+        line = last_nonempty_line(os.path.join(self.directory, earlier[-1]))
+        last = orjson.loads(line if line is not None else b"")
         return str(last["hash"])
 
     def _open_file(self, name: str) -> None:
