@@ -4,9 +4,14 @@ BENCH_DIR  := $(CACHE)/bench
 BENCH_VENV := $(BENCH_DIR)/venv
 PY_SPY_VERSION := 0.4.3
 
-.PHONY: bench bench-tools
+.PHONY: bench bench-table bench-tools
 bench: venv bench-tools
 	$(BIN)/python bench/bench_gateway.py --loadgen $(BENCH_DIR)/loadgen --py-spy $(BENCH_VENV)/bin/py-spy
+
+# Issue 13's table: nginx beside stoad (no layers; audit+auth+policy+guardrails), CPU per
+# request, latency at 200 req/s, new mTLS connections, memory per idle connection, py-spy parts.
+bench-table: venv bench-tools
+	$(BIN)/python bench/bench_table.py --loadgen $(BENCH_DIR)/loadgen --py-spy $(BENCH_VENV)/bin/py-spy
 
 bench-tools: $(BENCH_DIR)/loadgen $(BENCH_VENV)/.installed-$(PY_SPY_VERSION) $(BENCH_DIR)/.nginx
 

@@ -3,10 +3,15 @@
 //	loadgen serve -listen 127.0.0.1:0 -portfile PATH
 //	    a plain-HTTP upstream answering every request with a small 200 (writes its port to PATH)
 //	loadgen run -url URL [-cert C -key K -ca CA] -c 16 -d 10s -warmup 2s
-//	    keep-alive load over -c connections (mTLS when -cert is given); prints one JSON result
+//	        [-body-bytes N] [-header 'Name: value'] [-rate R] [-new-connections]
+//	    keep-alive load over -c connections (mTLS when -cert is given); prints one JSON result.
+//	    -body-bytes POSTs a JSON body of N bytes instead of a GET; -rate paces the whole run at
+//	    R requests/s spread over the connections; -new-connections opens a new connection (a
+//	    full TLS handshake, no resumption) for every request.
 package main
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -17,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,7 +90,13 @@ func run(args []string) {
 	conns := fs.Int("c", 16, "connections (one request in flight on each)")
 	duration := fs.Duration("d", 10*time.Second, "measured duration")
 	warmup := fs.Duration("warmup", 2*time.Second, "unmeasured warm-up")
+	bodyBytes := fs.Int("body-bytes", 0, "POST a JSON body of this many bytes (0: GET)")
+	rate := fs.Float64("rate", 0, "total requests per second, spread over the connections (0: as fast as answered)")
+	newConns := fs.Bool("new-connections", false, "a new connection (full handshake) per request")
+	var headers headerList
+	fs.Var(&headers, "header", "'Name: value' added to every request (repeatable)")
 	fs.Parse(args)
+	body := jsonBody(*bodyBytes)
 
 	tlsConfig := &tls.Config{ServerName: "localhost"}
 	if *ca != "" {
@@ -116,12 +128,24 @@ func run(args []string) {
 			defer wg.Done()
 			// One transport per worker: exactly one keep-alive connection each.
 			transport := &http.Transport{TLSClientConfig: tlsConfig, MaxIdleConnsPerHost: 1,
-				MaxConnsPerHost: 1, DisableCompression: true, ForceAttemptHTTP2: false}
+				MaxConnsPerHost: 1, DisableCompression: true, ForceAttemptHTTP2: false,
+				DisableKeepAlives: *newConns}
 			client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
 			own := make([]time.Duration, 0, 1<<16)
+			var tick *time.Ticker
+			if *rate > 0 {
+				interval := time.Duration(float64(time.Second) * float64(*conns) / *rate)
+				// Stagger the connections so the requests are spread evenly over time.
+				time.Sleep(interval * time.Duration(i) / time.Duration(*conns))
+				tick = time.NewTicker(interval)
+				defer tick.Stop()
+			}
 			for !stop.Load() {
+				if tick != nil {
+					<-tick.C
+				}
 				start := time.Now()
-				resp, err := client.Get(*url)
+				resp, err := send(client, *url, body, headers)
 				if err == nil {
 					_, err = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
@@ -167,6 +191,45 @@ func run(args []string) {
 		r.FirstError = e
 	}
 	json.NewEncoder(os.Stdout).Encode(r)
+}
+
+type headerList []string
+
+func (h *headerList) String() string     { return strings.Join(*h, ", ") }
+func (h *headerList) Set(v string) error { *h = append(*h, v); return nil }
+
+// jsonBody is a JSON object of exactly n bytes (nil for n == 0).
+func jsonBody(n int) []byte {
+	if n == 0 {
+		return nil
+	}
+	head, tail := `{"model":"bench","input":"`, `"}`
+	if n < len(head)+len(tail) {
+		fail(fmt.Errorf("-body-bytes must be at least %d", len(head)+len(tail)))
+	}
+	filler := strings.Repeat("lorem ipsum dolor sit amet ", n/27+1)[:n-len(head)-len(tail)]
+	return []byte(head + filler + tail)
+}
+
+func send(client *http.Client, url string, body []byte, headers headerList) (*http.Response, error) {
+	method := http.MethodGet
+	var reader io.Reader
+	if body != nil {
+		method = http.MethodPost
+		reader = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, reader)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for _, h := range headers {
+		name, value, _ := strings.Cut(h, ":")
+		req.Header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	return client.Do(req)
 }
 
 func fail(err error) {
