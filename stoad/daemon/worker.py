@@ -430,8 +430,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     control = _Control(args.control_fd)
 
-    from twisted.internet import reactor as installed_reactor
     from twisted.internet.base import ReactorBase
+
+    from stoad.daemon.reactor import install_worker_reactor
+
+    installed_reactor = install_worker_reactor()
 
     # Twisted types the global reactor as a mix of common interfaces, which leaves out
     # callFromThread and run(installSignalHandlers=...); every POSIX reactor is a ReactorBase.

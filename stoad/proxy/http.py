@@ -22,7 +22,7 @@ from stoad.config import LimitSettings
 from stoad.daemon.metrics import Metrics
 from stoad.proxy.responses import raw_error
 from stoad.proxy.streaming import StreamedBody
-from stoad.proxy.tls import peer_certificate_from_der
+from stoad.proxy.tls import peer_certificate_of
 from stoad.runtime.context import PeerCertificate
 
 log = Logger()
@@ -142,9 +142,7 @@ class GatewayChannel(http.HTTPChannel):
         # ISSLTransport says object; the TLS transport hands back pyOpenSSL's X509 or None.
         cert = cast("crypto.X509 | None", self.transport.getPeerCertificate())
         if cert is not None:
-            from cryptography.hazmat.primitives.serialization import Encoding
-
-            self.peer = peer_certificate_from_der(cert.to_cryptography().public_bytes(Encoding.DER))
+            self.peer = peer_certificate_of(cert)
 
     # -- parsing -----------------------------------------------------------------------------
     def dataReceived(self, data: bytes) -> None:
