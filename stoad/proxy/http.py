@@ -42,11 +42,16 @@ class GatewayRequest(http.Request):
     streams on (L{StreamedBody}).
     """
 
-    # Form bodies are the upstream's business; parsing them here only costs time and memory.
-    _parsePOSTFormSubmission = False
     streamed: StreamedBody | None = None
     # GatewayChannel.requestFactory: every GatewayRequest lives on a GatewayChannel.
     channel: GatewayChannel
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Form bodies are the upstream's business: parsing them (and every POST's Content-Type
+        # through the email package, a new class per parse) only costs time and memory.
+        # Request.__init__ sets this on the instance, so a class attribute would be hidden.
+        self._parsePOSTFormSubmission = False
 
     def gotLength(self, length: int | None) -> None:
         channel: GatewayChannel = self.channel
