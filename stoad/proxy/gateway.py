@@ -201,6 +201,9 @@ class _Exchange:
                 if trace is not None:
                     trace.finish()
                 self.gateway.chain.complete(ctx)
+            # The relay's send_head closes over this exchange: drop the reference so the
+            # request's objects are freed by reference counting, not by the cyclic collector.
+            self.relay = None
 
     def _context(self, started: float) -> RequestContext:
         request = self.request
