@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 
-from OpenSSL import crypto
+from OpenSSL import SSL, crypto
 from twisted.trial.unittest import SynchronousTestCase
 
 from stoad.dev.devpki import write_dev_pki
 from stoad.proxy.tls import PEER_CACHE_SIZE, peer_certificate_from_der, peer_certificate_of
+from tests.test_tls import TLSTestCase
 
 
 class PeerCertificateCacheTests(SynchronousTestCase):
@@ -40,3 +41,15 @@ class PeerCertificateCacheTests(SynchronousTestCase):
     def test_cache_is_bounded(self) -> None:
         """The cache holds at most PEER_CACHE_SIZE certificates."""
         self.assertEqual(peer_certificate_from_der.cache_info().maxsize, PEER_CACHE_SIZE)
+
+
+class IdleBufferTests(TLSTestCase):
+    def test_idle_connections_release_their_tls_buffers(self) -> None:
+        """The server context frees a connection's TLS read/write buffers while it is idle
+        (SSL_MODE_RELEASE_BUFFERS), and a full mTLS handshake and request still work."""
+        from stoad.proxy.tls import build_server_context
+
+        context = build_server_context(self.settings())
+        self.assertTrue(context.set_mode(0) & SSL.MODE_RELEASE_BUFFERS)
+        gateway, client, _ = self.handshake(self.settings(), self.agent)
+        self.assertEqual(len(gateway.peers), 1)
