@@ -3,10 +3,11 @@
     .venv/bin/python bench/bench_gc.py --loadgen .cache/bench/loadgen [--seconds 10] [--layers full]
 
 Runs the real daemon (one worker; no layers or the full chain as bench_table.py builds it)
-with a C{sitecustomize} probe on PYTHONPATH that times every collection through
-C{gc.callbacks} (thread CPU time, so preemption on a busy machine is not counted) and writes its totals on SIGUSR1, sent after a 3 s warm-up and after the
-measured run; the keep-alive 2 KB POST load is bench/loadgen's. Requests are counted from
-/metrics. The probe is the only difference from a normal run.
+with a C{sitecustomize} probe on PYTHONPATH that times every collection through C{gc.callbacks}
+in thread CPU time (preemption on a busy machine is not counted) and writes its totals on
+SIGUSR1, sent after a 3 s warm-up and after the measured run; the keep-alive 2 KB POST load is
+bench/loadgen's. Requests are counted from /metrics. The probe is the only difference from a
+normal run.
 """
 
 from __future__ import annotations

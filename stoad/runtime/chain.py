@@ -5,8 +5,8 @@ A layer never calls another layer; the chain composes them and turns any failure
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, replace
+from types import CoroutineType
 from typing import Any, Protocol, Sequence
 
 from twisted.internet.defer import Deferred, ensureDeferred
@@ -20,6 +20,7 @@ from stoad.runtime.deny import Deny, internal_error
 from stoad.runtime.layer import Layer, LayerBase
 
 log = Logger()
+_PENDING = (Deferred, CoroutineType)  # what a step returns while it is still running
 
 
 @dataclass
@@ -63,15 +64,21 @@ class FilterChain:
         self._clock = clock
         self._step_timeout = step_timeout
 
-    async def _step(self, layer: Layer, step: str, *args: Any) -> Any:
+    def _call(self, layer: Layer, step: str, *args: Any) -> Any:
+        """Call a step; a plain value is its result (no coroutine, no Deferred, no timer)."""
         try:
-            result = getattr(layer, step)(*args)
-            # A step that returned a plain value has already finished; only one that is still
-            # running (a Deferred or a coroutine) needs a deadline and a reactor round trip.
-            if isinstance(result, Deferred) or inspect.iscoroutine(result):
-                pending = result if isinstance(result, Deferred) else ensureDeferred(result)
-                pending.addTimeout(self._step_timeout, self._clock)
-                result = await pending
+            return getattr(layer, step)(*args)
+        except Deny as deny:
+            raise deny if deny.layer else replace(deny, layer=layer.name) from None
+        except Exception as exc:  # fail closed: any failure in a layer is a deny
+            raise self._failed(layer, step, exc) from None
+
+    async def _settle(self, layer: Layer, step: str, result: Any) -> Any:
+        """Wait, within the step deadline, for a step that is still running."""
+        try:
+            pending = result if isinstance(result, Deferred) else ensureDeferred(result)
+            pending.addTimeout(self._step_timeout, self._clock)
+            return await pending
         except Deny as deny:
             raise deny if deny.layer else replace(deny, layer=layer.name) from None
         except DeferredTimeout:
@@ -79,22 +86,38 @@ class FilterChain:
             raise Deny(503, "temporarily_unavailable", f"{layer.name} {step} timed out",
                        layer=layer.name) from None
         except Exception as exc:  # fail closed: any failure in a layer is a deny
-            log.failure("layer {layer} {step} failed", Failure(), layer=layer.name, step=step)
-            denial = internal_error(f"{layer.name} {step} raised {type(exc).__name__}")
-            raise replace(denial, layer=layer.name) from None
+            raise self._failed(layer, step, exc) from None
+
+    @staticmethod
+    def _failed(layer: Layer, step: str, exc: Exception) -> Deny:
+        # Called inside the except block: Failure() captures the exception with its traceback.
+        log.failure("layer {layer} {step} failed", Failure(), layer=layer.name, step=step)
+        denial = internal_error(f"{layer.name} {step} raised {type(exc).__name__}")
+        return replace(denial, layer=layer.name)
+
+    async def _step(self, layer: Layer, step: str, *args: Any) -> Any:
+        result = self._call(layer, step, *args)
+        # A step that returned a plain value has already finished; only one that is still
+        # running (a Deferred or a coroutine) needs a deadline and a reactor round trip.
+        if isinstance(result, _PENDING):
+            result = await self._settle(layer, step, result)
         return result
 
     async def run_request(self, ctx: RequestContext) -> None:
         """Run every request step in order; raises L{Deny} at the first refusal."""
+        clock = self._clock
         for layer in self.layers:
-            started = self._clock.seconds()
+            started = clock.seconds()
             try:
-                await self._step(layer, "on_request", ctx)
+                # Inline rather than through _step: one coroutine less per synchronous step.
+                result = self._call(layer, "on_request", ctx)
+                if isinstance(result, _PENDING):
+                    await self._settle(layer, "on_request", result)
             except Deny as deny:
                 ctx.decisions.append(LayerDecision(layer.name, "deny", deny.reason))
                 raise
             finally:
-                ctx.timings[layer.name] = self._clock.seconds() - started
+                ctx.timings[layer.name] = clock.seconds() - started
             ctx.decisions.append(LayerDecision(layer.name, "allow"))
 
     async def run_before_forward(self, ctx: RequestContext) -> None:
@@ -113,7 +136,9 @@ class FilterChain:
         """
         filters: list[BodyFilter] = []
         for layer in reversed(self.layers):
-            body_filter = await self._step(layer, "on_response", ctx, head)
+            body_filter = self._call(layer, "on_response", ctx, head)
+            if isinstance(body_filter, _PENDING):
+                body_filter = await self._settle(layer, "on_response", body_filter)
             if body_filter is not None:
                 filters.append(body_filter)
         return filters

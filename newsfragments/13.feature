@@ -1,0 +1,1 @@
+Workers keep their Prometheus metrics in memory and the supervisor merges them when `/metrics` is scraped: no system call or file write per increment, the same metric names and labels, and counters that never go down when a worker is restarted.
