@@ -1,5 +1,5 @@
 """The worker's reactor: Twisted's epoll reactor without the legacy log context around every
-socket event (4.4 µs each, several per proxied request)."""
+socket event (1.3 µs of CPU each, several per proxied request)."""
 
 from __future__ import annotations
 
