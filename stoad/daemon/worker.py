@@ -49,9 +49,9 @@ if TYPE_CHECKING:
 log = Logger()
 
 EXIT_CONFIG = 78  # EX_CONFIG: systemd's RestartPreventExitStatus names it
-# CPython's default (700, 10, 10) runs a young collection every 700 net allocations; a
-# request allocates hundreds of short-lived container objects that reference counting frees,
-# so most of those collections find nothing. See docs/performance.md, "Garbage collector".
+# CPython's default (700, 10, 10) starts a young collection every 700 net container
+# allocations; requests leave no reference cycles behind (tests/test_gateway_garbage.py), so
+# collections are rarely needed (docs/decisions.md, "Performance outside the HTTP protocol").
 GC_THRESHOLDS = (20_000, 20, 20)
 
 
