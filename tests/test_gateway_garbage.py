@@ -8,6 +8,7 @@ from typing import Any
 
 from stoad.proxy import gateway as gateway_module
 from stoad.runtime.context import RequestContext
+from stoad.runtime.layer import LayerBase
 from tests.test_gateway import GatewayTestCase
 
 
@@ -32,7 +33,7 @@ class NoCycleTests(GatewayTestCase):
             def finish(self) -> bytes:
                 return b""
 
-        class Filtering:
+        class Filtering(LayerBase):
             name = "filtering"
 
             def on_request(self, ctx: Any) -> None:
