@@ -91,5 +91,5 @@ class FramingStrictnessTests(SynchronousTestCase):
         self.assertEqual(reply, b"")
         self.assertEqual(len(self.gateway.handled), 1)
         request = self.gateway.handled[0]
-        self.assertEqual(request.content.read(), b"hello")
-        self.assertEqual(request.requestHeaders.getRawHeaders(b"my_custom_header"), [b"1"])
+        self.assertEqual(request.body, b"hello")
+        self.assertIn((b"My_Custom_Header", b"1"), request.headers)

@@ -40,7 +40,7 @@ class _RecordingGateway:
 
     def handle(self, request: Any, peer: Any) -> None:
         self.peers.append(peer)
-        request.setResponseCode(200)
+        request.start_response(200, [("Content-Length", "2")])
         request.write(b"ok")
         request.finish()
 

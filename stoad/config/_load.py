@@ -173,6 +173,15 @@ def _parse(sections: dict[str, dict[str, str]], problems: Problems, base_dir: st
         idle_timeout=limits_r.duration("idle_timeout", 60.0, minimum=0.1),
         read_timeout=limits_r.duration("read_timeout", 15.0, minimum=0.1),
         max_connections=limits_r.integer("max_connections", 1024, minimum=1),
+        handshake_timeout=limits_r.duration("handshake_timeout", 10.0, minimum=0.1),
+        body_window=limits_r.duration("body_window", 10.0, minimum=0.1),
+        body_min_rate=limits_r.size("body_min_rate", 1024, minimum=0),
+        write_timeout=limits_r.duration("write_timeout", 60.0, minimum=0.1),
+        exchange_timeout=limits_r.duration("exchange_timeout", 3600.0, minimum=0.1),
+        max_connections_per_source=limits_r.integer("max_connections_per_source", 128,
+                                                    minimum=1),
+        max_buffered_bytes=limits_r.size("max_buffered_bytes", 256 * 1024 * 1024,
+                                         minimum=1024 * 1024),
     )
     limits_r.finish()
 
@@ -358,6 +367,7 @@ def _parse_route(section: str, sections: dict[str, dict[str, str]], problems: Pr
         upstream_base_path=parts.path.rstrip("/"),
         connect_timeout=r.duration("connect_timeout", 5.0, minimum=0.01),
         timeout=r.duration("timeout", 30.0, minimum=0.01),
+        body_timeout=r.duration("body_timeout", 300.0, minimum=0.01),
         upstream_ca=upstream_ca,
         upstream_client_certificate=cert,
         upstream_client_key=key,

@@ -50,6 +50,14 @@ class LimitSettings:
     idle_timeout: float
     read_timeout: float
     max_connections: int
+    # Deadlines and budgets of the HTTP layer (docs/architecture.md, "Deadlines").
+    handshake_timeout: float = 10.0
+    body_window: float = 10.0
+    body_min_rate: int = 1024  # bytes per second, averaged over body_window
+    write_timeout: float = 60.0
+    exchange_timeout: float = 3600.0
+    max_connections_per_source: int = 128
+    max_buffered_bytes: int = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,8 @@ class Route:
     # method/URL-override headers or parameters this route lets through (default: refused)
     allow_override: frozenset[str] = frozenset()
     layer_options: Mapping[str, Any] = field(default_factory=dict)
+    # Longest pause in the upstream's response body once its head is in.
+    body_timeout: float = 300.0
 
 
 @dataclass(frozen=True)

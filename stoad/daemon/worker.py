@@ -228,10 +228,10 @@ class WorkerRuntime:
                 return
             for proto in list(getattr(self.tls_factory, "protocols", {})):
                 channel = getattr(proto, "wrappedProtocol", None)
-                if channel is not None and not channel.requests:
+                if channel is not None and channel.idle:
                     proto.transport.loseConnection()
                 elif channel is not None:
-                    channel.persistent = False
+                    channel.drain()
             self.reactor.callLater(0.05, check)
 
         def give_up() -> None:

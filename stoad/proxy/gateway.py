@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
 from urllib.parse import parse_qsl
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IPushProducer, ITCPTransport
+from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.client import ResponseDone, ResponseFailed
-from twisted.web.http import PotentialDataLoss, Request
+from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IResponse
 
@@ -49,6 +49,10 @@ _NOT_FORWARDED = frozenset({"host", "content-length", "authorization", "expect",
 
 class _ClientGone(Exception):
     """The client disconnected before its response was complete."""
+
+
+class _Expired(Exception):
+    """The exchange deadline passed; the answer has been sent and recorded already."""
 
 
 class Gateway:
@@ -95,6 +99,26 @@ class Gateway:
                streamed: StreamedBody | None = None) -> defer.Deferred[None]:
         return defer.ensureDeferred(_Exchange(self, request, peer, streamed).run())
 
+    def head_refusal(self, method: bytes, target: bytes, has_body: bool) -> Deny | None:
+        """
+        The refusal a request gets on its head alone (no route, a path or target refused, a
+        body on GET/HEAD), or None. Decided before C{100 Continue} is sent, and again, the same
+        way, when the exchange runs.
+        """
+        raw_path = target.decode("latin-1").partition("?")[0]
+        try:
+            _check_head(method.decode("latin-1"), raw_path, has_body)
+            path = self.normalise_path(raw_path)
+        except Deny as deny:
+            return deny
+        except ValueError as e:
+            return Deny(400, "invalid_request", f"path refused: {e}", layer="http")
+        if path.startswith("/.well-known/"):
+            return None  # local documents are decided by their layers
+        if self.routes.match(path) is None:
+            return Deny(404, "not_found", "no route matches the path", layer="routing")
+        return None
+
     def record_rejection(self, peer: PeerCertificate | None, client_ip: str, status: int,
                          reason: str, method: bytes, target: bytes) -> str:
         """
@@ -126,20 +150,33 @@ class Gateway:
         return route is not None and route.request_body == "stream"
 
 
-def _request_headers(request: Request, identity: IdentityHeaderPolicy) -> dict[str, list[str]]:
+def _request_headers(request: GatewayRequest, identity: IdentityHeaderPolicy
+                     ) -> dict[str, list[str]]:
     headers: dict[str, list[str]] = {}
     names, prefixes, passed = identity.names, identity.prefixes, identity.passed  # per header
-    for name, values in request.requestHeaders.getAllRawHeaders():
+    for name, raw in request.headers:
         key = name.decode("latin-1").lower()
         if (key in names or key.startswith(prefixes)) and key not in passed:
             continue
-        decoded = [v.decode("latin-1") for v in values]
+        value = raw.decode("latin-1")
         found = headers.get(key)
         if found is None:
-            headers[key] = decoded
+            headers[key] = [value]
         else:
-            found.extend(decoded)
+            found.append(value)
     return headers
+
+
+def _check_head(method: str, raw_path: str, has_body: bool) -> None:
+    if not raw_path.startswith("/"):
+        # Absolute-form and asterisk-form targets are for forward proxies: a reverse proxy
+        # that honoured them would let the client choose the upstream.
+        raise Deny(400, "invalid_request", f"request target not in origin-form: {raw_path[:80]!r}",
+                   layer="http")
+    if method in ("GET", "HEAD") and has_body:
+        # A body on GET/HEAD has no defined meaning (RFC 9110 9.3.1); an upstream that
+        # ignores it would read it as the next request on a pooled connection.
+        raise Deny(400, "invalid_request", "body on a GET or HEAD request", layer="http")
 
 
 class _Exchange:
@@ -156,10 +193,23 @@ class _Exchange:
         self.pending: defer.Deferred[Any] | None = None
         self.relay: _BodyRelay | None = None
         self.client_gone = False
+        self.expired = False
         request.notifyFinish().addErrback(self._client_went_away)
+        request.on_deadline = self._expire
 
     def _client_went_away(self, failure: Failure) -> None:
         self.client_gone = True
+        if self.pending is not None:
+            self.pending.cancel()
+        if self.relay is not None:
+            self.relay.abort()
+
+    def _expire(self) -> None:
+        """The whole-exchange deadline passed before the response began: 504, once."""
+        self.expired = True
+        cut = self.request.cut or ("gateway", 504, "exchange longer than exchange_timeout")
+        log.info("exchange deadline passed: {reason}", reason=cut[2])
+        self._finish_error(504, "gateway_timeout", cut[0], cut[2])
         if self.pending is not None:
             self.pending.cancel()
         if self.relay is not None:
@@ -171,6 +221,8 @@ class _Exchange:
         ctx: RequestContext | None
         try:
             ctx = self.ctx = self._context(started)
+            if self.request.head_refusal is not None:
+                raise self.request.head_refusal
             await self._serve(ctx)
             if ctx.route is not None:
                 route_name = ctx.route.name
@@ -180,20 +232,23 @@ class _Exchange:
             self._refuse(deny)
         except UpstreamFailure as failure:
             route_name = self.ctx.route.name if self.ctx and self.ctx.route else "-"
-            if getattr(self.request.channel, "rejected", False):
-                # The channel refused the streamed body (too large) and has answered already.
-                self._record("denied", "http", "streamed body refused by the HTTP layer", 413)
-                return
+            if self.request.refusal is not None or self.expired:
+                return  # answered and recorded already (see finally)
             log.info("upstream failure on {route}: {reason}", route=route_name,
                      reason=failure.reason)
             self._finish_error(failure.status, failure.error, "upstream", failure.reason)
+        except _Expired:
+            pass
         except (_ClientGone, defer.CancelledError):
-            self._record("error", "client", "client disconnected", 499)
+            if not self.expired:
+                self._record("error", "client", "client disconnected", 499)
         except Exception:
             log.failure("request failed inside stoad")
             self._finish_error(500, "internal_error", "gateway", "internal error")
         finally:
             ctx = self.ctx
+            if ctx is not None:
+                self._settle_cut(ctx)
             status = ctx.status if ctx and ctx.status else self.request.code
             self.gateway.count(route_name, status, self.gateway.clock.seconds() - started)
             if ctx is not None:
@@ -205,12 +260,22 @@ class _Exchange:
             # request's objects are freed by reference counting, not by the cyclic collector.
             self.relay = None
 
+    def _settle_cut(self, ctx: RequestContext) -> None:
+        """What the HTTP layer decided about this exchange outranks how the exchange ended."""
+        refusal, cut = self.request.refusal, self.request.cut
+        if refusal is not None:
+            ctx.outcome, ctx.denied_by = "denied", "http"
+            ctx.status, ctx.reason = refusal
+        elif cut is not None:
+            ctx.outcome, ctx.denied_by = "error", cut[0]
+            ctx.status, ctx.reason = cut[1], cut[2]
+
     def _context(self, started: float) -> RequestContext:
         request = self.request
         uri = request.uri.decode("latin-1")
         raw_path, _, query = uri.partition("?")
         if self.streamed is None:
-            body: bytes | None = request.content.read() if request.content is not None else b""
+            body: bytes | None = request.body
             size = len(body or b"")
         else:
             body = None
@@ -219,7 +284,7 @@ class _Exchange:
         ctx = RequestContext(
             request_id=secrets.token_hex(16),
             started=started,
-            client_ip=_client_ip(request),
+            client_ip=request.client_ip,
             peer=self.peer,
             method=request.method.decode("ascii"),
             raw_path=raw_path,
@@ -234,15 +299,7 @@ class _Exchange:
         self.ctx = ctx
         if self.gateway.tracer is not None:
             ctx.extras[TRACE] = self.gateway.tracer.begin(ctx)
-        if not raw_path.startswith("/"):
-            # Absolute-form and asterisk-form targets are for forward proxies: a reverse proxy
-            # that honoured them would let the client choose the upstream.
-            raise Deny(400, "invalid_request", f"request target not in origin-form: {uri[:80]!r}",
-                       layer="http")
-        if ctx.method in ("GET", "HEAD") and (size > 0 or size < 0):
-            # A body on GET/HEAD has no defined meaning (RFC 9110 9.3.1); an upstream that
-            # ignores it would read it as the next request on a pooled connection.
-            raise Deny(400, "invalid_request", "body on a GET or HEAD request", layer="http")
+        _check_head(ctx.method, raw_path, size != 0)
         try:
             ctx.path = self.gateway.normalise_path(raw_path)
         except ValueError as e:
@@ -264,6 +321,8 @@ class _Exchange:
         ctx.route = route
         _refuse_overrides(ctx)
         await self.gateway.chain.run_request(ctx)
+        if self.expired:
+            raise _Expired()
         if self.client_gone:
             raise _ClientGone()
         await self.gateway.chain.run_before_forward(ctx)
@@ -274,6 +333,9 @@ class _Exchange:
             self.streamed if self.streamed is not None else ctx.body)
         response: IResponse = await self.pending
         self.pending = None
+        if self.expired:
+            _discard(response)
+            raise _Expired()
         ctx.backend_status = response.code
         head = ResponseHead(response.code, _response_headers(response.headers))
         try:
@@ -316,13 +378,12 @@ class _Exchange:
             if self.head_sent:
                 return
             self.head_sent = True
-            request.setResponseCode(head.status)
-            for name, values in headers.items():
-                request.responseHeaders.setRawHeaders(name, values)
             # The operator finds the audit event from what the client saw (the upstream's own
             # X-Request-Id, if any, is replaced: it names no event of ours).
-            request.responseHeaders.setRawHeaders(b"x-request-id", [ctx.request_id.encode("ascii")])
-            request.before_response()
+            request.start_response(head.status, [
+                *[(name, value) for name, values in headers.items() if name != "x-request-id"
+                  for value in values],
+                ("X-Request-Id", ctx.request_id)])
 
         if self.client_gone:
             # Gone while the response steps ran: with no channel left there is nothing to relay
@@ -330,7 +391,8 @@ class _Exchange:
             _discard(response)
             raise _ClientGone()
         done: defer.Deferred[None] = defer.Deferred()
-        self.relay = _BodyRelay(request, pipeline, send_head, done, ctx)
+        self.relay = _BodyRelay(request, pipeline, send_head, done, ctx, self.gateway.clock,
+                                ctx.route.body_timeout if ctx.route is not None else 300.0)
         if not pipeline:
             send_head()
         response.deliverBody(self.relay)
@@ -344,6 +406,14 @@ class _Exchange:
                 raise _ClientGone() from None
             raise
         except (ResponseFailed, ConnectionError, PotentialDataLoss) as e:
+            if self.expired:
+                raise _Expired() from None
+            if isinstance(e, _UpstreamBodyIdle):
+                if self.head_sent:
+                    self._record("error", "upstream", str(e), head.status)
+                    self._abort()
+                    return
+                raise UpstreamFailure(504, "gateway_timeout", str(e)) from None
             if self.client_gone:
                 self._client_left_mid_response(head)
                 return
@@ -373,10 +443,8 @@ class _Exchange:
                      head.status)
 
     def _abort(self) -> None:
-        transport = self.request.channel.transport if self.request.channel else None
-        if transport is not None:
-            # A channel sits on TCP or on TLS over TCP: both abort (Twisted types it ITransport).
-            cast(ITCPTransport, transport).abortConnection()
+        if not self.expired:
+            self.request.abort()
 
     def _refuse(self, deny: Deny) -> None:
         status, headers, body = deny_response(deny)
@@ -415,33 +483,36 @@ class _Exchange:
 
     def _write_response(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         request = self.request
-        if (self.head_sent or self.client_gone or request.finished
-                or getattr(request.channel, "rejected", False)):
+        if self.head_sent or self.client_gone or request.finished or request.refusal is not None:
             return
         self.head_sent = True
-        request.setResponseCode(status)
-        for name, value in headers:
-            request.responseHeaders.setRawHeaders(name, [value])
-        for name, value in SECURITY_HEADERS:
-            request.responseHeaders.setRawHeaders(name, [value])
-        if self.ctx is not None:
-            request.responseHeaders.setRawHeaders(b"x-request-id", [self.ctx.request_id.encode("ascii")])
-        request.responseHeaders.setRawHeaders("content-length", [str(len(body))])
-        request.before_response()
+        extra = [("X-Request-Id", self.ctx.request_id)] if self.ctx is not None else []
+        merged = {name.lower(): (name, value) for name, value in
+                  [*headers, *SECURITY_HEADERS, *extra, ("Content-Length", str(len(body)))]}
+        request.start_response(status, merged.values())
         if self.ctx is not None:
             self.ctx.bytes_out += len(body)
         request.write(body)
         request.finish()
 
 
+class _UpstreamBodyIdle(ConnectionError):
+    """The upstream paused its response body for longer than the route's body_timeout."""
+
+
 class _BodyRelay(Protocol):
-    """Streams an upstream body to the client through the body filters, with backpressure."""
+    """
+    Streams an upstream body to the client through the body filters, with backpressure, a
+    deadline for pauses in the upstream body, and the bytes the filters hold counted against
+    the worker's buffer budget.
+    """
 
     # A response body is delivered over the response's IPushProducer; Twisted types a
     # Protocol's transport as ITransport, hence the casts before stopProducing().
 
-    def __init__(self, request: Request, pipeline: FilterPipeline, send_head: Callable[[], None],
-                 done: defer.Deferred[None], ctx: RequestContext) -> None:
+    def __init__(self, request: GatewayRequest, pipeline: FilterPipeline,
+                 send_head: Callable[[], None], done: defer.Deferred[None], ctx: RequestContext,
+                 clock: Any, idle_timeout: float) -> None:
         self.request = request
         self.pipeline = pipeline
         self.send_head = send_head
@@ -450,10 +521,28 @@ class _BodyRelay(Protocol):
         self.error: BaseException | None = None
         self.registered = False
         self.stopped = False
+        self.clock = clock
+        self.idle_timeout = idle_timeout
+        self.idle: Any = None
+        self.budget = request.channel.budget
+        self.held = 0  # bytes fed to the filters and not yet let out
 
     def connectionMade(self) -> None:
         self.request.registerProducer(self.transport, True)
         self.registered = True
+        self._rearm()
+
+    def _rearm(self) -> None:
+        if self.idle is not None and self.idle.active():
+            self.idle.reset(self.idle_timeout)
+        else:
+            self.idle = self.clock.callLater(self.idle_timeout, self._idle_expired)
+
+    def _idle_expired(self) -> None:
+        self.idle = None
+        if self.error is None:
+            self.error = _UpstreamBodyIdle("upstream body paused longer than body_timeout")
+            cast(IPushProducer, self.transport).stopProducing()
 
     def _emit(self, data: bytes) -> None:
         if data:
@@ -464,11 +553,26 @@ class _BodyRelay(Protocol):
     def dataReceived(self, data: bytes) -> None:
         if self.error is not None:
             return
+        self._rearm()
         try:
-            self._emit(self.pipeline.feed(data) if self.pipeline else data)
+            if self.pipeline:
+                if not self.budget.reserve(len(data)):
+                    raise Deny(503, "service_unavailable", "worker buffer budget exhausted",
+                               layer="http")
+                self.held += len(data)
+                out = self.pipeline.feed(data)
+                self._let_out(len(out))
+                self._emit(out)
+            else:
+                self._emit(data)
         except Exception as e:  # a filter's Deny or failure: stop reading the upstream
             self.error = e
             cast(IPushProducer, self.transport).stopProducing()
+
+    def _let_out(self, n: int) -> None:
+        n = min(n, self.held)
+        self.held -= n
+        self.budget.release(n)
 
     def abort(self) -> None:
         """The client is gone: stop the upstream body; what is still to come goes nowhere."""
@@ -477,13 +581,12 @@ class _BodyRelay(Protocol):
             cast(IPushProducer, self.transport).stopProducing()
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        if self.idle is not None and self.idle.active():
+            self.idle.cancel()
+        self.idle = None
         if self.registered:
             self.registered = False
-            # A request whose client has gone has no channel left (Request.connectionLost);
-            # unregistering would raise here, and `done` would never fire: the exchange would
-            # then complete (and be audited) only when garbage collection closes it.
-            if self.request.channel is not None:
-                self.request.unregisterProducer()
+            self.request.unregisterProducer()
         if self.error is None and reason is not None and not reason.check(
                 ResponseDone, PotentialDataLoss):
             self.error = reason.value
@@ -492,6 +595,7 @@ class _BodyRelay(Protocol):
                 self._emit(self.pipeline.finish())
             except Exception as e:
                 self.error = e
+        self._let_out(self.held)
         if self.error is not None:
             if not isinstance(self.error, (Deny, ResponseFailed, ConnectionError)):
                 log.failure("response body filter failed", Failure(self.error))
@@ -536,9 +640,4 @@ def _refuse_overrides(ctx: RequestContext) -> None:
     if found:
         raise Deny(400, "invalid_request", f"method or URL override not allowed on this route: "
                    f"{', '.join(sorted(found))[:200]}", layer="http")
-
-
-def _client_ip(request: Request) -> str:
-    peer = request.getClientAddress()
-    return getattr(peer, "host", "") or "-"
 

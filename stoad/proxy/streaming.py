@@ -5,7 +5,7 @@ Used for routes with C{request_body = stream}: nothing buffers more than a windo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from twisted.internet import defer
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
@@ -40,6 +40,9 @@ class StreamedBody:
         self._client_paused = False
         self._finished: defer.Deferred[None] | None = None
         self._failure: BaseException | None = None
+        # Called when the upstream starts reading the body (the chain has allowed the request):
+        # the moment an C{Expect: 100-continue} client is told to send it.
+        self.on_start: Callable[[], None] | None = None
 
     # -- from the client ---------------------------------------------------------------------
     def write(self, data: bytes) -> None:
@@ -69,6 +72,8 @@ class StreamedBody:
     def startProducing(self, consumer: Any) -> defer.Deferred[None]:
         self._consumer = consumer
         self._finished = defer.Deferred()
+        if self.on_start is not None:
+            self.on_start()
         self._flush()
         self._settle()
         return self._finished
