@@ -78,7 +78,7 @@ class _Layer(LayerBase):
 
 class GatewayTestCase(SynchronousTestCase):
     def build(self, *layers: Any, tracer: Any = None, clock: Clock | None = None,
-              routes: Any = None, **options: Any) -> None:
+              routes: Any = None, limits: Any = LIMITS, **options: Any) -> None:
         self.clock = clock if clock is not None else Clock()
         self.forwarder = _Forwarder()
         self.metrics = Metrics()
@@ -88,7 +88,8 @@ class GatewayTestCase(SynchronousTestCase):
                           forwarder=self.forwarder, metrics=self.metrics, clock=self.clock,
                           normalise_path=normalise_path, public_host="gw.example", tracer=tracer,
                           **options)
-        factory = GatewayHTTPFactory(gateway, LIMITS, self.metrics, self.clock)
+        factory = GatewayHTTPFactory(gateway, limits, self.metrics, self.clock)
+        self.factory = factory
         self.channel: GatewayChannel = factory.buildProtocol(None)
         self.transport = StringTransport()
         self.channel.makeConnection(self.transport)

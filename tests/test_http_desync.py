@@ -32,7 +32,7 @@ class _RecordingGateway:
         self.rejections.append(details)
 
 
-class FramingStrictnessTests(SynchronousTestCase):
+class _ChannelTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.gateway = _RecordingGateway()
         factory = GatewayHTTPFactory(self.gateway, LIMITS, Metrics(), Clock())
@@ -50,6 +50,9 @@ class FramingStrictnessTests(SynchronousTestCase):
         self.assertTrue(self.transport.disconnecting)
         self.assertEqual(self.gateway.handled, [])
 
+
+
+class FramingStrictnessTests(_ChannelTestCase):
     def test_underscore_transfer_encoding_is_refused(self) -> None:
         """C{Transfer_Encoding: chunked} (which CGI/WSGI servers read as Transfer-Encoding)
         gets 400 and a closed connection instead of being forwarded."""
@@ -93,3 +96,59 @@ class FramingStrictnessTests(SynchronousTestCase):
         request = self.gateway.handled[0]
         self.assertEqual(request.body, b"hello")
         self.assertIn((b"My_Custom_Header", b"1"), request.headers)
+
+
+class OneReadingTests(_ChannelTestCase):
+    """Headers whose framing or meaning could be read two ways are refused (400, closed)."""
+
+    def test_duplicate_content_type_is_refused(self) -> None:
+        """Two Content-Type lines: layers would check one, the upstream might use the other."""
+        self.assertRefused(b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           b"Content-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}")
+
+    def test_content_lengths_that_differ_are_refused(self) -> None:
+        """Two Content-Length lines with different values are refused."""
+        self.assertRefused(b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+                           b"Content-Length: 2\r\n\r\nab")
+
+    def test_identity_transfer_coding_is_refused(self) -> None:
+        """Transfer-Encoding: identity (not a coding RFC 9112 knows) is refused."""
+        self.assertRefused(b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n")
+
+    def test_codings_before_chunked_are_refused(self) -> None:
+        """Transfer-Encoding: gzip, chunked is refused: only a single chunked is accepted."""
+        self.assertRefused(b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n"
+                           b"\r\n0\r\n\r\n")
+
+    def test_repeated_transfer_encoding_lines_are_refused(self) -> None:
+        """Two Transfer-Encoding lines, even both chunked, are refused."""
+        self.assertRefused(b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                           b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+
+    def test_chunked_on_http_1_0_is_refused(self) -> None:
+        """HTTP/1.0 has no chunked coding: Transfer-Encoding on an HTTP/1.0 request is refused."""
+        self.assertRefused(b"POST /a HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           b"5\r\nhello\r\n0\r\n\r\n")
+
+    def test_missing_or_repeated_host_is_refused(self) -> None:
+        """An HTTP/1.1 request needs exactly one Host (RFC 9112 3.2)."""
+        self.assertRefused(b"GET /a HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n")
+
+    def test_http_0_9_is_refused(self) -> None:
+        """A request line without a version (HTTP/0.9) is refused."""
+        self.assertRefused(b"GET /a\r\n\r\n")
+
+    def test_connect_is_refused(self) -> None:
+        """CONNECT (a tunnel request) is refused with 400."""
+        self.assertRefused(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+
+    def test_endless_header_line_is_refused_at_the_head_limit(self) -> None:
+        """A header line that never ends is refused once the head passes its limit, without
+        holding more than that."""
+        self.send(b"GET /a HTTP/1.1\r\nHost: x\r\nX-Long: ")
+        for _ in range(10):
+            if self.transport.disconnecting:
+                break
+            self.send(b"a" * 8192)
+        self.assertTrue(self.transport.value().startswith(b"HTTP/1.1 400"))
+        self.assertTrue(self.transport.disconnecting)

@@ -156,7 +156,17 @@ def connection_named(values: Iterable[str]) -> set[str]:
     return named
 
 
+# Headers that only mean something to a protocol switch: stoad never switches, and drops Upgrade,
+# so these go with it (a next hop that did switch on them would read what follows differently).
+_UPGRADE_ONLY_PREFIXES = ("sec-websocket-",)
+_UPGRADE_ONLY = frozenset({"http2-settings"})
+
+
 def end_to_end(headers: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Drop hop-by-hop headers and every header named in Connection (names lower-cased)."""
-    drop = HOP_BY_HOP | connection_named(headers.get("connection", ()))
-    return {name: values for name, values in headers.items() if name not in drop}
+    """
+    Drop hop-by-hop headers, every header named in Connection and the headers that belong to
+    an Upgrade (C{Sec-WebSocket-*}, C{HTTP2-Settings}); names lower-cased.
+    """
+    drop = HOP_BY_HOP | _UPGRADE_ONLY | connection_named(headers.get("connection", ()))
+    return {name: values for name, values in headers.items()
+            if name not in drop and not name.startswith(_UPGRADE_ONLY_PREFIXES)}

@@ -19,7 +19,6 @@ from twisted.internet.interfaces import (
     IDelayedCall,
     IHandshakeListener,
     IPushProducer,
-    ISSLTransport,
     ITCPTransport,
 )
 from twisted.internet.protocol import Factory, Protocol, connectionDone
@@ -181,7 +180,7 @@ class GatewayRequest:
             return
         self._lost = True
         if self.streamed is not None:
-            self.streamed.fail(reason.value)
+            self.streamed.fail(reason.value or ConnectionError("connection lost"))
         waiters, self._finish_waiters = self._finish_waiters, []
         for d in waiters:
             d.errback(reason)
@@ -267,8 +266,9 @@ class GatewayChannel(Protocol):
     """One client connection: strict parsing, limits, deadlines and the verified peer."""
 
     factory: GatewayHTTPFactory
-    # Always under TLS (GatewayTLSFactory); set by makeConnection before any event below.
-    transport: ISSLTransport
+    # Always under TLS (GatewayTLSFactory); set by makeConnection before any event below. The
+    # TLS transport is an ISSLTransport, an IConsumer and an IPushProducer at once.
+    transport: Any
     peer: PeerCertificate | None = None
     handshake_done = False
     rejected = False
@@ -847,7 +847,7 @@ class GatewayTLSFactory(TLSMemoryBIOFactory):
         self.per_source[source] = held + 1
         self.metrics.open_connections.inc()
         lost = protocol.connectionLost
-        channel = protocol.wrappedProtocol
+        channel = cast(GatewayChannel, protocol.wrappedProtocol)  # built by http_factory
         deadline: list[IDelayedCall] = []
 
         def handshake_expired() -> None:
@@ -873,7 +873,7 @@ class GatewayTLSFactory(TLSMemoryBIOFactory):
                 deadline[0].cancel()
             lost(reason)
 
-        protocol.connectionLost = connection_lost  # per-instance wrap
+        protocol.connectionLost = connection_lost  # type: ignore[method-assign]  # per-instance wrap
         return protocol
 
 
