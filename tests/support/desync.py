@@ -236,6 +236,10 @@ class _Connection:
         return True
 
 
+# Raw mTLS connections for other black-box framing tests.
+RawConnection = _Connection
+
+
 def _policy_dropped(name: str) -> bool:
     return name in _POLICY_DROPPED or name.startswith(_POLICY_DROPPED_PREFIXES)
 
