@@ -54,6 +54,9 @@ _PARSER_REASONS = {
     "Content-Length overflow": "Content-Length does not fit in 63 bits",
 }
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+# A buffered body is in memory twice at its peak: the copy the layers read, and the copy in the
+# upstream connection's write buffer (Twisted joins what it is given before sending it).
+_BODY_COPIES = 2
 
 
 def _status_line(status: int) -> bytes:
@@ -137,6 +140,7 @@ class GatewayRequest:
         self.clientproto = b"HTTP/" + message.version
         self.headers = message.headers
         self.body = b"".join(message.parts) if streamed is None else b""
+        message.parts = []  # the joined copy is the only one kept
         self.streamed = streamed
         self.persistent = message.keep_alive
         self.code = 200
@@ -537,9 +541,9 @@ class GatewayChannel(Protocol):
         gateway = self.factory.gateway
         streams = expects_body and gateway is not None and gateway.streams_body(message.url)
         if expects_body and not streams:
-            if not self.budget.reserve(length or 0):
+            if not self.budget.reserve(_BODY_COPIES * (length or 0)):
                 self._stop(503, "worker buffer budget exhausted")
-            message.reserved = length or 0
+            message.reserved = _BODY_COPIES * (length or 0)
         if self.active is None and not self._queue:
             self._front(message, streams)
         if expects_body:
@@ -554,8 +558,8 @@ class GatewayChannel(Protocol):
         if request is not None and request.streamed is not None:
             request.streamed.write(data)
             return
-        if message.received > message.reserved:
-            more = message.received - message.reserved
+        if _BODY_COPIES * message.received > message.reserved:
+            more = _BODY_COPIES * message.received - message.reserved
             if not self.budget.reserve(more):
                 self._stop(503, "worker buffer budget exhausted")
             message.reserved += more
