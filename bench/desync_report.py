@@ -103,11 +103,14 @@ framing, header boundaries and target have exactly one reading, and that reading
   re-encoded as UTF-8; they now pass byte for byte (`tests/test_gateway.py`). The client's
   `Accept-Encoding` is passed through (the data path no longer uses treq's content decoding).
 * A body on GET or HEAD is refused with 400: an upstream that ignores such bodies would read
-  them as the next request on a pooled connection. `Transfer-Encoding` on an HTTP/1.0 request
-  is forwarded re-framed with an explicit Content-Length (rule 3).
-* Transfer codings other than a lone `chunked` (gzip, deflate, identity, parameters) are refused
-  with 400, as are HTTP/0.9, HTTP/1.2, raw non-ASCII or empty request targets: stricter than the
-  corpus (which calls some of these Compliant or Acceptable), never looser.
+  them as the next request on a pooled connection.
+* Since the HTTP layer moved to httptools (llhttp, issues 10 and 13), `Transfer-Encoding` is
+  accepted only as one header line with the single coding `chunked` on an HTTP/1.1 request:
+  `Transfer-Encoding` on HTTP/1.0 (until then forwarded re-framed with a Content-Length), repeated
+  `Transfer-Encoding` lines, and codings other than a lone `chunked` (gzip, deflate, identity,
+  parameters) are refused with 400, as are two `Content-Type` lines, a missing or repeated Host on
+  HTTP/1.1, HTTP/0.9, HTTP/1.2, CONNECT, raw non-ASCII or empty request targets: stricter than
+  the corpus (which calls some of these Compliant or Acceptable), never looser.
 
 ## Results by file
 

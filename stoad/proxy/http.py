@@ -361,7 +361,8 @@ class GatewayChannel(Protocol):
         self.write_paused = True
         if self.response_producer is not None:
             self.response_producer.pauseProducing()
-        self._arm("write", self.limits.write_timeout, self._write_expired)
+        if "write" not in self._timers:  # a stall is timed from its start, never extended
+            self._arm("write", self.limits.write_timeout, self._write_expired)
 
     def resumeProducing(self) -> None:
         self.write_paused = False
@@ -398,7 +399,6 @@ class GatewayChannel(Protocol):
     def dataReceived(self, data: bytes) -> None:
         if self.rejected or self._halted or self._closing:
             return
-        self._disarm("idle")
         message = self._parsing
         in_head = message is not None and not message.head_done
         if in_head:
@@ -443,6 +443,14 @@ class GatewayChannel(Protocol):
             self.pause_reading("pipeline")
         elif message is None and active is None and not self._closing:
             self._arm("idle", self.limits.idle_timeout, self._idle_expired)
+        if message is not None and not self._read_pauses and not (self._closing or self.rejected):
+            # A head or body that did not arrive in this read gets its clock now (most arrive
+            # whole in one read and never need one).
+            if not message.head_done:
+                if "head" not in self._timers:
+                    self._arm("head", self.limits.read_timeout, self._head_expired)
+            elif "body" not in self._timers:
+                self._arm_body_window(restart=False)  # the body's first window began at its head
 
     def _after_upgrade(self, rest: bytes) -> None:
         # llhttp stops after a request with Upgrade (and Connection: upgrade) or CONNECT; stoad
@@ -458,7 +466,6 @@ class GatewayChannel(Protocol):
             raise _Refused("connection closing")  # bytes after the last request are ignored
         self._parsing = _Message()
         self._head_raw = 0
-        self._arm("head", self.limits.read_timeout, self._head_expired)
 
     def on_url(self, url: bytes) -> None:
         message = cast(_Message, self._parsing)
@@ -500,6 +507,7 @@ class GatewayChannel(Protocol):
         self._disarm("head")
         message = cast(_Message, self._parsing)
         message.head_done = True
+        self._window_start = 0
         parser = self._parser
         version = parser.get_http_version().encode("ascii")
         message.version = version
@@ -546,8 +554,6 @@ class GatewayChannel(Protocol):
             message.reserved = _BODY_COPIES * (length or 0)
         if self.active is None and not self._queue:
             self._front(message, streams)
-        if expects_body:
-            self._arm_body_window()
 
     def on_body(self, data: bytes) -> None:
         message = cast(_Message, self._parsing)
@@ -617,7 +623,6 @@ class GatewayChannel(Protocol):
         request.head_refusal = head_refusal
         message.request = request
         self.active = request
-        self._disarm("idle")
         self._arm("exchange", self.limits.exchange_timeout, self._exchange_expired)
         gateway = self.factory.gateway
         if gateway is not None:
@@ -631,7 +636,6 @@ class GatewayChannel(Protocol):
         if request is not self.active:
             return
         self.active = None
-        self._disarm("exchange")
         self._disarm("write")
         self.budget.release(request._message.reserved)
         request._message.reserved = 0
@@ -709,7 +713,12 @@ class GatewayChannel(Protocol):
 
     # -- deadlines -------------------------------------------------------------------------------
     def _arm(self, name: str, seconds: float, expired: Callable[[], None]) -> None:
-        self._disarm(name)
+        timer = self._timers.get(name)
+        if timer is not None and timer.active():
+            # Moving a pending call later is cheap in Twisted (re-sorted lazily); a new call
+            # per request and phase is not.
+            timer.reset(seconds)
+            return
         if seconds > 0 and not self._closing:
             self._timers[name] = self.clock.callLater(seconds, self._fire, name, expired)
 
@@ -723,18 +732,20 @@ class GatewayChannel(Protocol):
             timer.cancel()
 
     def _idle_expired(self) -> None:
-        # Nothing in flight and nothing received: close quietly, no 408 and no audit event.
-        if self.active is None and self._parsing is None:
+        # Nothing in flight and nothing received: close quietly, no 408 and no audit event. (A
+        # connection that became busy meanwhile re-arms this when it is idle again.)
+        if self.idle:
             self._close()
 
     def _head_expired(self) -> None:
         self.refuse(408, "request head not received within read_timeout", self._parsing)
 
-    def _arm_body_window(self) -> None:
+    def _arm_body_window(self, restart: bool = True) -> None:
         message = self._parsing
-        if message is None or "stream" in self._read_pauses or self.rejected:
+        if message is None or self._read_pauses or self.rejected:
             return
-        self._window_start = message.received
+        if restart:
+            self._window_start = message.received
         self._arm("body", self.limits.body_window, self._body_window_ended)
 
     def _body_window_ended(self) -> None:
@@ -755,7 +766,10 @@ class GatewayChannel(Protocol):
         self.abort()
 
     def _exchange_expired(self) -> None:
+        # Moved later at each dispatch, so it always belongs to the request in flight, if any.
         request = self.active
+        if request is None:
+            return
         if request is not None:
             request.cut = ("gateway", 504, "exchange longer than exchange_timeout")
             if request.on_deadline is not None and not request.started:
