@@ -358,3 +358,16 @@ class ConnectionSlotTests(SynchronousTestCase):
         self.clock.advance(0.2)
         self.assertTrue(transport.disconnected)
         self.assertEqual(self.metrics.handshake_failures.labels("handshake timeout")._value.get(), 1)
+
+    def test_new_limits_apply_to_the_next_connection(self) -> None:
+        """Limits replaced on the HTTP factory (as a reload does) govern the next connection's
+        slot check and resize the worker's buffer budget."""
+        one = IPv4Address("TCP", "10.0.0.1", 1000)
+        self.tls.buildProtocol(one)
+        self.tls.buildProtocol(one)
+        self.assertIsNone(self.tls.buildProtocol(one))
+        http_factory = self.tls.http_factory
+        http_factory.limits = replace(http_factory.limits, max_connections_per_source=3,
+                                      max_buffered_bytes=4096)
+        self.assertIsNotNone(self.tls.buildProtocol(one))
+        self.assertEqual(http_factory.budget.limit, 4096)

@@ -822,10 +822,20 @@ class GatewayHTTPFactory(Factory[GatewayChannel]):
     def __init__(self, gateway: Any, limits: LimitSettings, metrics: Metrics,
                  clock: Any = None) -> None:
         self.gateway = gateway
-        self.limits = limits
         self.metrics = metrics
         self.clock = clock
         self.budget = BufferBudget(limits.max_buffered_bytes)
+        self.limits = limits
+
+    @property
+    def limits(self) -> LimitSettings:
+        """The limits new connections get; a reload replaces them (and resizes the budget)."""
+        return self._limits
+
+    @limits.setter
+    def limits(self, limits: LimitSettings) -> None:
+        self._limits = limits
+        self.budget.limit = limits.max_buffered_bytes
 
     def buildProtocol(self, addr: Any) -> GatewayChannel:
         channel = GatewayChannel(self.limits, self.budget, self.clock)
@@ -844,7 +854,7 @@ class GatewayTLSFactory(TLSMemoryBIOFactory):
         super().__init__(creator, False, http_factory, clock=clock)
         self.metrics = metrics
         self.max_connections = max_connections
-        self.limits = http_factory.limits
+        self.http_factory = http_factory
         self.open = 0
         self.per_source: dict[str, int] = {}
         if clock is None:
@@ -855,9 +865,10 @@ class GatewayTLSFactory(TLSMemoryBIOFactory):
         if self.open >= self.max_connections:
             self.metrics.handshake_failures.labels("connection limit").inc()
             return None
+        limits = self.http_factory.limits  # read per connection: a reload may change them
         source = getattr(addr, "host", None) or "-"
         held = self.per_source.get(source, 0)
-        if held >= self.limits.max_connections_per_source:
+        if held >= limits.max_connections_per_source:
             self.metrics.handshake_failures.labels("source connection limit").inc()
             return None
         protocol = super().buildProtocol(addr)
@@ -876,8 +887,8 @@ class GatewayTLSFactory(TLSMemoryBIOFactory):
                          peer=source)
                 protocol.abortConnection()
 
-        if self.limits.handshake_timeout > 0:
-            deadline.append(self.clock.callLater(self.limits.handshake_timeout, handshake_expired))
+        if limits.handshake_timeout > 0:
+            deadline.append(self.clock.callLater(limits.handshake_timeout, handshake_expired))
 
         def connection_lost(reason: Any) -> None:
             self.open -= 1
