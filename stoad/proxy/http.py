@@ -590,7 +590,7 @@ class GatewayChannel(Protocol):
     def _front(self, message: _Message, streams: bool) -> None:
         """The head of a request that is next in line is complete: the head-only decisions."""
         gateway = self.factory.gateway
-        if message.expect_continue:
+        if message.expect_continue and (message.chunked or message.length):
             refusal = gateway.head_refusal(message.method, message.url,
                                            message.chunked or bool(message.length)) \
                 if gateway is not None else None
