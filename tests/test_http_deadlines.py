@@ -217,6 +217,39 @@ class ExpectContinueTests(_Completions):
         self.assertEqual(self.forwarder.sent[0][3], b"hello")
         self.assertCompletedOnce(layer, "allowed", None, 200)
 
+    def test_streamed_route_sends_100_only_when_the_upstream_reads_the_body(self) -> None:
+        """On a request_body = stream route the 100 Continue waits until the chain has allowed
+        the request and the forwarder starts reading the body; a request a layer refuses gets
+        its final answer alone and nothing is forwarded."""
+        from tests.test_routing import route
+
+        def refuse_x(ctx: Any) -> None:
+            if ctx.path.endswith("/refused"):
+                from stoad.runtime.deny import Deny
+                raise Deny(403, "forbidden", "not this one")
+
+        layer = _Layer(request=refuse_x)
+        self.build(layer, routes=[replace(route("api", "/api"), request_body="stream")])
+        self.forwarder.result = "pending"
+        head = (b"Host: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        self.channel.dataReceived(b"POST /api/ok HTTP/1.1\r\n" + head)
+        self.assertEqual(self.transport.value(), b"")  # forwarded, body not read yet
+        body = self.forwarder.sent[0][3]
+        consumer = StringTransport()
+        body.startProducing(consumer)
+        self.assertEqual(self.transport.value(), b"HTTP/1.1 100 Continue\r\n\r\n")
+        self.channel.dataReceived(b"hello")
+        self.assertEqual(consumer.value(), b"hello")
+
+        self.build(layer, routes=[replace(route("api", "/api"), request_body="stream")])
+        self.channel.dataReceived(b"POST /api/refused HTTP/1.1\r\n" + head)
+        reply = self.transport.value()
+        self.assertTrue(reply.startswith(b"HTTP/1.1 403"), reply)
+        self.assertNotIn(b"100 Continue", reply)
+        self.assertIn(b"Connection: close", reply)  # the unread body cannot be told apart
+        self.assertTrue(self.transport.disconnecting)
+        self.assertEqual(self.forwarder.sent, [])
+
     def test_unknown_expectation_is_417(self) -> None:
         """An Expect other than 100-continue is refused with 417 and never forwarded."""
         layer = self.start()
