@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_slots.py uploads [--clients 100] [--megabytes 10]
     .venv/bin/python bench/bench_slots.py idle [--sources 1] [--per-source 1100]
+    .venv/bin/python bench/bench_slots.py keepalive [--connections 500]
 
 `uploads`: a real `twist stoad` (1 worker, no security layers, buffered route, max_body_bytes
 16m) in front of a sink upstream; N clients each POST an M MB body at the same time over mTLS.
@@ -10,6 +11,9 @@ Reports the answers by status and the worker's peak RSS (VmHWM) before and after
 `idle`: opens plain TCP connections that never start TLS (from 127.0.0.2, 127.0.0.3, ... one
 address per source), then times how long a real mTLS client is refused service.
 
+`keepalive`: N mTLS connections each make one request and stay open; reports the worker's RSS
+growth per connection.
+
 Run it with another checkout's venv python (that checkout's `twist` is started) to compare.
 """
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import http.client
 import http.server
 import os
 import shutil
@@ -128,6 +133,38 @@ def uploads(args: argparse.Namespace, tmp: str) -> None:
         sink.shutdown()
 
 
+def keepalive(args: argparse.Namespace, tmp: str) -> None:
+    sink = _Server(("127.0.0.1", 0), _Sink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    daemon = start(tmp, sink.server_address[1], {"idle_timeout": "300s"})
+    conns = []
+    try:
+        worker = daemon.worker_pids()[0]
+        warm = daemon.connection("agent-1", timeout=30)
+        warm.request("POST", "/api/warm", body=b"{}")
+        warm.getresponse().read()
+        before = peak_rss_kib(worker)[1]
+        context = daemon.ssl_context("agent-1")
+        for i in range(args.connections):
+            # Spread over source addresses: one address may hold only so many connections.
+            conn = http.client.HTTPSConnection("localhost", daemon.port, timeout=30,
+                                               context=context,
+                                               source_address=(f"127.0.0.{2 + i % 50}", 0))
+            conn.request("POST", "/api/x", body=b"{}")
+            conn.getresponse().read()
+            conns.append(conn)
+        after = peak_rss_kib(worker)[1]
+        print(f"{args.connections} idle keep-alive mTLS connections (one request each): worker "
+              f"RSS {before / 1024:.0f} -> {after / 1024:.0f} MiB, "
+              f"{(after - before) / args.connections:.1f} KiB per connection")
+    finally:
+        for conn in conns:
+            conn.close()
+        warm.close()
+        daemon.stop()
+        sink.shutdown()
+
+
 def idle(args: argparse.Namespace, tmp: str) -> None:
     daemon = start(tmp, 9, {})  # the upstream is never reached
     assert daemon.port is not None
@@ -168,6 +205,8 @@ def main() -> int:
     up = sub.add_parser("uploads")
     up.add_argument("--clients", type=int, default=100)
     up.add_argument("--megabytes", type=int, default=10)
+    keep = sub.add_parser("keepalive")
+    keep.add_argument("--connections", type=int, default=500)
     idl = sub.add_parser("idle")
     idl.add_argument("--sources", type=int, default=1)
     idl.add_argument("--per-source", type=int, default=1100)
@@ -175,7 +214,7 @@ def main() -> int:
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="stoad-bench-slots-")
     try:
-        (uploads if args.what == "uploads" else idle)(args, tmp)
+        {"uploads": uploads, "keepalive": keepalive, "idle": idle}[args.what](args, tmp)
     finally:
         shutil.rmtree(tmp, True)
     return 0
