@@ -6,13 +6,20 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
+import tempfile
 import time
 from typing import Any
 
+from twisted.trial.unittest import SynchronousTestCase
+
 from stoad.audit._chain import ChainReader, chain_directories, load_public_key
+from stoad.dev.devpki import write_dev_pki
 from tests.support.audit import write_key
+from tests.support.daemon import StoadDaemon, gateway_config
 from tests.support.desync import RawConnection
+from tests.support.mcp_upstream import McpUpstream
 from tests.test_daemon_integration import DaemonTestCase
 
 JSON_RPC_CALL = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
@@ -261,3 +268,47 @@ class ConnectionSlotTests(_AuditedDaemonTestCase):
                       metrics)
         self.assertIn('stoad_tls_handshake_failures_total{reason="handshake timeout"} 3.0',
                       metrics)
+
+
+class SlowMcpCallTests(SynchronousTestCase):
+    """The mcp layer in front of the MCP SDK server (stateless, JSON responses), with a head
+    deadline shorter than the tool call takes."""
+
+    def setUp(self) -> None:
+        self.tmp = tempfile.mkdtemp(prefix="stoad-slow-mcp-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.upstream = McpUpstream("--json-response", "--stateless").start()
+        self.addCleanup(self.upstream.stop)
+        pki = write_dev_pki(os.path.join(self.tmp, "pki"))
+        self.daemon = StoadDaemon(self.tmp, gateway_config(
+            pki, state_dir=os.path.join(self.tmp, "state"),
+            admin_socket=os.path.join(self.tmp, "admin.sock"),
+            routes={"tools": {"prefix": "/mcp", "upstream": self.upstream.origin, "mcp": "yes",
+                              "mcp.tool_scopes": "* ="}},
+            layers=("mcp",), limits={"read_timeout": "1s", "body_window": "1s"}), pki=pki)
+        self.addCleanup(self.daemon.kill)
+        self.daemon.start()
+
+    def test_slow_tool_call_sent_as_head_then_body_gets_its_result(self) -> None:
+        """A tools/call whose head and body come in separate writes, to a tool that runs for
+        longer than the head deadline, gets the tool's result, not a 408."""
+        body = json.dumps({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                           "params": {"name": "long_task", "arguments": {"steps": 200}}}).encode()
+        assert self.daemon.port is not None
+        conn = RawConnection(self.daemon.port, self.daemon.ssl_context("agent-1"), 30)
+        self.addCleanup(conn.close)
+        listing = json.dumps({"jsonrpc": "2.0", "id": 6, "method": "tools/list"}).encode()
+        conn.send(b"POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                  b"Accept: application/json, text/event-stream\r\nMcp-Method: tools/list\r\n"
+                  b"Content-Length: " + str(len(listing)).encode() + b"\r\n\r\n" + listing)
+        self.assertEqual(conn.response(b"POST").status, 200)  # the layer learns the tools
+        conn.send(b"POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                  b"Accept: application/json, text/event-stream\r\n"
+                  b"Mcp-Method: tools/call\r\nMcp-Name: long_task\r\n"
+                  b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+        conn.send(body)
+        reply = conn.response(b"POST")
+        self.assertEqual(reply.status, 200, reply.body[:200])
+        answer = json.loads(reply.body)
+        self.assertEqual(answer["id"], 7)
+        self.assertIn("done after 200 steps", json.dumps(answer["result"]))
