@@ -10,12 +10,12 @@ from twisted.internet.interfaces import ITCPTransport
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
-from twisted.web._newclient import Request
 from twisted.web.http_headers import Headers
 from zope.interface import implementer
 
 from stoad.config import Route
-from stoad.proxy.forward import Forwarder, _NoDelayClientFactory, _tcp_socket
+from stoad.proxy.client import UpstreamConnection
+from stoad.proxy.forward import Forwarder, tcp_socket
 
 HAS_QUICKACK = hasattr(socket, "TCP_QUICKACK")
 
@@ -64,9 +64,9 @@ class QuickAckTests(SynchronousTestCase):
         skip = "TCP_QUICKACK is Linux only"
 
     def _exchange(self, transport: Any) -> tuple[Any, _TCPTransport]:
-        protocol = _NoDelayClientFactory(lambda p: None, None).buildProtocol(None)
+        protocol = UpstreamConnection()
         protocol.makeConnection(transport)
-        d = protocol.request(Request(b"GET", b"/x", Headers({b"host": [b"up"]}), None))
+        d = protocol.request(b"GET", b"/x", Headers({b"host": [b"up"]}), None)
         # The head and the body arrive in two reads, as from an upstream that writes them apart.
         protocol.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n")
         protocol.dataReceived(b"body")
@@ -145,13 +145,13 @@ class RealSocketTests(TestCase):
         for _ in range(2):
             response = yield forwarder.send(route, "GET", "/x", Headers(), b"")
             self.assertEqual((yield _read(response)), b"ok")
-            [(key, connections)] = forwarder.pool._connections.items()
-            [connection] = connections
+            [(key, connections)] = forwarder.pool.idle.items()
+            [(connection, _)] = connections
             seen.append(connection)
         self.assertIs(seen[0], seen[1])
         sock = seen[0].transport.getHandle()
         self.assertEqual(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), 1)
-        self.assertIs(_tcp_socket(seen[0].transport), sock)
+        self.assertIs(tcp_socket(seen[0].transport), sock)
 
 
 def _route(port: int) -> Route:

@@ -32,10 +32,10 @@ def check_config(path: str) -> list[str]:
         problems.append(f"[tls] {e}")
     for route in config.routes:
         if route.upstream_scheme == "https":
-            from stoad.proxy.forward import _RouteTLSPolicy
+            from stoad.proxy.forward import tls_creator
 
             try:
-                _RouteTLSPolicy(route)
+                tls_creator(route)
             except Exception as e:  # any unreadable or mismatched upstream TLS file
                 problems.append(f"[route:{route.name}] upstream TLS material: {e}")
     for name in config.layers:

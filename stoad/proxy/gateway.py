@@ -331,7 +331,7 @@ class _Exchange:
         self.pending = self.gateway.forwarder.send(
             route, ctx.method, self._upstream_target(ctx), self._upstream_headers(ctx),
             self.streamed if self.streamed is not None else ctx.body)
-        response: IResponse = await self.pending
+        response: Any = await self.pending  # IResponse-shaped (stoad/proxy/client.py)
         self.pending = None
         if self.expired:
             _discard(response)
