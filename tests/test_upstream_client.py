@@ -180,3 +180,26 @@ class ClientTests(SynchronousTestCase):
         self.connection.connectionLost(Failure(ConnectionError("aborted")))
         assert collect.ended is not None
         self.assertTrue(collect.ended.check(ResponseFailed))
+
+    def test_a_finished_body_reader_cannot_touch_the_reused_connection(self) -> None:
+        """Once a body has ended, its reader's transport is detached: stopping it later does
+        not cut the connection, which may already carry the next request."""
+        d = self.send()
+        self.connection.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        collect = self.body(self.successResultOf(d))
+        self.assertEqual(self.idle, [self.connection])
+        self.send()
+        collect.transport.stopProducing()
+        self.assertFalse(self.transport.disconnected)
+
+    def test_a_reader_paused_at_the_end_does_not_keep_the_connection_paused(self) -> None:
+        """A body reader that paused the upstream and then got the whole body leaves the
+        connection reading again, so it can be reused."""
+        d = self.send()
+        self.connection.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab")
+        collect = self.body(self.successResultOf(d))
+        collect.transport.pauseProducing()
+        self.connection.dataReceived(b"cd")
+        self.assertEqual(collect.data, b"abcd")
+        self.assertEqual(self.transport.producerState, "producing")
+        self.assertEqual(self.idle, [self.connection])

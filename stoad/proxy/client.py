@@ -68,16 +68,20 @@ class _BodyProducer:
     """What a body protocol sees as its transport: the connection's reading, paused or stopped."""
 
     def __init__(self, connection: UpstreamConnection) -> None:
-        self._connection = connection
+        # Detached when the body has ended: the connection may already carry another request.
+        self.connection: UpstreamConnection | None = connection
 
     def pauseProducing(self) -> None:
-        self._connection.pause_reading("consumer")
+        if self.connection is not None:
+            self.connection.pause_reading("consumer")
 
     def resumeProducing(self) -> None:
-        self._connection.resume_reading("consumer")
+        if self.connection is not None:
+            self.connection.resume_reading("consumer")
 
     def stopProducing(self) -> None:
-        self._connection.abandon()
+        if self.connection is not None:
+            self.connection.abandon()
 
 
 class _ChunkedConsumer:
@@ -104,6 +108,7 @@ class UpstreamConnection(Protocol):
         self._waiting: defer.Deferred[UpstreamResponse] | None = None
         self._response: UpstreamResponse | None = None
         self._protocol: Protocol | None = None
+        self._producer: _BodyProducer | None = None
         self._held: list[bytes] = []
         self._raw_headers: list[tuple[bytes, bytes]] = []
         self._framed = False  # the response has a Content-Length or chunked body
@@ -297,7 +302,8 @@ class UpstreamConnection(Protocol):
 
     def deliver(self, protocol: Protocol) -> None:
         self._protocol = protocol
-        protocol.makeConnection(_BodyProducer(self))  # a producer, as Agent hands over
+        self._producer = _BodyProducer(self)
+        protocol.makeConnection(self._producer)  # a producer, as Agent hands over
         self.resume_reading("deliver")
         self._feed()
 
@@ -311,12 +317,20 @@ class UpstreamConnection(Protocol):
         if self._complete:
             self._protocol = None
             self._response = None
+            self._detach()
             protocol.connectionLost(Failure(ResponseDone()))
             self._maybe_idle()
         elif self._ended is not None:
             ended, self._ended = self._ended, None
             self._protocol = None
+            self._detach()
             protocol.connectionLost(ended)
+
+    def _detach(self) -> None:
+        if self._producer is not None:
+            self._producer.connection = None
+            self._producer = None
+        self.resume_reading("consumer")  # a reader that is done holds nothing back
 
     def _maybe_idle(self) -> None:
         if self._lost or not self._complete or not self._body_sent or self._protocol is not None:
