@@ -12,7 +12,6 @@ from typing import Any, Callable
 
 import httptools
 from twisted.internet import defer
-from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
@@ -407,6 +406,10 @@ class UpstreamPool:
 def endpoint_for(reactor: Any, host: str, port: int, connect_timeout: float,
                  tls_creator: Any = None) -> Any:
     """A client endpoint for one upstream origin (TLS with stoad's client certificate if set)."""
+    # Imported here: importing twisted.internet.endpoints consumes systemd's LISTEN_FDS and
+    # LISTEN_PID, which the supervisor must still find (see docs/decisions.md, shared state).
+    from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+
     endpoint: Any = HostnameEndpoint(reactor, host, port, timeout=connect_timeout)
     if tls_creator is not None:
         endpoint = wrapClientTLS(tls_creator, endpoint)
