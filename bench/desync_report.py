@@ -64,8 +64,8 @@ connection (Python `ssl`, client certificate `agent-1` of the dev PKI) to a real
 
 ## The rule the test enforces
 
-stoad parses a request once and then sends a *new* message upstream (Twisted's client,
-through the pool), so a desync between stoad and the upstream can only come from something in
+stoad parses a request once and then sends a *new* message upstream (its own client,
+`stoad/proxy/client.py`, through the pool), so a desync between stoad and the upstream can only come from something in
 that new message that a next hop could read differently from stoad. For **every** case:
 
 1. A case tiered **Severe** by the corpus (in any file) is answered 400, the connection is
