@@ -51,8 +51,12 @@ class _AuditedDaemonTestCase(DaemonTestCase):
             return records
         key = load_public_key(self.audit_key)
         for directory in chain_directories(self.audit_dir):
+            # One outcome per exchange: a request's single record, or the completion of one
+            # that reached the upstream (its decision record, written before forwarding, has
+            # no outcome yet).
             records.extend(r for r in ChainReader(directory, key).records()
-                           if r.get("event_type") in ("http_request", "tool_call"))
+                           if r.get("event_type") in ("http_request", "tool_call")
+                           and r.get("record_type") != "decision")
         return records
 
     def wait_for_events(self, n: int, timeout: float = 20.0) -> list[dict[str, Any]]:
