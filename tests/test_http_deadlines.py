@@ -85,6 +85,9 @@ class HeadAndBodyDeadlineTests(_Completions):
         self.assertTrue(self.transport.disconnecting)
         self.clock.advance(120.0)
         self.assertCompletedOnce(layer, "denied", "http", 408)
+        # The refusal names its audit event, as every other response does.
+        self.assertIn(b"\r\nX-Request-Id: " + layer.completed[0].request_id.encode() + b"\r\n",
+                      self.transport.value())
 
     def test_a_stalled_body_gets_408_once_and_is_never_forwarded(self) -> None:
         """A body that stops arriving fails the progress rule at the end of a window: 408,

@@ -697,10 +697,11 @@ class GatewayChannel(Protocol):
                 request.streamed.fail(ValueError(reason))
             self._close()
             return
-        self.write(raw_error(status, _REASONS.get(status, "Error")))
+        reply = raw_error(status, _REASONS.get(status, "Error"))
         gateway = self.factory.gateway
         if gateway is not None:
-            # Refused before a request existed, but still a call: the audit trail gets its event.
+            # Refused before a request existed, but still a call: the audit trail gets its event,
+            # and the client the event's request id to quote.
             method = message.method if message is not None and message.method else b"-"
             if message is not None and not message.method:
                 try:
@@ -708,7 +709,12 @@ class GatewayChannel(Protocol):
                 except httptools.HttpParserError:
                     pass
             target = message.url if message is not None and message.url else b"-"
-            gateway.record_rejection(self.peer, self.client_ip, status, reason, method, target)
+            request_id = gateway.record_rejection(self.peer, self.client_ip, status, reason,
+                                                  method, target)
+            if isinstance(request_id, str) and request_id.isalnum():
+                reply = reply.replace(b"\r\n\r\n", b"\r\nX-Request-Id: "
+                                      + request_id.encode("ascii") + b"\r\n\r\n", 1)
+        self.write(reply)
         self._close()
 
     # -- deadlines -------------------------------------------------------------------------------
