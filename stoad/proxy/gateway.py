@@ -256,9 +256,11 @@ class _Exchange:
                 if trace is not None:
                     trace.finish()
                 self.gateway.chain.complete(ctx)
-            # The relay's send_head closes over this exchange: drop the reference so the
-            # request's objects are freed by reference counting, not by the cyclic collector.
+            # The relay's send_head closes over this exchange, and the request's deadline hook
+            # is bound to it: drop both so the request's objects are freed by reference
+            # counting, not by the cyclic collector.
             self.relay = None
+            self.request.on_deadline = None
 
     def _settle_cut(self, ctx: RequestContext) -> None:
         """What the HTTP layer decided about this exchange outranks how the exchange ended."""
