@@ -253,6 +253,31 @@ class ExpectContinueTests(_Completions):
         self.assertTrue(self.transport.disconnecting)
         self.assertEqual(self.forwarder.sent, [])
 
+    def test_a_streamed_body_refused_after_hand_over_names_its_audit_event(self) -> None:
+        """A chunked body on a request_body = stream route that passes max_body_bytes after the
+        request was handed to the gateway gets 413 from the HTTP layer itself, with the
+        X-Request-Id of the one audit event its exchange completes."""
+        from tests.test_routing import route
+
+        layer = _Layer()
+        self.build(layer, routes=[replace(route("api", "/api"), request_body="stream")],
+                   limits=replace(LIMITS, max_body_bytes=10))
+        self.forwarder.result = "pending"
+        self.channel.dataReceived(b"POST /api/x HTTP/1.1\r\nHost: x\r\n"
+                                  b"Transfer-Encoding: chunked\r\n\r\n")
+        self.assertEqual(len(self.forwarder.sent), 1)  # handed over, body not read yet
+        self.channel.dataReceived(b"20\r\n" + b"a" * 32 + b"\r\n")
+        reply = self.transport.value()
+        self.assertTrue(reply.startswith(b"HTTP/1.1 413"), reply)
+        self.assertTrue(self.transport.disconnecting)
+        assert self.forwarder.pending is not None
+        # The real forwarder fails the way it does when its body source failed.
+        from stoad.proxy.forward import UpstreamFailure
+        self.forwarder.pending.errback(Failure(UpstreamFailure(502, "bad_gateway", "body failed")))
+        self.assertEqual(len(layer.completed), 1)
+        self.assertIn(b"\r\nX-Request-Id: " + layer.completed[0].request_id.encode() + b"\r\n",
+                      reply)
+
     def test_unknown_expectation_is_417(self) -> None:
         """An Expect other than 100-continue is refused with 417 and never forwarded."""
         layer = self.start()

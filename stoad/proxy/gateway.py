@@ -283,8 +283,9 @@ class _Exchange:
             body = None
             size = self.streamed.length if isinstance(self.streamed.length, int) else -1
         headers = _request_headers(request, self.gateway.identity_headers)
+        request_id = request.request_id = secrets.token_hex(16)
         ctx = RequestContext(
-            request_id=secrets.token_hex(16),
+            request_id=request_id,
             started=started,
             client_ip=request.client_ip,
             peer=self.peer,

@@ -72,6 +72,14 @@ def _status_line(status: int) -> bytes:
     return line
 
 
+def _with_request_id(reply: bytes, request_id: object) -> bytes:
+    """A fixed raw reply with the audit event's request id added to its head, when there is one."""
+    if isinstance(request_id, str) and request_id.isalnum():
+        return reply.replace(b"\r\n\r\n", b"\r\nX-Request-Id: " + request_id.encode("ascii")
+                             + b"\r\n\r\n", 1)
+    return reply
+
+
 class _Refused(Exception):
     """Raised inside a parser callback to stop parsing; the refusal is on the channel."""
 
@@ -155,6 +163,9 @@ class GatewayRequest:
         self.on_deadline: Callable[[], None] | None = None
         # Set by the channel for a request refused on its head alone before 100 Continue.
         self.head_refusal: Any = None
+        # Set by the gateway once the exchange has its audit request id, so that a refusal the
+        # channel writes itself (a streamed body too large or too slow) names it as well.
+        self.request_id: str | None = None
         self._message = message
         self._chunked = False
         self._no_body = message.method == b"HEAD"
@@ -691,7 +702,8 @@ class GatewayChannel(Protocol):
         request = message.request if message is not None else None
         if request is not None:
             if not request.started:
-                self.write(raw_error(status, _REASONS.get(status, "Error")))
+                self.write(_with_request_id(raw_error(status, _REASONS.get(status, "Error")),
+                                            request.request_id))
             request.refusal = (status, reason)
             if request.streamed is not None:
                 request.streamed.fail(ValueError(reason))
@@ -711,9 +723,7 @@ class GatewayChannel(Protocol):
             target = message.url if message is not None and message.url else b"-"
             request_id = gateway.record_rejection(self.peer, self.client_ip, status, reason,
                                                   method, target)
-            if isinstance(request_id, str) and request_id.isalnum():
-                reply = reply.replace(b"\r\n\r\n", b"\r\nX-Request-Id: "
-                                      + request_id.encode("ascii") + b"\r\n\r\n", 1)
+            reply = _with_request_id(reply, request_id)
         self.write(reply)
         self._close()
 
