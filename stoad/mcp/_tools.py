@@ -68,6 +68,28 @@ def _unchanged(record: ToolRecord, digest: str) -> bool:
     return digest == record.accepted_hash and record.pending_hash is None
 
 
+def _observe_one(old: ToolRecord | None, name: str, digest: str, definition: dict[str, Any],
+                 now: float, inspect: Callable[[dict[str, Any]], list[str]] | None,
+                 ) -> tuple[Observation, tuple[str, ...]]:
+    """
+    What one advertised definition does to its tool's record, and what C{inspect} found in it
+    (looked at only when the definition is new or changed). A flagged new tool is pending, never
+    trusted on first use; a definition back to the accepted one clears what was pending.
+    """
+    flagged = tuple(inspect(definition)) if inspect is not None and (
+        old is None or digest not in (old.accepted_hash, old.pending_hash)) else ()
+    if old is None and flagged:
+        return Observation(ToolRecord(name, "", {}, digest, definition, now, flagged), True, True), flagged
+    if old is None:
+        return Observation(ToolRecord(name, digest, definition, None, None, None), True, False), flagged
+    if digest == old.accepted_hash:
+        return Observation(ToolRecord(name, digest, definition, None, None, None), False, False), flagged
+    if digest == old.pending_hash:
+        return Observation(old, False, False), flagged
+    changed = ToolRecord(name, old.accepted_hash, old.accepted, digest, definition, now, flagged)
+    return Observation(changed, False, True), flagged
+
+
 def _record(name: str, raw: dict[str, Any]) -> ToolRecord:
     return ToolRecord(name, raw["accepted_hash"], raw["accepted"], raw.get("pending_hash"),
                       raw.get("pending"), raw.get("changed_at"), tuple(raw.get("flagged", ())))
@@ -185,27 +207,10 @@ class ToolDefinitionStore:
         with self._locked() as routes:
             tools = routes.setdefault(route, {})
             for name, digest, definition in hashed:
-                old = tools.get(name)
-                flagged = tuple(inspect(definition)) if inspect is not None and (
-                    old is None or digest not in (old.accepted_hash, old.pending_hash)) else ()
-                if old is None and flagged:
-                    rec = ToolRecord(name, "", {}, digest, definition, self._clock(), flagged)
-                    observations.append(Observation(rec, True, True))
-                elif old is None:
-                    rec = ToolRecord(name, digest, definition, None, None, None)
-                    observations.append(Observation(rec, True, False))
-                elif digest == old.accepted_hash:
-                    # The upstream went back to the accepted definition: nothing is pending.
-                    rec = ToolRecord(name, digest, definition, None, None, None)
-                    observations.append(Observation(rec, False, False))
-                elif digest == old.pending_hash:
-                    rec = old
-                    observations.append(Observation(rec, False, False))
-                else:
-                    rec = ToolRecord(name, old.accepted_hash, old.accepted, digest, definition,
-                                     self._clock(), flagged)
-                    observations.append(Observation(rec, False, True))
-                tools[name] = rec
+                observation, _ = _observe_one(tools.get(name), name, digest, definition,
+                                              self._clock(), inspect)
+                observations.append(observation)
+                tools[name] = observation.record
         return observations
 
     def accept(self, route: str, tool: str) -> ToolRecord:
@@ -299,26 +304,10 @@ class SharedToolDefinitions:
         observations = []
         flags: dict[str, tuple[str, ...]] = {}
         for name, digest, definition in hashed:
-            old = known.get(name)
-            flagged = tuple(inspect(definition)) if inspect is not None and (
-                old is None or digest not in (old.accepted_hash, old.pending_hash)) else ()
-            flags[name] = flagged
-            if old is None and flagged:
-                rec = ToolRecord(name, "", {}, digest, definition, now, flagged)
-                observations.append(Observation(rec, True, True))
-            elif old is None:
-                rec = ToolRecord(name, digest, definition, None, None, None)
-                observations.append(Observation(rec, True, False))
-            elif digest == old.accepted_hash:
-                rec = ToolRecord(name, digest, definition, None, None, None)
-                observations.append(Observation(rec, False, False))
-            elif digest == old.pending_hash:
-                rec = old
-                observations.append(Observation(rec, False, False))
-            else:
-                rec = ToolRecord(name, old.accepted_hash, old.accepted, digest, definition, now, flagged)
-                observations.append(Observation(rec, False, True))
-            known[name] = rec
+            observation, flags[name] = _observe_one(known.get(name), name, digest, definition,
+                                                    now, inspect)
+            observations.append(observation)
+            known[name] = observation.record
         if any(o.first_seen or o.newly_changed or (old is not None and not _unchanged(old, digest))
                for o, (_, digest, old) in zip(observations, before, strict=True)):
             self._write(route, now, hashed, flags)
