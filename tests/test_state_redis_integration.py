@@ -1,7 +1,8 @@
 """
 The Redis store against a real redis-server: atomic usage windows shared by several clients (as
 several workers would be), session and token signals, tool definitions, EVALSHA falling back to
-EVAL, TLS with a client certificate, and failing fast then recovering when Redis stops and returns.
+EVAL, TLS with a client certificate, the introspection negative cache, and failing fast then
+recovering when Redis stops and returns.
 """
 
 from __future__ import annotations
@@ -14,13 +15,22 @@ from typing import Any
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults
-from twisted.internet.task import deferLater
+from twisted.internet.task import Clock, deferLater
 from twisted.trial.unittest import SkipTest, TestCase
 
+from stoad.auth._jws import TokenRejected
+from stoad.auth._verify import OpaqueVerifier
 from stoad.dev.devpki import write_dev_pki
 from stoad.mcp._tools import SharedToolDefinitions, definition_hash
 from stoad.state import MemoryState, RedisState, RoundRequest, StateSettings, StateUnavailable, parse_redis_url
 from tests.support.redis import RedisServer, available
+from tests.test_auth_negative_cache import (
+    ACTIVE_TOKEN,
+    INACTIVE_TOKEN,
+    RULES,
+    CountingIntrospector,
+    token_hash,
+)
 
 
 def settings_for(server: RedisServer, **overrides: Any) -> StateSettings:
@@ -308,3 +318,53 @@ class TlsTests(RedisCase):
         with self.assertRaises(StateUnavailable):
             await bare.request_round(RoundRequest(now=0, usage_consumer="c"))
 
+
+
+class IntrospectionNegativeCacheTests(RedisCase):
+    """Two verifiers (as on two gateways), each with its own introspector, sharing one Redis."""
+
+    def verifiers(self, a: RedisState, b: RedisState) -> tuple[
+            OpaqueVerifier, CountingIntrospector, OpaqueVerifier, CountingIntrospector]:
+        clock = Clock()
+        clock.advance(1_700_000_000)
+        first_as, second_as = CountingIntrospector(clock), CountingIntrospector(clock)
+        return (OpaqueVerifier(first_as, clock, RULES, 5.0, a), first_as,
+                OpaqueVerifier(second_as, clock, RULES, 5.0, b), second_as)
+
+    async def test_token_found_inactive_on_one_instance_is_refused_by_another_without_introspection(
+            self) -> None:
+        """A token the first instance found inactive is refused by the second from Redis, its
+        introspector never asked; Redis holds the token's hash, never the token."""
+        first, first_as, second, second_as = self.verifiers(self.a, self.b)
+        with self.assertRaises(TokenRejected):
+            await first.verify(INACTIVE_TOKEN)
+        key = f"t:inactive:{token_hash(INACTIVE_TOKEN)}"
+        for _ in range(100):  # the write is not awaited by the refusal
+            if self.server.cli("EXISTS", key) == "1":
+                break
+            await deferLater(reactor, 0.01, lambda: None)
+        ttl_ms = int(self.server.cli("PTTL", key))
+        self.assertTrue(0 < ttl_ms <= 5000, ttl_ms)
+        self.assertEqual(self.server.cli("KEYS", f"*{INACTIVE_TOKEN}*"), "")
+        with self.assertRaises(TokenRejected):
+            await second.verify(INACTIVE_TOKEN)
+        self.assertEqual((first_as.calls, second_as.calls), ([INACTIVE_TOKEN], []))
+
+    async def test_stopped_redis_means_introspecting(self) -> None:
+        """With Redis stopped the verifier does not wait on it: it introspects, and the
+        authorization server decides (an active token is accepted, an inactive one refused)."""
+        _, _, second, second_as = self.verifiers(self.a, self.b)
+        self.server.stop()
+        for _ in range(100):  # the disconnect is noticed within a few reactor turns
+            try:
+                await self.b.ping()
+            except StateUnavailable:
+                break
+            await deferLater(reactor, 0.02, lambda: None)
+        started = reactor.seconds()
+        verified = await second.verify(ACTIVE_TOKEN)
+        with self.assertRaises(TokenRejected):
+            await second.verify(INACTIVE_TOKEN)
+        self.assertLess(reactor.seconds() - started, self.b.settings.command_timeout)
+        self.assertEqual(verified.client_id, "agent-1")
+        self.assertEqual(second_as.calls, [ACTIVE_TOKEN, INACTIVE_TOKEN])

@@ -9,10 +9,11 @@ import hashlib
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
 
 from stoad.auth._introspection import IntrospectionUnavailable, TokenIntrospector
 from stoad.auth._jws import (
@@ -23,6 +24,11 @@ from stoad.auth._jws import (
     strict_json_object,
     verify_with_candidates,
 )
+
+if TYPE_CHECKING:
+    from stoad.state import SharedState
+
+log = Logger()
 
 ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 REQUIRED_CLAIMS = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
@@ -233,27 +239,65 @@ class OpaqueVerifier:
     client cannot turn stoad into an amplifier against the authorization server, one token is
     introspected at most once at a time (concurrent requests share the answer) and a token found
     inactive or invalid is refused from memory for C{negative_ttl} seconds.
+
+    With a shared C{state}, that refusal holds on every worker and gateway: on a local miss the
+    store is asked once before introspecting, and every inactive answer is recorded there, by
+    the token's hash. A store that does not answer (its own bounded wait) means introspecting:
+    the cache only saves calls, the authorization server still decides.
     """
 
     def __init__(self, introspector: TokenIntrospector, clock: IReactorTime,
-                 rules: ClaimRules, negative_ttl: float = 5.0) -> None:
+                 rules: ClaimRules, negative_ttl: float = 5.0,
+                 state: SharedState | None = None) -> None:
         self._introspector = introspector
         self._clock = clock
         self._rules = rules
+        self._negative_ttl = negative_ttl
         self._rejections = _Rejections(negative_ttl)
         self._in_flight: dict[bytes, list[Deferred[dict[str, Any]]]] = {}
+        self._state = state if negative_ttl > 0 else None
 
     async def verify(self, token: str) -> VerifiedToken:
         key = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
         known = self._rejections.get(key, self._clock.seconds())
         if known is not None:
             raise TokenRejected(known)
+        if self._state is not None and await self._known_inactive(
+                self._state, key.hex()):
+            reason = "the shared store records the token as inactive or invalid"
+            self._rejections.put(key, reason, self._clock.seconds())
+            raise TokenRejected(reason)
         claims = await self._introspect_once(key, token)
         try:
             return self._check(claims)
         except TokenRejected as e:
             self._rejections.put(key, e.reason, self._clock.seconds())
+            if self._state is not None:
+                self._record_inactive(self._state, key.hex())
             raise
+
+    async def _known_inactive(self, state: SharedState, token_hash: str) -> bool:
+        """The shared negative cache; any failure of the store is a miss (fail open, see above)."""
+        try:
+            answer = state.token_known_inactive(token_hash, self._clock.seconds())
+            if isinstance(answer, Deferred):
+                answer = await answer
+        except Exception as e:
+            log.warn("introspection negative cache not read: {why}", why=str(e))
+            return False
+        return bool(answer)
+
+    def _record_inactive(self, state: SharedState, token_hash: str) -> None:
+        """Record in the shared store without holding up the refusal."""
+        try:
+            noted = state.note_token_inactive(token_hash, self._negative_ttl,
+                                                    self._clock.seconds())
+        except Exception as e:
+            log.warn("introspection negative cache not written: {why}", why=str(e))
+            return
+        if isinstance(noted, Deferred):
+            noted.addErrback(lambda f: log.warn("introspection negative cache not written: "
+                                                "{why}", why=str(f.value)))
 
     async def _introspect_once(self, key: bytes, token: str) -> dict[str, Any]:
         waiters = self._in_flight.get(key)

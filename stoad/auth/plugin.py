@@ -103,7 +103,11 @@ def build_layer(settings: AuthSettings, routes: Iterable[Any], clock: Any, clien
         secret = settings.client_secret if settings.introspection == "client_secret_basic" else None
         introspector = TokenIntrospector(client, clock, endpoint, settings.client_id or "", secret,
                                          settings.fetch_timeout, settings.fetch_max_bytes)
-        opaque = OpaqueVerifier(introspector, clock, rules, settings.introspection_negative_ttl)
+        # The negative cache on the shared store (None until the identity layer makes a memory one,
+        # which would only repeat the verifier's own memory).
+        state = getattr(services, "state", None)
+        opaque = OpaqueVerifier(introspector, clock, rules, settings.introspection_negative_ttl,
+                                state)
     return IdentityLayer(settings, routes, clock, jwt_verifier, opaque, alerts, registry, services)
 
 

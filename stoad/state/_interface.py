@@ -110,6 +110,13 @@ class SharedState(Protocol):
     def note_token_use(self, token_hash: str, thumbprint: str, now: float) -> Maybe[str | None]:
         """Remember the certificate a token came with; the previous, different one, if any."""
 
+    def token_known_inactive(self, token_hash: str, now: float) -> Maybe[bool]:
+        """Whether an instance recorded C{token_hash} (the token reuse signal's hash, never the
+        token) as inactive or invalid less than its TTL ago: the introspection negative cache."""
+
+    def note_token_inactive(self, token_hash: str, ttl: float, now: float) -> Maybe[None]:
+        """Introspection found the token inactive or invalid: refuse it for C{ttl} seconds."""
+
     def health(self) -> dict[str, Any]:
         """C{{"backend": ..., "up": bool, "last_error": str | None}}."""
 

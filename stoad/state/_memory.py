@@ -6,6 +6,7 @@ Every call answers at once with a plain value (no Deferred, no timer on the requ
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from typing import Any, Callable
 
 from twisted.internet.defer import Deferred, succeed
@@ -36,6 +37,8 @@ class MemoryState:
         self.usage = UsageCounters()
         self.sessions = SessionBindings(10000, settings.session_ttl)
         self.tokens = ThumbprintTracker(10000, settings.token_reuse_ttl)
+        self.inactive: OrderedDict[str, float] = OrderedDict()  # token hash -> refused until
+        self.max_inactive = 10000
 
     def configure(self, *, max_consumers: int | None = None, max_tools: int | None = None,
                   max_sessions: int | None = None, max_tokens: int | None = None) -> None:
@@ -71,6 +74,23 @@ class MemoryState:
 
     def note_token_use(self, token_hash: str, thumbprint: str, now: float) -> str | None:
         return self.tokens.observe(token_hash, thumbprint, now)
+
+    def token_known_inactive(self, token_hash: str, now: float) -> bool:
+        until = self.inactive.get(token_hash)
+        if until is None:
+            return False
+        if now >= until:
+            del self.inactive[token_hash]
+            return False
+        return True
+
+    def note_token_inactive(self, token_hash: str, ttl: float, now: float) -> None:
+        if ttl <= 0:
+            return
+        self.inactive[token_hash] = now + ttl
+        self.inactive.move_to_end(token_hash)
+        while len(self.inactive) > self.max_inactive:
+            self.inactive.popitem(last=False)
 
     def health(self) -> dict[str, Any]:
         return {"backend": MEMORY, "up": True, "last_error": None}

@@ -283,6 +283,16 @@ class RedisState:
         return self._script(TOKEN, [key], [thumbprint, self._token_ttl_ms]).addCallback(
             lambda previous: str(previous) or None)
 
+    def token_known_inactive(self, token_hash: str, now: float) -> Deferred[bool]:
+        return self._command("EXISTS", self._key("inactive", token_hash)).addCallback(
+            lambda n: bool(int(n)))
+
+    def note_token_inactive(self, token_hash: str, ttl: float, now: float) -> Deferred[None]:
+        if ttl <= 0:
+            return succeed(None)
+        return self._command("SET", self._key("inactive", token_hash), "1", "PX",
+                             str(max(1, int(ttl * 1000)))).addCallback(lambda _: None)
+
     async def wait_connected(self) -> None:
         """For one-shot clients (the CLI): wait up to C{connect_timeout} for a connection."""
         from twisted.internet.task import deferLater
