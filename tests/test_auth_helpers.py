@@ -276,7 +276,8 @@ class Harness:
     """An identity layer wired to a fake clock, an in-memory AS and a fresh metrics registry."""
 
     def __init__(self, tmp: str, extra: str = "", keys: list[dict[str, Any]] | None = None,
-                 routes: tuple[Route, ...] = ROUTES, consumers: str = CONSUMERS) -> None:
+                 routes: tuple[Route, ...] = ROUTES, consumers: str = CONSUMERS,
+                 services: Any = None) -> None:
         self.clock = Clock()
         self.clock.advance(time.time())
         self.server = InMemoryAuthorizationServer(keys if keys is not None else
@@ -290,7 +291,8 @@ class Harness:
         bus = AlertBus([lambda kind, severity, ctx, **d: self.alerts.append((kind, severity, ctx, d))])
         from stoad.auth.plugin import build_layer
 
-        self.layer = build_layer(self.settings, routes, self.clock, self.stub, bus, self.registry)
+        self.layer = build_layer(self.settings, routes, self.clock, self.stub, bus, self.registry,
+                                 services)
 
     @property
     def now(self) -> float:

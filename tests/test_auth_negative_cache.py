@@ -16,6 +16,9 @@ from twisted.trial.unittest import SynchronousTestCase
 from stoad.auth._jws import TokenRejected
 from stoad.auth._verify import ClaimRules, OpaqueVerifier, VerifiedToken
 from stoad.state import MemoryState, StateUnavailable
+from tests.support.policy import services
+from tests.test_auth_helpers import AGENT_1, GATEWAY, Harness, bearer, request, write
+from tests.test_auth_helpers import ISSUER as AS_ISSUER
 
 ISSUER = "https://as.example"
 AUDIENCE = "https://gw.example/mcp"
@@ -191,3 +194,53 @@ class MemoryStoreTests(SynchronousTestCase):
         self.assertFalse(store.token_known_inactive("h2", 105.0))
         store.note_token_inactive("h9", 0.0, 100.0)
         self.assertFalse(store.token_known_inactive("h9", 100.0))
+
+
+class IdentityLayerWiringTests(SynchronousTestCase):
+    """The auth plugin hands the verifier the store it finds in C{Services.state}."""
+
+    def setUp(self) -> None:
+        self.store = MemoryState()
+        self.workers: list[Harness] = []
+        for _ in range(2):
+            tmp = self.mktemp()
+            secret = write(tmp, "secret", "s3cret\n")
+            shared, _ = services()
+            shared.state = self.store
+            self.workers.append(Harness(tmp, f"introspection = client_secret_basic\n"
+                                             f"client_id = stoad\nclient_secret_file = {secret}",
+                                        services=shared))
+        self.active = "opaque-token-active_1"
+        for h in self.workers:
+            h.server.introspection[self.active] = {
+                "active": True, "iss": AS_ISSUER, "client_id": "agent-1", "sub": "user-7",
+                "aud": GATEWAY + "/api", "scope": "stoa:read", "exp": int(h.now) + 600,
+                "iat": int(h.now), "cnf": {"x5t#S256": AGENT_1.x5t_s256}}
+
+    def asked(self, worker: int) -> list[str]:
+        return [form["token"][0] for form, _ in self.workers[worker].server.introspection_requests]
+
+    def test_token_refused_on_one_worker_is_refused_on_another_without_introspection(
+            self) -> None:
+        """Two identity layers (two workers) on one store: the second refuses the token the
+        first found inactive, 401, and never asks its authorization server."""
+        for h in self.workers:
+            self.assertEqual(h.run(request(authorization=bearer("revoked-token"))).status, 401)
+        self.assertEqual(self.asked(0).count("revoked-token"), 1)
+        self.assertNotIn("revoked-token", self.asked(1))
+
+    def test_cached_token_does_not_touch_the_store(self) -> None:
+        """A verified token served from the token cache makes no negative-cache lookup."""
+        lookups: list[str] = []
+        lookup = self.store.token_known_inactive
+
+        def counting(token_hash: str, now: float) -> bool:
+            lookups.append(token_hash)
+            return lookup(token_hash, now)
+
+        self.store.token_known_inactive = counting  # type: ignore[method-assign]
+        h = self.workers[0]
+        for _ in range(3):
+            self.assertIsNone(h.run(request(authorization=bearer(self.active))))
+        self.assertEqual(lookups, [token_hash(self.active)])
+        self.assertEqual(self.asked(0), [self.active])
