@@ -84,7 +84,7 @@ class GatewayTestCase(SynchronousTestCase):
         self.metrics = Metrics()
         chain_layers = tracer.wrap(layers) if tracer is not None else list(layers)
         gateway = Gateway(routes=RouteTable(routes or [route("api", "/api")]),
-                          chain=FilterChain(chain_layers, self.clock, 5.0),
+                          chain=FilterChain(chain_layers, self.clock, 5.0, self.metrics),
                           forwarder=self.forwarder, metrics=self.metrics, clock=self.clock,
                           normalise_path=normalise_path, public_host="gw.example", tracer=tracer,
                           **options)
@@ -235,6 +235,43 @@ class ErrorMappingTests(GatewayTestCase):
         self.build(_Layer(response=lambda ctx, head: Refuse()))
         status, _, body = self.call(b"GET /api/x HTTP/1.1\r\nHost: x\r\n\r\n")
         self.assertEqual((status, json.loads(body)), (502, {"error": "guardrail_blocked"}))
+
+    def test_denials_are_counted_by_route_and_layer(self) -> None:
+        """A refusal counts in stoad_route_denials_total under its route and the refusing layer;
+        one refused before routing counts under route "-" and the routing step."""
+
+        def refuse(ctx: Any) -> None:
+            raise Deny(403, "access_denied", "policy says no")
+
+        self.build(_Layer(request=refuse), routes=[route("api", "/api"), route("mcp", "/mcp")])
+        for path in (b"/api/x", b"/api/y", b"/mcp", b"/other"):
+            self.call(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        sample = self.metrics.registry.get_sample_value
+        self.assertEqual(sample("stoad_route_denials_total", {"route": "api", "layer": "test"}), 2)
+        self.assertEqual(sample("stoad_route_denials_total", {"route": "mcp", "layer": "test"}), 1)
+        self.assertEqual(sample("stoad_route_denials_total", {"route": "-", "layer": "routing"}), 1)
+
+    def test_each_layer_step_is_observed_in_the_layer_histogram(self) -> None:
+        """Every request step, allowing or refusing, is one observation for its layer, with
+        the time the chain recorded in ctx.timings."""
+        clock = Clock()
+
+        def slow_then_refuse(ctx: Any) -> None:
+            clock.advance(0.003)
+            if ctx.path == "/api/refused":
+                raise Deny(403, "access_denied", "no")
+
+        layer = _Layer(request=slow_then_refuse)
+        self.build(layer, clock=clock)
+        self.call(b"GET /api/ok HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.call(b"GET /api/refused HTTP/1.1\r\nHost: x\r\n\r\n")
+        sample = self.metrics.registry.get_sample_value
+        labels = {"layer": "test"}
+        self.assertEqual(sample("stoad_layer_duration_seconds_count", labels), 2)
+        self.assertAlmostEqual(sample("stoad_layer_duration_seconds_sum", labels), 0.006)
+        self.assertEqual(sample("stoad_layer_duration_seconds_bucket", {**labels, "le": "0.0025"}), 0)
+        self.assertEqual(sample("stoad_layer_duration_seconds_bucket", {**labels, "le": "0.005"}), 2)
+        self.assertEqual([c.timings["test"] for c in layer.completed], [0.003, 0.003])
 
     def test_unknown_route_is_404(self) -> None:
         """No route: 404 with a fixed body, audited as denied by routing."""

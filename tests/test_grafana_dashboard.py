@@ -137,7 +137,8 @@ class DashboardTests(SynchronousTestCase):
                        "stoad_guardrail_triggers_total", "stoad_request_duration_seconds_bucket",
                        "stoad_audit_ship_backlog_records", "stoad_audit_ship_lag_seconds",
                        "stoad_tls_handshake_failures_total", "stoad_alerts_total",
-                       "stoad_state_backend_up", "stoad_state_failures_total"):
+                       "stoad_state_backend_up", "stoad_state_failures_total",
+                       "stoad_route_denials_total", "stoad_layer_duration_seconds_bucket"):
             self.assertIn(needed, used)
 
     def test_checker_refuses_an_unknown_metric_or_label(self) -> None:

@@ -10,6 +10,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
                    5.0, 10.0, 30.0)
 
+# A layer's request step: tens of microseconds in memory, up to the step timeout when it waits
+# on an authorization server, OPA or Redis.
+LAYER_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
 
 class Metrics:
     """The daemon's own metrics on a registry that layers share."""
@@ -34,6 +39,15 @@ class Metrics:
         )
         self.denials = Counter(
             "stoad_denials", "Requests refused, by layer and error.", ["layer", "error"],
+            registry=self.registry,
+        )
+        self.route_denials = Counter(
+            "stoad_route_denials", "Requests refused, by route and layer.", ["route", "layer"],
+            registry=self.registry,
+        )
+        self.layer_duration = Histogram(
+            "stoad_layer_duration_seconds", "Time each layer's request step took, by layer "
+            "(a refusing step included).", ["layer"], buckets=LAYER_BUCKETS,
             registry=self.registry,
         )
         self.state_up = Gauge(

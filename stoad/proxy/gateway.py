@@ -457,6 +457,8 @@ class _Exchange:
                 body = renderer.render_denial(self.ctx, deny, body)
         layer = deny.layer or "gateway"
         self.gateway.metrics.denials.labels(layer, deny.error).inc()
+        route = self.ctx.route.name if self.ctx is not None and self.ctx.route else "-"
+        self.gateway.metrics.route_denials.labels(route, layer).inc()
         log.info("denied {status} by {layer}: {reason}", status=status, layer=layer,
                  reason=deny.reason)
         self._record("denied", layer, deny.reason, status)

@@ -129,7 +129,7 @@ def build_runtime(config: Config, services: Services, tls: ReloadableServerTLS,
     gateway = Gateway(
         routes=RouteTable(config.routes),
         chain=FilterChain(tracer.wrap(layers) if tracer is not None else layers,
-                          services.reactor, config.server.step_timeout),
+                          services.reactor, config.server.step_timeout, services.metrics),
         forwarder=forwarder,
         metrics=services.metrics,
         clock=services.reactor,
