@@ -244,3 +244,19 @@ class IdentityLayerWiringTests(SynchronousTestCase):
             self.assertIsNone(h.run(request(authorization=bearer(self.active))))
         self.assertEqual(lookups, [token_hash(self.active)])
         self.assertEqual(self.asked(0), [self.active])
+
+
+class SingleFlightTests(SynchronousTestCase):
+    def test_concurrent_verifications_share_one_lookup_and_one_refusal(self) -> None:
+        """Ten concurrent verifications of one token make one store lookup; when it says
+        inactive, all ten are refused and nobody introspects."""
+        clock = Clock()
+        introspector = CountingIntrospector(clock)
+        store = SlowStore()
+        verifier = OpaqueVerifier(introspector, clock, RULES, 5.0, store)
+        pending = [ensureDeferred(verifier.verify(INACTIVE_TOKEN)) for _ in range(10)]
+        self.assertEqual(len(store.pending), 1)
+        store.pending.pop().callback(True)
+        for d in pending:
+            self.failureResultOf(d, TokenRejected)
+        self.assertEqual(introspector.calls, [])

@@ -233,6 +233,11 @@ class _Rejections:
             self._items.popitem(last=False)
 
 
+# What the shared negative cache answers in place of introspection (compared by identity).
+_KNOWN_INACTIVE: dict[str, Any] = {"active": False}
+_KNOWN_INACTIVE_REASON = "the shared store records the token as inactive or invalid"
+
+
 class OpaqueVerifier:
     """
     Opaque tokens: RFC 7662 introspection, then the same claim rules as for JWTs. So that a
@@ -262,12 +267,10 @@ class OpaqueVerifier:
         known = self._rejections.get(key, self._clock.seconds())
         if known is not None:
             raise TokenRejected(known)
-        if self._state is not None and await self._known_inactive(
-                self._state, key.hex()):
-            reason = "the shared store records the token as inactive or invalid"
-            self._rejections.put(key, reason, self._clock.seconds())
-            raise TokenRejected(reason)
         claims = await self._introspect_once(key, token)
+        if claims is _KNOWN_INACTIVE:
+            self._rejections.put(key, _KNOWN_INACTIVE_REASON, self._clock.seconds())
+            raise TokenRejected(_KNOWN_INACTIVE_REASON)
         try:
             return self._check(claims)
         except TokenRejected as e:
@@ -275,6 +278,13 @@ class OpaqueVerifier:
             if self._state is not None:
                 self._record_inactive(self._state, key.hex())
             raise
+
+    async def _ask(self, key: bytes, token: str) -> dict[str, Any]:
+        """The shared negative cache, then the authorization server: concurrent requests with
+        one token share both (one lookup, at most one introspection)."""
+        if self._state is not None and await self._known_inactive(self._state, key.hex()):
+            return _KNOWN_INACTIVE
+        return await self._introspector.introspect(token)
 
     async def _known_inactive(self, state: SharedState, token_hash: str) -> bool:
         """The shared negative cache; any failure of the store is a miss (fail open, see above)."""
@@ -307,7 +317,7 @@ class OpaqueVerifier:
             return await mine
         waiters = self._in_flight[key] = []
         try:
-            claims = await self._introspector.introspect(token)
+            claims = await self._ask(key, token)
         except BaseException as e:
             shared = e if isinstance(e, IntrospectionUnavailable) else IntrospectionUnavailable(
                 f"shared introspection ended: {type(e).__name__}")
