@@ -5,7 +5,12 @@ Layers add their own metrics to C{Metrics.registry}; names all start with C{stoa
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from typing import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.utils import floatToGoString
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
                    5.0, 10.0, 30.0)
@@ -14,6 +19,57 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 # on an authorization server, OPA or Redis.
 LAYER_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                  0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class _Durations:
+    """One label value's buckets (the last one +Inf) and sum."""
+
+    __slots__ = ("_bounds", "counts", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self._bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.sum = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect_left(self._bounds, seconds)] += 1
+        self.sum += seconds
+
+
+class LayerDurations:
+    """
+    C{stoad_layer_duration_seconds{layer}}: a histogram observed once per layer per request, so
+    kept without prometheus-client's locks (two per observation): only the reactor thread
+    observes, and the snapshot for the supervisor is taken on that thread too.
+    """
+
+    name = "stoad_layer_duration_seconds"
+    documentation = "Time each layer's request step took, by layer (a refusing step included)."
+    _labelnames = ("layer",)
+
+    def __init__(self, registry: CollectorRegistry, buckets: tuple[float, ...]) -> None:
+        self._bounds = tuple(sorted(buckets))
+        self._children: dict[str, _Durations] = {}
+        registry.register(self)
+
+    def labels(self, layer: str) -> _Durations:
+        child = self._children.get(layer)
+        if child is None:
+            child = self._children[layer] = _Durations(self._bounds)
+        return child
+
+    def describe(self) -> Iterator[HistogramMetricFamily]:
+        yield HistogramMetricFamily(self.name, self.documentation, labels=self._labelnames)
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        family = HistogramMetricFamily(self.name, self.documentation, labels=self._labelnames)
+        for layer, child in sorted(self._children.items()):
+            total, buckets = 0, []
+            for bound, count in zip((*self._bounds, float("inf")), child.counts, strict=True):
+                total += count
+                buckets.append((floatToGoString(bound), total))
+            family.add_metric([layer], buckets, child.sum)
+        yield family
 
 
 class Metrics:
@@ -45,11 +101,7 @@ class Metrics:
             "stoad_route_denials", "Requests refused, by route and layer.", ["route", "layer"],
             registry=self.registry,
         )
-        self.layer_duration = Histogram(
-            "stoad_layer_duration_seconds", "Time each layer's request step took, by layer "
-            "(a refusing step included).", ["layer"], buckets=LAYER_BUCKETS,
-            registry=self.registry,
-        )
+        self.layer_duration = LayerDurations(self.registry, LAYER_BUCKETS)
         self.state_up = Gauge(
             "stoad_state_backend_up", "1 while the shared-state backend answers (the lowest "
             "across workers).", registry=self.registry, multiprocess_mode="livemin",
