@@ -10,9 +10,8 @@ import hmac
 import json
 import re
 import weakref
-from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Generic, Iterable, TypeVar
+from typing import Any, Iterable
 from urllib.parse import parse_qsl, urlsplit
 
 from prometheus_client import CollectorRegistry, Counter
@@ -20,6 +19,7 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
+from stoad.auth._cache import ExpiringCache
 from stoad.auth._introspection import IntrospectionUnavailable
 from stoad.auth._jws import TokenRejected
 from stoad.auth._keys import KeysUnavailable
@@ -38,39 +38,6 @@ WELL_KNOWN = "/.well-known/oauth-protected-resource"
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*\Z")
 _DESCRIPTION_SAFE = re.compile(r"[^A-Za-z0-9 .,:;()_\-]")
 UNAVAILABLE_BODY: dict[str, object] = {"error": "temporarily_unavailable"}
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class ExpiringCache(Generic[K, V]):
-    """A bounded LRU map whose entries also carry their own expiry time."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[K, tuple[float, V]] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def get(self, key: K, now: float) -> V | None:
-        item = self._items.get(key)
-        if item is None:
-            return None
-        if now >= item[0]:
-            del self._items[key]
-            return None
-        self._items.move_to_end(key)
-        return item[1]
-
-    def put(self, key: K, value: V, expires_at: float, now: float) -> None:
-        if self._size <= 0 or expires_at <= now:
-            return
-        self._items[key] = (expires_at, value)
-        self._items.move_to_end(key)
-        while len(self._items) > self._size:
-            self._items.popitem(last=False)
-
 
 @dataclass
 class AuthMetrics:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -15,6 +14,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
+from stoad.auth._cache import ExpiringCache
 from stoad.auth._introspection import IntrospectionUnavailable, TokenIntrospector
 from stoad.auth._jws import (
     KeySet,
@@ -207,32 +207,6 @@ class JwtVerifier:
 NEGATIVE_CACHE_SIZE = 10_000
 
 
-class _Rejections:
-    """A bounded, short-lived memory of tokens the authorization server called inactive."""
-
-    def __init__(self, ttl: float, size: int = NEGATIVE_CACHE_SIZE) -> None:
-        self._ttl = ttl
-        self._size = size
-        self._items: OrderedDict[bytes, tuple[float, str]] = OrderedDict()
-
-    def get(self, key: bytes, now: float) -> str | None:
-        item = self._items.get(key)
-        if item is None:
-            return None
-        if now >= item[0]:
-            del self._items[key]
-            return None
-        return item[1]
-
-    def put(self, key: bytes, reason: str, now: float) -> None:
-        if self._ttl <= 0:
-            return
-        self._items[key] = (now + self._ttl, reason)
-        self._items.move_to_end(key)
-        while len(self._items) > self._size:
-            self._items.popitem(last=False)
-
-
 # What the shared negative cache answers in place of introspection (compared by identity).
 _KNOWN_INACTIVE: dict[str, Any] = {"active": False}
 _KNOWN_INACTIVE_REASON = "the shared store records the token as inactive or invalid"
@@ -258,7 +232,8 @@ class OpaqueVerifier:
         self._clock = clock
         self._rules = rules
         self._negative_ttl = negative_ttl
-        self._rejections = _Rejections(negative_ttl)
+        # A bounded, short-lived memory of tokens the authorization server called inactive.
+        self._rejections: ExpiringCache[bytes, str] = ExpiringCache(NEGATIVE_CACHE_SIZE)
         self._in_flight: dict[bytes, list[Deferred[dict[str, Any]]]] = {}
         self._state = state if negative_ttl > 0 else None
 
@@ -269,15 +244,19 @@ class OpaqueVerifier:
             raise TokenRejected(known)
         claims = await self._introspect_once(key, token)
         if claims is _KNOWN_INACTIVE:
-            self._rejections.put(key, _KNOWN_INACTIVE_REASON, self._clock.seconds())
+            self._remember_rejection(key, _KNOWN_INACTIVE_REASON)
             raise TokenRejected(_KNOWN_INACTIVE_REASON)
         try:
             return self._check(claims)
         except TokenRejected as e:
-            self._rejections.put(key, e.reason, self._clock.seconds())
+            self._remember_rejection(key, e.reason)
             if self._state is not None:
                 self._record_inactive(self._state, key.hex())
             raise
+
+    def _remember_rejection(self, key: bytes, reason: str) -> None:
+        now = self._clock.seconds()
+        self._rejections.put(key, reason, now + self._negative_ttl, now)
 
     async def _ask(self, key: bytes, token: str) -> dict[str, Any]:
         """The shared negative cache, then the authorization server: concurrent requests with
