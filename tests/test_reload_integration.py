@@ -103,11 +103,11 @@ class ReloadRefusedTests(AuthGatewayCase):
     def test_reload_without_the_header_is_refused(self) -> None:
         """POST /_reload without X-Stoad-Reload (as a cross-site form would send it) is 403 and
         reloads nothing."""
-        from tests.support.daemon import _UnixHTTPConnection
+        from stoad.daemon.admin_cli import UnixHTTPConnection
 
         before = self.hashes()
         self.write_consumers("agent-1")
-        conn = _UnixHTTPConnection(self.daemon.admin_socket)
+        conn = UnixHTTPConnection(self.daemon.admin_socket)
         try:
             conn.request("POST", "/_reload", body=b"")
             self.assertEqual(conn.getresponse().status, 403)

@@ -56,8 +56,10 @@ def _check(args: Any) -> int:
     return 0
 
 
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP to the admin listener's unix socket (`stoad reload` and the test suite)."""
+
+    def __init__(self, path: str, timeout: float = 5.0) -> None:
         super().__init__("localhost", timeout=timeout)
         self._path = path
 
@@ -88,7 +90,7 @@ def admin_address(config_path: str) -> str:
 def request_reload(admin: str, timeout: float) -> tuple[bool, dict[str, Any]]:
     """POST /_reload to the admin listener; (reload succeeded, the daemon's answer)."""
     if admin.startswith("unix:"):
-        conn: http.client.HTTPConnection = _UnixHTTPConnection(admin[len("unix:"):], timeout)
+        conn: http.client.HTTPConnection = UnixHTTPConnection(admin[len("unix:"):], timeout)
     else:
         host, _, port = admin.rpartition(":")
         conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=timeout)

@@ -19,12 +19,13 @@ import http.client
 import json
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
 import time
 from typing import Any, Mapping
+
+from stoad.daemon.admin_cli import UnixHTTPConnection
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TWIST = os.path.join(os.path.dirname(sys.executable), "twist")
@@ -139,20 +140,8 @@ def metric_value(text: str, name: str, labels: str = "") -> float:
     return total
 
 
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float = 5.0) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._path)
-        self.sock = sock
-
-
 def admin_get(admin_socket: str, path: str) -> tuple[int, bytes]:
-    conn = _UnixHTTPConnection(admin_socket)
+    conn = UnixHTTPConnection(admin_socket)
     try:
         conn.request("GET", path)
         response = conn.getresponse()
