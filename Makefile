@@ -29,10 +29,10 @@ unit: venv
 	$(BIN)/trial --random=$$(date +%s) $(UNIT_TESTS)
 
 lint: venv
-	$(BIN)/ruff check stoad tests bench twisted pkg contrib
+	$(BIN)/ruff check stoad tests bench twisted contrib
 
 typecheck: venv
-	$(BIN)/mypy stoad pkg/build_deb.py
+	$(BIN)/mypy stoad contrib/deb/build_deb.py
 
 demo: venv
 	$(BIN)/python -m stoad.dev.demo

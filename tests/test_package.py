@@ -1,5 +1,5 @@
 """Dependency hygiene: one pinned entry per dependency, and the Debian package's full pin list
-(pkg/requirements.txt) agreeing with setup.cfg."""
+(contrib/deb/requirements.txt) agreeing with setup.cfg."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def _lines(value: str) -> list[str]:
 
 
 def _build_deb() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_deb", os.path.join(REPO, "pkg", "build_deb.py"))
+    spec = importlib.util.spec_from_file_location("build_deb", os.path.join(REPO, "contrib", "deb", "build_deb.py"))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -53,8 +53,8 @@ class DependencyTests(SynchronousTestCase):
         self.assertEqual(sorted(n for n in set(names) if names.count(n) > 1), [])
 
     def test_debian_pins_agree_with_setup_cfg(self) -> None:
-        """pkg/requirements.txt pins every direct dependency at setup.cfg's version, each once."""
-        with open(os.path.join(REPO, "pkg", "requirements.txt"), encoding="utf-8") as f:
+        """contrib/deb/requirements.txt pins every direct dependency at setup.cfg's version, each once."""
+        with open(os.path.join(REPO, "contrib", "deb", "requirements.txt"), encoding="utf-8") as f:
             locked = [line.strip() for line in f if line.strip() and not line.startswith("#")]
         versions: dict[str, str] = {}
         for line in locked:

@@ -63,11 +63,11 @@ class BuiltPackageTests(SynchronousTestCase):
         self.assertEqual(data - names, set())
 
     def test_sdist_carries_the_plugin_units_and_example_but_no_keys(self) -> None:
-        """The sdist builds the wheel and the .deb: plugin, units, example config, pkg/; no dev PKI."""
+        """The sdist builds the wheel and the .deb: plugin, units, example config, contrib/deb/; no dev PKI."""
         with tarfile.open(package.sdist()) as sdist:
             names = {n.split("/", 1)[1] for n in sdist.getnames() if "/" in n}
         for needed in ("twisted/plugins/stoad_plugin.py", "systemd/stoad.service", "systemd/stoad.socket",
-                       "etc/stoad/stoad.ini", "pkg/build_deb.py", "pkg/requirements.txt", "setup.cfg"):
+                       "etc/stoad/stoad.ini", "contrib/deb/build_deb.py", "contrib/deb/requirements.txt", "setup.cfg"):
             self.assertIn(needed, names)
         self.assertNotIn("twisted/plugins/__init__.py", names)
         self.assertEqual([n for n in names if n.startswith("etc/stoad/pki")], [])

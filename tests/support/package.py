@@ -13,7 +13,7 @@ from tests.support.daemon import REPO
 
 DIST = os.path.join(REPO, "dist")
 CACHE = os.path.join(REPO, ".cache", "deb")
-BUILD_DEB = os.path.join(REPO, "pkg", "build_deb.py")
+BUILD_DEB = os.path.join(REPO, "contrib", "deb", "build_deb.py")
 # Variables that would point an installed copy back at the checkout or the test venv.
 _LEAKY = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV")
 

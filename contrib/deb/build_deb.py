@@ -5,7 +5,7 @@ release's own python3, from wheels downloaded here for that interpreter: see doc
 
     build_deb.py build --wheel dist/stoad-X-py3-none-any.whl --out dist --cache .cache/deb
     build_deb.py root DEST --cache .cache/deb      # a fresh copy of the cached base root
-    build_deb.py lock --report resolve.json --out pkg/requirements.txt
+    build_deb.py lock --report resolve.json --out contrib/deb/requirements.txt
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import tempfile
 import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
+REPO = os.path.dirname(os.path.dirname(HERE))
 DEBIAN = os.path.join(HERE, "debian")
 REQUIREMENTS = os.path.join(HERE, "requirements.txt")
 # The package's dependencies besides python3.X and libc6: procps has /bin/kill (ExecReload=).
@@ -254,7 +254,7 @@ def make_root(args: argparse.Namespace) -> None:
 
 
 def lock(args: argparse.Namespace) -> None:
-    """pkg/requirements.txt from pip's resolution report (`make requirements-lock`)."""
+    """contrib/deb/requirements.txt from pip's resolution report (`make requirements-lock`)."""
     import json
 
     with open(args.report, encoding="utf-8") as f:
