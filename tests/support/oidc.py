@@ -54,6 +54,10 @@ class OidcFixtureError(Exception):
     """The authorization server could not be started or answered unexpectedly."""
 
 
+class _StartHung(OidcFixtureError):
+    """The process runs but never said READY (seen rarely, cause not yet known)."""
+
+
 class OidcError(Exception):
     """The authorization server refused a request; C{status} and the parsed C{body} say why."""
 
@@ -278,7 +282,17 @@ class AuthorizationServer:
         }
 
     def start(self) -> AuthorizationServer:
-        """Start the process and wait (bounded) for its READY line; returns C{self}."""
+        """
+        Start the process and wait (bounded) for its READY line; returns C{self}. A process that
+        runs but never says READY is stopped and started once more (a rare hang whose cause is
+        still open; the error carries the log tail when it happens twice).
+        """
+        try:
+            return self._start_once()
+        except _StartHung:
+            return self._start_once()
+
+    def _start_once(self) -> AuthorizationServer:
         if self._process is not None:
             raise OidcFixtureError("already started")
         node = shutil.which("node")
@@ -303,7 +317,9 @@ class AuthorizationServer:
             text=True,
         )
         atexit.register(self.stop)
-        threading.Thread(target=self._drain, args=(self._process.stdout,), daemon=True).start()
+        self._lines = queue.Queue()
+        threading.Thread(target=self._drain, args=(self._process.stdout, self._lines),
+                         daemon=True).start()
         try:
             self._await_ready()
             self.metadata = self._get_json(self.issuer + "/.well-known/openid-configuration")
@@ -315,19 +331,23 @@ class AuthorizationServer:
             raise OidcFixtureError(f"metadata issuer {self.metadata.get('issuer')!r} != {self.issuer!r}")
         return self
 
-    def _drain(self, stream: IO[str] | None) -> None:
+    def _drain(self, stream: IO[str] | None, lines: queue.Queue[str | None]) -> None:
         assert stream is not None
         for line in stream:
-            self._lines.put(line.rstrip("\n"))
-        self._lines.put(None)
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
 
     def _await_ready(self) -> None:
         deadline = time.monotonic() + self.startup_timeout
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise OidcFixtureError(
-                    f"no READY line within {self.startup_timeout}s; see {self.log_path}"
+                # The log lives in the test's temporary folder, gone by the time anyone reads
+                # the failure: carry its tail (and whether the process still runs) in the error.
+                running = self._process is not None and self._process.poll() is None
+                raise (_StartHung if running else OidcFixtureError)(
+                    f"no READY line within {self.startup_timeout}s (process "
+                    f"{'still running' if running else 'exited'}); log tail: {self.log_tail()}"
                 )
             try:
                 line = self._lines.get(timeout=remaining)
