@@ -30,6 +30,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.bench_gateway import Bench, _short, cpu_seconds  # noqa: E402
+from stoad.daemon.heap import RECLAIM_DELAY  # noqa: E402
 from stoad.dev.devtoken import mint_dev_token, write_dev_issuer  # noqa: E402
 from tests.support.daemon import REPO, StoadDaemon, gateway_config  # noqa: E402
 
@@ -128,7 +129,8 @@ class Table(Bench):
         loaded = rss_kb(pids)
         for sock in held:
             sock.close()
-        time.sleep(3.0)
+        # stoad collects what closed connections left RECLAIM_DELAY after they closed.
+        time.sleep(RECLAIM_DELAY + 2.0)
         after = rss_kb(pids)
         return {"rss_idle_kb": before, "rss_with_connections_kb": loaded,
                 "kb_per_connection": (loaded - before) / count, "rss_after_close_kb": after,

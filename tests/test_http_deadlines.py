@@ -408,6 +408,20 @@ class ConnectionSlotTests(SynchronousTestCase):
         first.connectionLost(Failure(ConnectionError("closed")))
         self.assertIsNotNone(self.tls.buildProtocol(one))
 
+    def test_a_closed_connection_is_reported_once_and_keeps_no_wrapper(self) -> None:
+        """Closing a connection calls on_close once and removes the per-connection accounting
+        wrapper, so the protocol and its wrapper do not hold each other in a reference cycle
+        until the collector runs; a second connectionLost does not count the slot twice."""
+        closed: list[int] = []
+        self.tls.on_close = lambda: closed.append(self.tls.open)
+        protocol = self.tls.buildProtocol(IPv4Address("TCP", "10.0.0.1", 1000))
+        self.assertIn("connectionLost", vars(protocol))
+        protocol.makeConnection(_TCPTransport())
+        protocol.connectionLost(Failure(ConnectionError("closed")))
+        self.assertEqual(closed, [0])
+        self.assertNotIn("connectionLost", vars(protocol))
+        self.assertEqual((self.tls.open, self.tls.per_source), (0, {}))
+
     def test_a_handshake_that_does_not_finish_is_aborted(self) -> None:
         """A connection that has not completed its TLS handshake within handshake_timeout is
         aborted (before any certificate is looked at) and counted."""

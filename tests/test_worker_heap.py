@@ -6,9 +6,10 @@ from __future__ import annotations
 import gc
 import weakref
 
+from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from stoad.daemon.worker import GC_THRESHOLDS, settle_heap
+from stoad.daemon.heap import GC_THRESHOLDS, Reclaimer, _malloc_trim, settle_heap
 
 
 class SettleHeapTests(SynchronousTestCase):
@@ -48,3 +49,69 @@ class SettleHeapTests(SynchronousTestCase):
         del a, b
         gc.collect()
         self.assertIsNone(alive())
+
+
+class ReclaimerTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.runs: list[int] = []
+        self.trims: list[int] = []
+        self.reclaimer = Reclaimer(self.clock, delay=5.0, collect=self._collect,
+                                   trim=lambda: self.trims.append(len(self.runs)))
+
+    def _collect(self) -> int:
+        self.runs.append(int(self.clock.seconds()))
+        return 7
+
+    def test_one_collection_a_delay_after_the_first_close(self) -> None:
+        """Closes within the delay share one collection, run C{delay} after the first."""
+        self.reclaimer.connection_closed()
+        self.clock.advance(2)
+        self.reclaimer.connection_closed()
+        self.reclaimer.connection_closed()
+        self.clock.advance(2.9)
+        self.assertEqual(self.runs, [])
+        self.clock.advance(0.1)
+        self.assertEqual(self.runs, [5])
+        self.assertEqual(self.trims, [1])  # after the collection freed what it found
+        self.assertEqual((self.reclaimer.collections, self.reclaimer.collected), (1, 7))
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_a_later_close_schedules_again(self) -> None:
+        self.reclaimer.connection_closed()
+        self.clock.advance(5)
+        self.clock.advance(10)
+        self.reclaimer.connection_closed()
+        self.clock.advance(5)
+        self.assertEqual(self.runs, [5, 20])
+
+    def test_no_close_no_collection(self) -> None:
+        self.clock.advance(60)
+        self.assertEqual(self.runs, [])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_stop_cancels_a_pending_collection(self) -> None:
+        self.reclaimer.connection_closed()
+        self.reclaimer.stop()
+        self.clock.advance(10)
+        self.assertEqual(self.runs, [])
+
+    def test_the_default_collects_garbage_cycles(self) -> None:
+        """With gc.collect (the default), a cycle left by a closed connection is freed."""
+        reclaimer = Reclaimer(self.clock, delay=1.0)
+
+        class Node:
+            other: object
+
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        alive = weakref.ref(a)
+        del a, b
+        reclaimer.connection_closed()
+        self.clock.advance(1)
+        self.assertIsNone(alive())
+        self.assertGreaterEqual(reclaimer.collected, 2)
+
+    def test_the_default_trim_is_callable(self) -> None:
+        """The C library's malloc_trim (or the no-op where there is none) runs without error."""
+        _malloc_trim()()

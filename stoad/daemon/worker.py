@@ -7,7 +7,6 @@ Run by the supervisor as C{python -m stoad.daemon.worker}; reports its state on 
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import signal
 import socket
@@ -23,6 +22,7 @@ from zope.interface import implementer
 
 from stoad.audit import AuditLayer
 from stoad.config import Config, ConfigError, config_from_file
+from stoad.daemon.heap import Reclaimer, settle_heap
 from stoad.daemon.logs import start_logging
 from stoad.daemon.metrics import Metrics
 from stoad.daemon.metrics_merge import MetricsSnapshotFactory
@@ -52,7 +52,6 @@ EXIT_CONFIG = 78  # EX_CONFIG: systemd's RestartPreventExitStatus names it
 # CPython's default (700, 10, 10) starts a young collection every 700 net container
 # allocations; requests leave no reference cycles behind (tests/test_gateway_garbage.py), so
 # collections are rarely needed (docs/decisions.md, "Performance outside the HTTP protocol").
-GC_THRESHOLDS = (20_000, 20, 20)
 
 
 class StartupError(Exception):
@@ -100,8 +99,10 @@ class WorkerRuntime:
         self.pending: Runtime | None = None
         self.tls.install(config.tls, runtime.tls_material, runtime.tls_context)
         self.http_factory = GatewayHTTPFactory(runtime.gateway, config.limits, self.metrics, reactor)
+        self.reclaimer = Reclaimer(reactor)
         self.tls_factory = GatewayTLSFactory(self.tls, self.http_factory, self.metrics,
-                                             config.limits.max_connections, clock=reactor)
+                                             config.limits.max_connections, clock=reactor,
+                                             on_close=self.reclaimer.connection_closed)
         try:
             handover(None, runtime)
         except Exception as e:
@@ -404,17 +405,6 @@ def serve_metrics(reactor: Any, path: str, metrics: Metrics) -> Any:
     if os.path.exists(path):
         os.unlink(path)  # left by this index's previous worker
     return reactor.listenUNIX(path, MetricsSnapshotFactory(metrics.registry), mode=0o600)
-
-
-def settle_heap() -> None:
-    """
-    After start-up: collect once, move every object that exists now (modules, config, the
-    compiled policy, layers) out of the collector's reach for good, and collect less often.
-    Later collections then walk only what requests allocate.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def main(argv: list[str] | None = None) -> int:

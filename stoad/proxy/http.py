@@ -866,9 +866,11 @@ class GatewayTLSFactory(TLSMemoryBIOFactory):
     """
 
     def __init__(self, creator: Any, http_factory: GatewayHTTPFactory, metrics: Metrics,
-                 max_connections: int, clock: Any = None) -> None:
+                 max_connections: int, clock: Any = None,
+                 on_close: Callable[[], None] | None = None) -> None:
         super().__init__(creator, False, http_factory, clock=clock)
         self.metrics = metrics
+        self.on_close = on_close
         self.max_connections = max_connections
         self.http_factory = http_factory
         self.open = 0
@@ -916,7 +918,15 @@ class GatewayTLSFactory(TLSMemoryBIOFactory):
             self.metrics.open_connections.dec()
             if deadline and deadline[0].active():
                 deadline[0].cancel()
-            lost(reason)
+            deadline.clear()
+            try:
+                lost(reason)
+            finally:
+                # The wrapper refers to the protocol and the protocol to it: drop the pair's
+                # cycle here rather than leave it to the collector.
+                del protocol.connectionLost
+                if self.on_close is not None:
+                    self.on_close()
 
         protocol.connectionLost = connection_lost  # type: ignore[method-assign]  # per-instance wrap
         return protocol
