@@ -12,6 +12,17 @@ from twisted.trial.unittest import SynchronousTestCase
 from stoad.daemon.heap import GC_THRESHOLDS, Reclaimer, _malloc_trim, settle_heap
 
 
+class _Node:
+    other: object
+
+
+def _garbage_cycle() -> weakref.ref[_Node]:
+    """Two objects that refer to each other and to nothing else: only the collector frees them."""
+    a, b = _Node(), _Node()
+    a.other, b.other = b, a
+    return weakref.ref(a)
+
+
 class SettleHeapTests(SynchronousTestCase):
     def setUp(self) -> None:
         thresholds = gc.get_threshold()
@@ -39,14 +50,7 @@ class SettleHeapTests(SynchronousTestCase):
         """Raised thresholds do not switch collection off: a reference cycle made after
         start-up is freed by the next collection."""
         settle_heap()
-
-        class Node:
-            other: object
-
-        a, b = Node(), Node()
-        a.other, b.other = b, a
-        alive = weakref.ref(a)
-        del a, b
+        alive = _garbage_cycle()
         gc.collect()
         self.assertIsNone(alive())
 
@@ -99,14 +103,7 @@ class ReclaimerTests(SynchronousTestCase):
     def test_the_default_collects_garbage_cycles(self) -> None:
         """With gc.collect (the default), a cycle left by a closed connection is freed."""
         reclaimer = Reclaimer(self.clock, delay=1.0)
-
-        class Node:
-            other: object
-
-        a, b = Node(), Node()
-        a.other, b.other = b, a
-        alive = weakref.ref(a)
-        del a, b
+        alive = _garbage_cycle()
         reclaimer.connection_closed()
         self.clock.advance(1)
         self.assertIsNone(alive())
