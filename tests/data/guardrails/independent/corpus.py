@@ -442,6 +442,8 @@ def gen_env_secret(rng: random.Random, family: str) -> tuple[str, str]:
 
 # --- hard negatives that are not one format's near miss ---------------------------------------------------------
 
+TEMPLATE_PLACEHOLDERS = ["<your-token>", "${API_TOKEN}", "{{ secrets.GITHUB_TOKEN }}", "<redacted>", "%(api_key)s",
+                         "$SLACK_BOT_TOKEN", "<INSERT_KEY_HERE>"]
 PLACEHOLDERS = ["AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "sk_test_xxxxxxxxxxxxxxxxxxxxxxxx",
                 "<your-token>", "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "YOUR_API_KEY", "${API_TOKEN}",
                 "xoxb-your-bot-token", "sk-...", "AIzaXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX", "********", "changeme",
@@ -505,6 +507,11 @@ def gen_benign(rng: random.Random, family: str) -> tuple[str, str]:
         value = rng.choice([f"cus_{rand(rng, ALNUM, 14)}", f"ch_{rand(rng, ALNUM, 24)}", f"i-{rand(rng, HEX, 17)}",
                             f"arn:aws:iam::{digits(rng, 12)}:role/deploy", f"sg-{rand(rng, HEX, 8)}",
                             f"git commit {rand(rng, HEX, 40)}", f"ami-{rand(rng, HEX, 17)}"])
+    return value, value
+
+
+def gen_placeholder(rng: random.Random, family: str) -> tuple[str, str]:
+    value = rng.choice(PLACEHOLDERS if family == "documentation" else TEMPLATE_PLACEHOLDERS)
     return value, value
 
 
@@ -583,12 +590,14 @@ KINDS = [
          gen_email_lookalike, ("asset", "dependency", "cc"), ("asset", "dependency", "handle")),
     Kind("jwt", "secrets", False, fams("header_only", "cut_payload", "placeholder"), frozenset({"placeholder"}),
          gen_jwt_truncated, ("token", "id_token", "example"), ("token", "id_token", "access_token")),
+    Kind("placeholder", "secrets", False, fams("documentation", "template"), frozenset({"template"}), gen_placeholder,
+         ("API key", "token", "secret key", "access token", "password"), ("api_key", "token", "password", "secret")),
     Kind("benign", "secrets", False,
          fams("uuid", "hash", "base64_blob", "version", "timestamp", "order_number", "isbn", "placeholder",
               "public_pem", "stripe_publishable", "url_no_password", "env_config", "identifier"),
          frozenset({"isbn", "public_pem", "identifier", "env_config"}), gen_benign,
-         ("id", "checksum", "version", "reference", "value", "key", "token", "config"),
-         ("id", "checksum", "version", "ref", "value", "token", "api_key", "data")),
+         ("id", "checksum", "version", "reference", "value", "config", "build"),
+         ("id", "checksum", "version", "ref", "value", "data", "etag")),
 ]
 
 
@@ -622,8 +631,10 @@ def render_text(rng: random.Random, kind: Kind, value: str, template: int) -> st
     return TEXT_TEMPLATES[template].format(label=label, v=value)
 
 
-def text_templates(kind: Kind) -> list[int]:
-    return [i for i in range(len(TEXT_TEMPLATES)) if kind.bare or i != 3]
+def text_templates(kind: Kind, family: str) -> list[int]:
+    # a value whose format alone does not say what it is (nine plain digits) only comes with a label
+    bare = kind.bare and not (kind.name == "ssn" and family == "plain")
+    return [i for i in range(len(TEXT_TEMPLATES)) if bare or i != 3]
 
 
 def json_body(rng: random.Random, carrier: str, shape: str, kind: Kind, key: str, text: str, value: str) -> bytes:
@@ -695,12 +706,12 @@ def _choices(kind: Kind, carrier: str) -> list[tuple[str, str, str]]:
         if carrier in JSON_SHAPES:
             for shape in JSON_SHAPES[carrier]:
                 keys = kind.keys if shape in ("field", "tool_args") else ("",)
-                texts = text_templates(kind) if shape in ("chat", "mcp_result") else [-1]
+                texts = text_templates(kind, family) if shape in ("chat", "mcp_result") else [-1]
                 for key in keys:
                     for t in texts:
                         out.append((family, f"{shape}:{t}", key))
         else:
-            for t in text_templates(kind):
+            for t in text_templates(kind, family):
                 out.append((family, f"text:{t}", ""))
     return out
 
