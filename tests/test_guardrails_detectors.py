@@ -180,3 +180,37 @@ class InjectionTests(SynchronousTestCase):
         """Phrases added by configuration are matched like the built-in ones."""
         scanner = Scanner(BUILTIN_RULES, builtin_phrases() + [("custom", r"\bopen the pod bay doors\b")])
         self.assertEqual(scanner.injection("HAL, open   the pod bay doors"), ["custom"])
+
+
+class IndependentCorpusFindingsTests(SynchronousTestCase):
+    """What the independent corpus's dev split showed (tests/data/guardrails/independent)."""
+
+    def test_name_value_with_an_asterisk_is_a_secret(self) -> None:
+        """A single C{*} among other punctuation is part of a password, not a mask; C{****} still is a mask."""
+        self.assertEqual(kinds("API_TOKEN=Zq8*vN3#pL2&wX7!rT5k"), ["generic_secret"])
+        self.assertEqual(kinds("client_secret='h*Rk2%mQ9=wZ4!tB7x'"), ["generic_secret"])
+        self.assertEqual(kinds("API_TOKEN=Zq8****************"), [])
+
+    def test_hidpi_asset_names_are_no_addresses(self) -> None:
+        """C{logo@2x.png} names an image; an address with a real domain is still found."""
+        self.assertEqual(kinds("see logo@2x.png and icon@1.5x.webp"), [])
+        self.assertEqual(kinds("mail anika.jensen@web.de today"), ["email"])
+
+    def test_user_of_a_url_is_no_address(self) -> None:
+        """C{scheme://user@host} names a URL's user, not a mailbox; C{mailto:} addresses still count."""
+        self.assertEqual(kinds("clone https://amara@git.acme-corp.io/repo.git"), [])
+        self.assertEqual(kinds("postgres://app@db.internal:5432/orders"), [])
+        self.assertEqual(kinds("mailto:amara.rossi@proton.me"), ["email"])
+
+    def test_jwt_header_alone_under_a_token_name_is_no_secret(self) -> None:
+        """Under C{token:} a JWT header alone or a cut payload is no secret; a whole JWT is one."""
+        header = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+        payload = "eyJzdWIiOiI0MjQyNDIiLCJpYXQiOjE3MTAwMDAwMDB9"
+        self.assertEqual(kinds(f"token: {header}"), [])
+        self.assertEqual(kinds(f"token: {header}.{payload[:20]}"), [])
+        self.assertEqual(kinds(f"token: {header}.{payload}.c2lnbmF0dXJlLWJ5dGVzLWhlcmUtMTIzNDU2Nzg"), ["jwt"])
+
+    def test_labelled_ssn_with_a_linking_word(self) -> None:
+        """Nine plain digits after "SSN# is" are an SSN; after an unrelated label they are not."""
+        self.assertEqual(kinds("Sure! Your SSN# is 536227812"), ["ssn"])
+        self.assertEqual(kinds("Your order is 536227812"), [])

@@ -6,6 +6,7 @@ import json
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from stoad.guardrails import GuardrailsLayer
 from stoad.runtime.chain import ResponseHead
 from tests.test_guardrails_response import GITHUB, context, make_layer, run
 
@@ -124,3 +125,53 @@ class DataLinesTests(SynchronousTestCase):
                   [f"data: key {first}\ndata: {second}\n\n".encode()])
         self.assertNotIn(second.encode(), out)
         self.assertEqual(out, b"data: key [REDACTED:openai_key]\n\n")
+
+
+def plain_events(text: str, cuts: list[int]) -> list[bytes]:
+    """Plain-text events, the text cut at the given offsets."""
+    bounds = [0, *cuts, len(text)]
+    return [b"data: " + text[a:b].encode() + b"\n\n" for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+def redact_all() -> GuardrailsLayer:
+    return make_layer({"pii.response": "redact", "secrets.response": "redact"})
+
+
+def joined_data(out: bytes) -> str:
+    return "".join(line[6:].decode() for line in out.split(b"\n") if line.startswith(b"data: "))
+
+
+class SplitValueTests(SynchronousTestCase):
+    """Values split where the independent corpus split them (tests/data/guardrails/independent)."""
+
+    def test_prefix_that_alone_looks_like_a_token_goes_whole(self) -> None:
+        """A key whose first part alone already looks like a key is redacted whole, not just that part."""
+        key = "sk-aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z5A7c9E1g3I5kM7o"
+        for cut in (24, 30, 40):
+            text = f"your key {key} is ready"
+            out = run(redact_all(), context(), "text/event-stream", plain_events(text, [9 + cut]))
+            self.assertEqual(joined_data(out), "your key [REDACTED:openai_key] is ready", cut)
+
+    def test_url_password_after_the_cut_is_found_with_the_scheme_before_it(self) -> None:
+        """A password wholly in the second event is found with the C{scheme://user:} held from the first."""
+        password = "Xy7pQ2vL9mK4nR8sTb"
+        events = [b"data: db postgres://etl:\n\n", f"data: {password}@db.internal:5432/app ok\n\n".encode()]
+        out = run(redact_all(), context(), "text/event-stream", events)
+        self.assertNotIn(password[:8].encode(), out)
+        self.assertIn(b"[REDACTED:url_password]", out)
+
+    def test_value_over_two_of_several_data_lines(self) -> None:
+        """A key over two data: lines among others is found though the line after it starts with a word."""
+        key = "AKIA" + "Q2W3E4R5T6Y7U2I3"
+        block = f"data: Customer record\ndata: key = {key[:10]}\ndata: {key[10:]}\ndata: status = active\n\n"
+        out = run(make_layer({"stream_window": "0"}), context(), "text/event-stream", [block.encode()])
+        self.assertNotIn(key[10:].encode(), out)
+        self.assertIn(b"[REDACTED:aws_access_key_id]", out)
+
+    def test_name_split_over_data_lines(self) -> None:
+        """C{NAME=value} cut inside the name: the value is found with the name glued back together."""
+        value = "k!gj*W30dJ4iB2dARyZgwDvq"
+        block = f"data: env SENTRY_AUTH_T\ndata: OKEN={value} ok\n\n"
+        out = run(make_layer({"stream_window": "0"}), context(), "text/event-stream", [block.encode()])
+        self.assertNotIn(value[:8].encode(), out)
+        self.assertIn(b"[REDACTED:generic_secret]", out)

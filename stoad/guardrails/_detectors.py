@@ -229,7 +229,7 @@ def entropy(text: str) -> float:
 
 _PLACEHOLDER_WORDS = ("example", "xxxx", "your", "placeholder", "dummy", "sample", "redacted",
                       "insert", "changeme", "replace", "abcdef", "123456", "000000", "test_key",
-                      "<", ">", "*")
+                      "<", ">", "**")
 
 
 def looks_placeholder(value: str) -> bool:
@@ -276,6 +276,22 @@ def _jwt_spans(text: str) -> list[tuple[int, int]]:
     return [(0, len(text))] if jwt_ok(text) else []
 
 
+def _opaque_token_spans(text: str) -> list[tuple[int, int]]:
+    """An opaque token under a secret name; one that starts like a JWT must be a whole JWT (a header alone is none)."""
+    if text.startswith("eyJ"):
+        return [(0, len(text))] if jwt_ok(text) else []
+    return _OPAQUE_TOKEN(text)
+
+
+# "name@2x.png": the HiDPI asset-naming convention, not an address
+_DENSITY_DOMAIN = re2.compile(r"(?i)\d+(?:\.\d+)?x\.[a-z]{2,5}")
+
+
+def _email_spans(text: str) -> list[tuple[int, int]]:
+    domain = text.rpartition("@")[2]
+    return [] if _DENSITY_DOMAIN.fullmatch(domain) else [(0, len(text))]
+
+
 def _ssn_labelled_spans(text: str) -> list[tuple[int, int]]:
     return [(0, len(text))] if ssn_ok(text) else []
 
@@ -293,6 +309,8 @@ def _password_validator(text: str) -> list[tuple[int, int]]:
                    any(c.isdigit() for c in text), any(not c.isalnum() for c in text)))
     return [(0, len(text))] if classes >= 2 else []
 
+
+_OPAQUE_TOKEN = _token_validator(3.5, need_digit=True)
 
 _PASSWORD_WORDS = frozenset({"password", "passwd", "pass", "secret", "changeit", "hunter2", "admin", "root",
                              "postgres", "guest", "user", "username", "token", "pwd", "mypassword",
@@ -333,14 +351,16 @@ _NAME_VALUE = r"([^\s\"'`<>,;()\[\]{}]{8,256})"
 
 BUILTIN_RULES: tuple[Rule, ...] = (
     Rule(PII, "ssn", r"\b(\d{3}[- ]\d{2}[- ]\d{4})\b", _ssn_spans, 1),
-    # Nine digits without separators count only next to a label that says what they are.
+    # Nine digits without separators count only next to a label that says what they are ("SSN: ",
+    # "SSN# is ").
     Rule(PII, "ssn", r"(?i)\b(?:ssn|ss#|social[ _-]?security(?:[ _-]?(?:number|no|num|#))?|soc[ .]?sec[ .]?(?:no|#)?)"
-         r"\W{0,6}(\d{9})\b", _ssn_labelled_spans, 1),
+         r"\W{0,6}(?:(?:is|was|of|=)\W{1,4})?(\d{9})\b", _ssn_labelled_spans, 1),
     # Plain runs, and 13-19 digits in groups: a 4-digit group first, then groups of 1-7 digits
     # (4-4-4-4, 4-6-5, 4-3-3-3, 4-4-4-4-3, ...); the validator wants one separator throughout.
     Rule(PII, "card", r"\b(\d{13,19}|\d{4}(?:[ -]\d{1,7}){2,4})\b", _card_spans, 1),
-    Rule(PII, "email", r"\b([A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
-         r"[A-Za-z]{2,24})\b", None, 1),
+    # Not after a "/": "scheme://user@host" names a user of a URL, not a mailbox.
+    Rule(PII, "email", r"(?:^|[^\w.%+/-])([A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+         r"[A-Za-z]{2,24})\b", _email_spans, 1),
     Rule(PII, "phone", r"(?:^|[^\w+])(\+[1-9]\d{0,3}(?:[ .-]?\(?\d{1,4}\)?){2,6})\b", _phone_spans, 1),
     Rule(PII, "phone", r"(?:^|[^\w+(])((?:\+?1[ .-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4})\b",
          _phone_spans, 1),
@@ -386,7 +406,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     Rule(SECRETS, "generic_secret",
          r"(?i)\b(?:api[_-]?key|apikey|secret(?:[_-]?key)?|client[_-]?secret|passw(?:or)?d|auth[_-]?token|"
          r"access[_-]?token|access[_-]?key|private[_-]?key|token)[\"']?\s*[:=]\s*[\"']?"
-         r"([A-Za-z0-9_\-+/=.]{16,512})", _token_validator(3.5, need_digit=True), 1),
+         r"([A-Za-z0-9_\-+/=.]{16,512})", _opaque_token_spans, 1),
     # NAME=value / NAME: value under a secret-like name, values with any punctuation (entropy-gated).
     Rule(SECRETS, "generic_secret",
          r"(?i)(?:^|[^A-Za-z0-9])[A-Za-z0-9_.-]{0,40}?" + _NAMES + r"[\"']?[ \t]*(?:=|:)[ \t]*[\"']?" + _NAME_VALUE,

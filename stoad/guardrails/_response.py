@@ -116,6 +116,10 @@ class BufferedScanFilter:
         return body if new is None else new
 
 
+# An event with more data lines than this is joined all at once, not boundary by boundary.
+_MAX_LINE_JOINS = 16
+
+
 def _final_event(payload: dict[str, object]) -> bytes:
     return b"event: guardrail\ndata: " + orjson.dumps(payload) + b"\n\n"
 
@@ -214,12 +218,41 @@ class EventStreamFilter:
             return data
         joined = "".join(data_lines)
         detectors = self._content.active & {PII, SECRETS}
+        if detectors and len(data_lines) <= _MAX_LINE_JOINS:
+            # each line boundary on its own, the other lines kept apart: glued to the next line's
+            # text, a value's end would otherwise run into a word and fail its boundary
+            glue = [False] * (len(data_lines) - 1)
+            apart: set[tuple[int, int, str]] | None = None
+            for i in range(len(data_lines) - 1):
+                head = "\n".join(data_lines[:i + 1])
+                text = head + "\n".join(data_lines[i + 1:])
+                if not self._scanner.maybe(text, detectors, learned=False):
+                    continue
+                bound = len(head)
+                for f in self._scanner.find(text, detectors, self._content.allow):
+                    if f.end <= bound:
+                        continue
+                    if f.start < bound:
+                        glue[i] = True  # the value itself crosses the boundary
+                        break
+                    # after the boundary, but found only with the line before glued on (the
+                    # name before a value, the scheme and user before a URL's password)
+                    if apart is None:
+                        apart = {(g.start, g.end, g.kind)
+                                 for g in self._scanner.find(data, detectors, self._content.allow)}
+                    if (f.start + 1, f.end + 1, f.kind) not in apart:
+                        glue[i] = True
+                        break
+            if any(glue):
+                return "".join(line + ("" if i == len(glue) or glue[i] else "\n")
+                               for i, line in enumerate(data_lines))
         if not self._scanner.maybe(joined, self._content.active):
             return data
-        bounds = list(accumulate(len(line) for line in data_lines[:-1]))
-        for finding in self._scanner.find(joined, detectors, self._content.allow):
-            if any(finding.start < bound < finding.end for bound in bounds):
-                return joined
+        if detectors and len(data_lines) > _MAX_LINE_JOINS:
+            bounds = list(accumulate(len(line) for line in data_lines[:-1]))
+            for finding in self._scanner.find(joined, detectors, self._content.allow):
+                if any(finding.start < bound < finding.end for bound in bounds):
+                    return joined
         if INJECTION in self._content.active and self._scanner.injection(joined) and \
                 not self._scanner.injection(data):
             return joined

@@ -28,7 +28,11 @@ class Leaf:
 
     container: Any  # dict or list holding the string; None for plain-text data
     key: Any
-    text: str
+    text: str  # as it will be sent
+    raw: str = ""  # as it came, before any redaction: what is carried and scanned across events
+    # spans of C{raw} redacted once a finding crossed into or out of this string:
+    # (start, end, kind, whether the marker goes here)
+    spans: list[tuple[int, int, str, bool]] = field(default_factory=list)
 
 
 @dataclass
@@ -93,6 +97,7 @@ class StreamCarry:
         self._scanner = scanner
         self._window = window
         self._detectors = frozenset(d for d in (PII, SECRETS) if d in content.active)
+        self._redacting = frozenset(d for d in self._detectors if d in content.redacting)
         self._held: deque[HeldEvent] = deque()
         self._pem_open: dict[str, str] = {}  # path -> the tail of what was cut there
         self._raw_tail: dict[str, str] = {}  # path -> the end of its raw text (a BEGIN line split over events)
@@ -164,8 +169,12 @@ class StreamCarry:
             parsed = self._parsed
             # unchanged by the scan: the parse made for note_raw serves (it is not written to)
             event.document, event.leaves = parsed[1:] if parsed is not None and parsed[0] == data else _leaves(data)
+            # the strings as they came: a value the event's own scan redacted in part is carried whole
+            raw_leaves = parsed[2] if parsed is not None else {}
             constant = self._constant
             for path, leaf in event.leaves.items():
+                came = raw_leaves.get(path)
+                leaf.raw = came.text if came is not None else leaf.text
                 if path not in constant:
                     constant[path] = leaf.text
                 elif constant[path] is not None:
@@ -184,7 +193,7 @@ class StreamCarry:
         for path in event.carried:
             leaf = event.leaves[path]
             self._parts.setdefault(path, deque()).append((event, leaf))
-            self._text[path] = self._text.get(path, "") + leaf.text
+            self._text[path] = self._text.get(path, "") + leaf.raw
 
     def release(self) -> list[bytes]:
         """The held events that a whole window of later text now follows."""
@@ -193,7 +202,7 @@ class StreamCarry:
             event = self._held.popleft()
             for path in event.carried:
                 _, leaf = self._parts[path].popleft()
-                self._text[path] = self._text[path][len(leaf.text):]
+                self._text[path] = self._text[path][len(leaf.raw):]
             out.append(event.encode())
         return out
 
@@ -203,7 +212,7 @@ class StreamCarry:
         window = self._window
         leaves = event.leaves
         repeated = self._repeated
-        return all(len(text[path]) - len(leaves[path].text) >= window or path in repeated
+        return all(len(text[path]) - len(leaves[path].raw) >= window or path in repeated
                    for path in event.carried)
 
     def flush(self) -> list[bytes]:
@@ -222,10 +231,17 @@ class StreamCarry:
         prefix = self._text.get(path)
         if not prefix:
             return
-        combined = prefix + leaf.text
+        combined = prefix + leaf.raw
         boundary = len(prefix)
-        findings = [f for f in self._scanner.find(combined, self._detectors, self._content.allow)
-                    if f.start < boundary < f.end]
+        found = [f for f in self._scanner.find(combined, self._detectors, self._content.allow) if f.end > boundary]
+        findings = [f for f in found if f.start < boundary]
+        later = [f for f in found if f.start >= boundary]
+        if later:
+            # wholly in the new text but found only with the held text before it (the scheme and
+            # user before a URL's password, the name before a value): what the event alone missed
+            alone = {(f.start + boundary, f.end + boundary, f.kind)
+                     for f in self._scanner.find(leaf.raw, self._detectors, self._content.allow)}
+            findings += [f for f in later if (f.start, f.end, f.kind) not in alone]
         if not findings:
             return
         tally.counts.update(f.detector for f in findings)
@@ -236,32 +252,56 @@ class StreamCarry:
         parts = list(self._parts[path])
         parts.append((event, leaf))
         self._rewrite(parts, redacted)
-        self._text[path] = "".join(p.text for _, p in parts[:-1])
 
-    @staticmethod
-    def _rewrite(parts: list[tuple[HeldEvent, Leaf]], findings: list[Finding]) -> None:
-        """Replace each finding across the parts: the marker where it starts, nothing elsewhere."""
+    def _rewrite(self, parts: list[tuple[HeldEvent, Leaf]], findings: list[Finding]) -> None:
+        """
+        Redact each finding across the parts: the marker where it starts, nothing elsewhere. A part
+        is rebuilt from its raw text with its own redactions and the crossing ones merged, so a
+        value its own scan redacted in part (a prefix that alone looks like a token) goes whole.
+        """
         offset = 0
         for held, leaf in parts:
-            text = leaf.text
-            start_of_part = offset
-            end_of_part = offset + len(text)
-            pieces: list[str] = []
-            last = 0
-            for f in findings:
-                a, b = max(f.start, start_of_part), min(f.end, end_of_part)
-                if a >= b:
-                    continue
-                pieces.append(text[last:a - start_of_part])
-                if f.start >= start_of_part:
-                    pieces.append(f"[REDACTED:{f.kind}]")
-                last = b - start_of_part
-            offset = end_of_part
-            if not pieces:
+            raw = leaf.raw
+            lo, hi = offset, offset + len(raw)
+            offset = hi
+            crossing = [(max(f.start, lo) - lo, min(f.end, hi) - lo, f.kind, f.start >= lo)
+                        for f in findings if max(f.start, lo) < min(f.end, hi)]
+            if not crossing:
                 continue
-            pieces.append(text[last:])
-            new = "".join(pieces)
+            if not leaf.spans and leaf.text != raw:
+                own = [(f.start, f.end, f.kind, True) for f in self._scanner.find(raw, self._redacting,
+                                                                                   self._content.allow)]
+                if _render(raw, own) != leaf.text:
+                    # rewritten by more than this scanner's findings (a decoded value): fail closed
+                    own = [(0, len(raw), crossing[0][2], True)]
+                leaf.spans = own
+            leaf.spans = _merge(crossing + leaf.spans)  # at one start, the finding made with context names it
+            new = _render(raw, leaf.spans)
             leaf.text = new
             if leaf.container is not None:
                 leaf.container[leaf.key] = new
             held.dirty = True
+
+
+def _merge(spans: list[tuple[int, int, str, bool]]) -> list[tuple[int, int, str, bool]]:
+    """Overlapping spans as one, with the kind and marker of the one that starts first (a continuation first)."""
+    out: list[tuple[int, int, str, bool]] = []
+    for start, end, kind, marker in sorted(spans, key=lambda s: (s[0], s[3])):
+        if out and start <= out[-1][1]:
+            first = out[-1]
+            out[-1] = (first[0], max(first[1], end), first[2], first[3])
+        else:
+            out.append((start, end, kind, marker))
+    return out
+
+
+def _render(raw: str, spans: list[tuple[int, int, str, bool]]) -> str:
+    pieces: list[str] = []
+    last = 0
+    for start, end, kind, marker in spans:
+        pieces.append(raw[last:start])
+        if marker:
+            pieces.append(f"[REDACTED:{kind}]")
+        last = end
+    pieces.append(raw[last:])
+    return "".join(pieces)

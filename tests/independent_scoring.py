@@ -1,0 +1,114 @@
+"""Scores stoad's guardrails on the independent corpus: the JSON/text body path and the SSE stream scanner.
+
+Used by tests/test_guardrails_independent.py and, to print the tables, by ``python -m tests.independent_scoring``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from types import ModuleType
+from typing import Any
+
+import stoad.config  # noqa: F401  (imports stoad.runtime.layers in the right order)
+from stoad.guardrails import BUILTIN_RULES, ContentScanner, Scanner, Tally, builtin_phrases
+from tests.test_guardrails_response import context, make_layer, run
+
+CORPUS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "guardrails", "independent",
+                           "corpus.py")
+
+
+def load_corpus() -> ModuleType:
+    name = "stoad_guardrails_independent_corpus"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, CORPUS_PATH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def stream_text(out: bytes) -> str:
+    """The text a client rebuilds from an SSE response: chunk deltas, or the data: lines of plain events."""
+    text = []
+    for event in out.replace(b"\r\n", b"\n").split(b"\n\n"):
+        lines = [line[5:].removeprefix(b" ") for line in event.split(b"\n") if line.startswith(b"data:")]
+        data = b"\n".join(lines)
+        if data.startswith(b"{"):
+            try:
+                text.append(json.loads(data)["choices"][0]["delta"]["content"])
+                continue
+            except (ValueError, KeyError, IndexError, TypeError):
+                pass
+        if data != b"[DONE]":
+            text.append(data.decode("utf-8", "replace"))
+    return "".join(text)
+
+
+def readable(secret: str, text: str) -> bool:
+    """Whether a piece of the secret (a third of it, at least 6 characters) is left in the text."""
+    squeezed = text.replace("\n", "")
+    n = max(6, len(secret) // 3)
+    if len(secret) <= n:
+        return secret in squeezed
+    return any(secret[i:i + n] in squeezed for i in range(len(secret) - n + 1))
+
+
+class Predictor:
+    """Runs a sample through the body path (alert) or, for streams, the real response filter (redact)."""
+
+    def __init__(self) -> None:
+        scanner = Scanner(BUILTIN_RULES, builtin_phrases())
+        self.content = ContentScanner(scanner, {"pii": "alert", "secrets": "alert"}, None)
+
+    def __call__(self, sample: Any) -> tuple[set[str], bool]:
+        if sample.carrier.startswith("sse"):
+            layer = make_layer({"pii.response": "redact", "secrets.response": "redact", "injection.response": "off"})
+            ctx = context()
+            out = run(layer, ctx, sample.content_type, list(sample.chunks))
+            fired = {t.detector for t in ctx.guardrail_triggers}
+            return fired, not readable(sample.secret, stream_text(out))
+        tally = Tally()
+        kind = "json" if sample.carrier.startswith("json") else "text"
+        self.content.body(sample.chunks[0], kind, tally)
+        return set(tally.counts), True
+
+
+def score_split(split: str) -> tuple[dict[str, dict[str, dict[str, float]]], list[tuple[Any, set[str], bool]]]:
+    """The score tables of one split, and every sample it got wrong."""
+    corpus = load_corpus()
+    predict = Predictor()
+    samples = [s for s in corpus.generate() if s.split == split]
+    wrong = []
+    results = {}
+    for s in samples:
+        results[s.id] = predict(s)
+        fired, whole = results[s.id]
+        fired &= {"pii", "secrets"}
+        ok = (s.detector in fired and whole and fired <= {s.detector}) if s.positive else not fired
+        if not ok:
+            wrong.append((s, fired, whole))
+    return corpus.score(samples, lambda s: results[s.id]), wrong
+
+
+def table(scores: dict[str, dict[str, dict[str, float]]]) -> str:
+    rows = []
+    for name, cells in scores.items():
+        rows.append(f"| {name} | P | R | tp | fp | fn | tn |")
+        for key, c in sorted(cells.items()):
+            rows.append(f"| {key} | {c['precision']:.3f} | {c['recall']:.3f} | {c['tp']:.0f} | {c['fp']:.0f} "
+                        f"| {c['fn']:.0f} | {c['tn']:.0f} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    split = sys.argv[1] if len(sys.argv) > 1 else "dev"
+    scores, wrong = score_split(split)
+    print(table(scores))
+    if "-v" in sys.argv:
+        for s, fired, whole in wrong:
+            print(s.id, s.family, s.template, sorted(fired), "whole" if whole else "PARTIAL", repr(s.value[:90]))
