@@ -64,12 +64,13 @@ class Predictor:
     def __init__(self) -> None:
         scanner = Scanner(BUILTIN_RULES, builtin_phrases())
         self.content = ContentScanner(scanner, {"pii": "alert", "secrets": "alert"}, None)
+        # one layer serves every response, as in the gateway; each sample has its own exchange
+        self.layer = make_layer({"pii.response": "redact", "secrets.response": "redact", "injection.response": "off"})
 
     def __call__(self, sample: Any) -> tuple[set[str], bool]:
         if sample.carrier.startswith("sse"):
-            layer = make_layer({"pii.response": "redact", "secrets.response": "redact", "injection.response": "off"})
             ctx = context()
-            out = run(layer, ctx, sample.content_type, list(sample.chunks))
+            out = run(self.layer, ctx, sample.content_type, list(sample.chunks))
             fired = {t.detector for t in ctx.guardrail_triggers}
             return fired, not readable(sample.secret, stream_text(out))
         tally = Tally()
