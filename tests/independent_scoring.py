@@ -32,19 +32,42 @@ def load_corpus() -> ModuleType:
     return module
 
 
+def delta_text(doc: Any) -> str | None:
+    """The text of one streamed delta: OpenAI chat chunks, Anthropic content_block_delta, OpenAI Responses deltas."""
+    if not isinstance(doc, dict):
+        return None
+    try:
+        if doc.get("type") == "content_block_delta":
+            return str(doc["delta"]["text"])
+        if doc.get("type") == "response.output_text.delta":
+            return str(doc["delta"])
+        return str(doc["choices"][0]["delta"]["content"])
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
 def stream_text(out: bytes) -> str:
-    """The text a client rebuilds from an SSE response: chunk deltas, or the data: lines of plain events."""
+    """The text a client rebuilds from an SSE response: chunk deltas, or the data: lines of plain events.
+
+    ``event:`` and ``id:`` lines carry no text; the end markers of each framing (``[DONE]``, Anthropic's
+    ``message_stop``, an empty ``{}``) are dropped.
+    """
     text = []
     for event in out.replace(b"\r\n", b"\n").split(b"\n\n"):
         lines = [line[5:].removeprefix(b" ") for line in event.split(b"\n") if line.startswith(b"data:")]
         data = b"\n".join(lines)
         if data.startswith(b"{"):
             try:
-                text.append(json.loads(data)["choices"][0]["delta"]["content"])
+                doc = json.loads(data)
+            except ValueError:
+                doc = None
+            piece = delta_text(doc)
+            if piece is not None:
+                text.append(piece)
                 continue
-            except (ValueError, KeyError, IndexError, TypeError):
-                pass
-        if data != b"[DONE]":
+            if isinstance(doc, dict) and doc.get("type") == "message_stop":
+                continue
+        if data not in (b"[DONE]", b"{}"):
             text.append(data.decode("utf-8", "replace"))
     return "".join(text)
 
@@ -106,8 +129,12 @@ def table(scores: dict[str, dict[str, dict[str, float]]]) -> str:
     return "\n".join(rows)
 
 
+SPLITS = ("dev", "heldout", "heldout2")
+
 if __name__ == "__main__":
     split = sys.argv[1] if len(sys.argv) > 1 else "dev"
+    if split not in SPLITS:
+        sys.exit(f"usage: python -m tests.independent_scoring {'|'.join(SPLITS)} [-v]")
     scores, wrong = score_split(split)
     print(table(scores))
     if "-v" in sys.argv:

@@ -56,17 +56,34 @@ class IndependentCorpusTests(SynchronousTestCase):
             self.assertLessEqual(tables["kind"][kind]["fp"], most, (split, kind))
 
     def test_corpus_is_fixed_and_split(self) -> None:
-        """The corpus is the same on every run, both splits hold every carrier, and held-out has its own families."""
+        """The corpus is the same on every run, every split holds every carrier, and held-out has its own families."""
         corpus = load_corpus()
         samples = corpus.generate()
         self.assertEqual(samples, corpus.generate())
-        for split in ("dev", "heldout"):
+        for split in ("dev", "heldout", "heldout2"):
             part = [s for s in samples if s.split == split]
             self.assertEqual({s.carrier for s in part}, set(corpus.CARRIERS))
             self.assertGreater(sum(not s.positive for s in part), len(part) / 3)
         dev_families = {(s.kind, s.family) for s in samples if s.split == "dev"}
         self.assertNotIn(("card", "unionpay"), dev_families)
         self.assertNotIn(("phone", "au"), dev_families)
+
+    def test_heldout2_is_its_own_split(self) -> None:
+        """heldout2 shares no context, card issuer or IBAN country group with dev or held-out, and is balanced."""
+        corpus = load_corpus()
+        samples = corpus.generate()
+        second = [s for s in samples if s.split == "heldout2"]
+        first = [s for s in samples if s.split != "heldout2"]
+        self.assertGreaterEqual(len(second), 2400)
+        self.assertFalse({s.template for s in second} & {s.template for s in first})
+        self.assertFalse({(s.kind, s.family) for s in second if s.kind in ("card", "iban")}
+                         & {(s.kind, s.family) for s in first})
+        per_carrier = {c: sum(s.carrier == c for s in second) for c in corpus.CARRIERS}
+        self.assertEqual(len(set(per_carrier.values())), 1, per_carrier)
+        positives = {k: sum(s.positive and s.kind == k for s in second) for k in {s.kind for s in second if s.positive}}
+        self.assertEqual(len(set(positives.values())), 1, positives)
+        self.assertEqual(set(corpus.DEPLOYMENT_REGIONS),
+                         {"US", "CA", "GB", "DE", "FR", "AU", "IN", "BR", "JP", "ES", "IT", "NL"})
 
     def test_heldout_figures_hold(self) -> None:
         """On the held-out split, precision and recall per detector, carrier and kind stay at what was measured."""
