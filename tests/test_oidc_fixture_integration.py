@@ -269,3 +269,28 @@ class MissingSetUpTests(SynchronousTestCase):
         server = AuthorizationServer.from_dev_pki(os.path.join(base, "oidc"), pki, [Resource(API)])
         error = self.assertRaises(OidcFixtureError, server.start)
         self.assertIn("make oidc-fixture", str(error))
+
+    def test_a_start_that_never_says_ready_says_what_the_process_was_doing(self) -> None:
+        """A process that runs but never says READY is started once more with a warning, then
+        fails; both messages carry its stdout, its state and Node's report (idle event loop,
+        the socket it listens on), so a rare hang explains itself."""
+        base = temporary_directory(self)
+        script = os.path.join(base, "never-ready.mjs")
+        with open(script, "w", encoding="utf-8") as f:
+            f.write("import * as net from 'node:net';\n"
+                    "process.stdout.write('starting\\n');\n"
+                    "net.createServer().listen(0, '127.0.0.1');\n")
+        self.patch(oidc, "SERVER_SCRIPT", script)
+        pki = write_dev_pki(os.path.join(base, "pki"))
+        server = AuthorizationServer.from_dev_pki(
+            os.path.join(base, "oidc"), pki, [Resource(API)], startup_timeout=2.0)
+        self.addCleanup(server.stop)
+        error = self.assertRaises(OidcFixtureError, server.start)
+        warned = [str(w["message"]) for w in self.flushWarnings()]
+        self.assertEqual(len(warned), 1, warned)
+        for message in (str(error), warned[0]):
+            self.assertIn("process still running", message)
+            self.assertIn("stdout: b'starting\\n'", message)
+            self.assertRegex(message, r"state S, wchan \S+, [0-9.]+s CPU used")
+            self.assertIn("JavaScript stack: ['(event loop idle)']", message)
+            self.assertRegex(message, r"open sockets/pipes: \['tcp \d+'\]")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import base64
+import collections
 import hashlib
 import http.client
 import http.cookiejar
@@ -24,6 +25,7 @@ import os
 import queue
 import secrets
 import shutil
+import signal
 import ssl
 import subprocess
 import tempfile
@@ -32,6 +34,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -48,6 +51,11 @@ SET_UP_HINT = "run `make oidc-fixture` (part of `make test`) to install oidc-pro
 
 STOA_SCOPES = "stoa:read stoa:write stoa:admin"
 HTTP_TIMEOUT = 10.0
+# Node writes a diagnostic report (JavaScript stack, open handles) when sent this signal; the
+# fixture asks for one from a process that runs but never said READY.
+REPORT_SIGNAL = signal.SIGUSR2
+REPORT_FILE = "hung-start-report.json"
+REPORT_TIMEOUT = 10.0
 
 
 class OidcFixtureError(Exception):
@@ -55,7 +63,8 @@ class OidcFixtureError(Exception):
 
 
 class _StartHung(OidcFixtureError):
-    """The process runs but never said READY (seen rarely, cause not yet known)."""
+    """The process runs but never said READY (seen rarely, cause not yet known; the message
+    carries what the process was doing, see L{AuthorizationServer._describe_hang})."""
 
 
 class OidcError(Exception):
@@ -180,9 +189,11 @@ class AuthorizationServer:
         self.introspection_client_secret = secrets.token_urlsafe(32)
         self.password = secrets.token_urlsafe(16)
         self._control_secret = secrets.token_urlsafe(32)
-        self._process: subprocess.Popen[str] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()
+        # What the process wrote on stdout, as read (partial lines included), for _describe_hang.
+        self._stdout_seen: collections.deque[bytes] = collections.deque(maxlen=20)
         self.issuer = ""
         self.port = 0
         self.control_port = 0
@@ -285,11 +296,13 @@ class AuthorizationServer:
         """
         Start the process and wait (bounded) for its READY line; returns C{self}. A process that
         runs but never says READY is stopped and started once more (a rare hang whose cause is
-        still open; the error carries the log tail when it happens twice).
+        still open). The first hang is reported as a warning, a second one as the error; both
+        say what the process was doing (see L{_describe_hang}).
         """
         try:
             return self._start_once()
-        except _StartHung:
+        except _StartHung as hung:
+            warnings.warn(f"oidc-provider start hung, starting it once more: {hung}", stacklevel=2)
             return self._start_once()
 
     def _start_once(self) -> AuthorizationServer:
@@ -308,16 +321,24 @@ class AuthorizationServer:
         # Kept open for the life of the process (its stderr); closed in stop().
         self._stderr = open(self.log_path, "wb")  # noqa: SIM115
         self._process = subprocess.Popen(
-            [node, SERVER_SCRIPT, config_path],
+            [
+                node,
+                "--report-on-signal",
+                f"--report-signal={REPORT_SIGNAL.name}",
+                f"--report-directory={self.directory}",
+                f"--report-filename={REPORT_FILE}",
+                SERVER_SCRIPT,
+                config_path,
+            ],
             cwd=FIXTURE_DIR,
             # The server exits when this pipe closes, so it dies with a killed test runner.
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
-            text=True,
         )
         atexit.register(self.stop)
         self._lines = queue.Queue()
+        self._stdout_seen.clear()
         threading.Thread(target=self._drain, args=(self._process.stdout, self._lines),
                          daemon=True).start()
         try:
@@ -331,10 +352,15 @@ class AuthorizationServer:
             raise OidcFixtureError(f"metadata issuer {self.metadata.get('issuer')!r} != {self.issuer!r}")
         return self
 
-    def _drain(self, stream: IO[str] | None, lines: queue.Queue[str | None]) -> None:
+    def _drain(self, stream: IO[bytes] | None, lines: queue.Queue[str | None]) -> None:
+        # Chunks as they come rather than lines, so a hang report also shows a partial line.
         assert stream is not None
-        for line in stream:
-            lines.put(line.rstrip("\n"))
+        pending = b""
+        while chunk := stream.read1(65536):  # type: ignore[attr-defined]
+            self._stdout_seen.append(chunk)
+            *complete, pending = (pending + chunk).split(b"\n")
+            for line in complete:
+                lines.put(line.decode("utf-8", "replace"))
         lines.put(None)
 
     def _await_ready(self) -> None:
@@ -345,9 +371,15 @@ class AuthorizationServer:
                 # The log lives in the test's temporary folder, gone by the time anyone reads
                 # the failure: carry its tail (and whether the process still runs) in the error.
                 running = self._process is not None and self._process.poll() is None
-                raise (_StartHung if running else OidcFixtureError)(
-                    f"no READY line within {self.startup_timeout}s (process "
-                    f"{'still running' if running else 'exited'}); log tail: {self.log_tail()}"
+                if not running:
+                    raise OidcFixtureError(
+                        f"no READY line within {self.startup_timeout}s (process exited); "
+                        f"log tail: {self.log_tail()}"
+                    )
+                hang = self._describe_hang()
+                raise _StartHung(
+                    f"no READY line within {self.startup_timeout}s (process still running; "
+                    f"{hang}); log tail: {self.log_tail()}"
                 )
             try:
                 line = self._lines.get(timeout=remaining)
@@ -361,6 +393,54 @@ class AuthorizationServer:
                 self.port = int(fields["port"])
                 self.control_port = int(fields["control_port"])
                 return
+
+    def _describe_hang(self) -> str:
+        """
+        What a process that runs but never said READY is doing: its scheduler state (a stopped
+        process also "runs"), every stdout line it wrote (READY may have come out mangled), and
+        from a Node diagnostic report its JavaScript stack and open sockets (are the listeners
+        up, i.e. did it get past C{listen}?).
+        """
+        assert self._process is not None
+        pid = self._process.pid
+        facts = [f"stdout: {b''.join(self._stdout_seen)!r}"]
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                # Fields after the parenthesised command name: state is the 3rd, utime and
+                # stime the 14th and 15th (clock ticks): spinning, sleeping or stopped?
+                stat = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/wchan") as f:
+                wchan = f.read().strip() or "-"
+            cpu = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+            facts.append(f"state {stat[0]}, wchan {wchan}, {cpu:.1f}s CPU used")
+        except (OSError, IndexError, ValueError):
+            pass
+        report_path = os.path.join(self.directory, REPORT_FILE)
+        # A report left by an earlier hang in this folder must not be read as this one's.
+        if os.path.exists(report_path):
+            os.remove(report_path)
+        self._process.send_signal(REPORT_SIGNAL)
+        deadline = time.monotonic() + REPORT_TIMEOUT
+        report: dict[str, Any] | None = None
+        while report is None and time.monotonic() < deadline and self._process.poll() is None:
+            try:
+                with open(report_path, "rb") as f:
+                    report = json.load(f)
+            except (OSError, ValueError):
+                # Not there, or still being written: Node writes it from its main thread.
+                time.sleep(0.05)
+        if report is None:
+            facts.append(f"no Node report within {REPORT_TIMEOUT}s (main thread busy or blocked)")
+            return "; ".join(facts)
+        stack = report.get("javascriptStack", {}).get("stack") or ["(event loop idle)"]
+        sockets = [
+            f"{h['type']} {h.get('localEndpoint', {}).get('port')}"
+            for h in report.get("libuv", [])
+            if h.get("type") in ("tcp", "udp", "pipe") and h.get("is_active")
+        ]
+        facts.append(f"JavaScript stack: {stack[:8]!r}")
+        facts.append(f"open sockets/pipes: {sockets!r}")
+        return "; ".join(facts)
 
     @property
     def log_path(self) -> str:
