@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
@@ -480,6 +481,18 @@ _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "
 _UNICODE_TABLE: dict[int, str | None] = {cp: None for cp in _INVISIBLE}
 _UNICODE_TABLE.update({ord(k): v for k, v in _HOMOGLYPHS.items()})
 _UNICODE_TABLE.update({ord(k): v for k, v in _LEET.items()})
+# str.translate looks every character up in its table, and each one a dict lacks costs a raised
+# and cleared LookupError: most of a Russian text. A list indexed by code point answers the
+# characters below its length without one (an int entry keeps the character); the rarer table
+# characters above it (variation selectors, BOM, Hangul fillers) send a text to the dict.
+_LIST_END = 0x3040
+_UNICODE_LIST: list[int | str | None] = list(range(_LIST_END))
+for _cp, _to in _UNICODE_TABLE.items():
+    if _cp < _LIST_END:
+        _UNICODE_LIST[_cp] = _to
+_TABLE_CHARS = re.compile("[" + "".join(re.escape(chr(cp)) for cp in sorted(_UNICODE_TABLE)) + "]")
+_HIGH_TABLE_CHARS = re.compile("[" + "".join(re.escape(chr(cp)) for cp in sorted(_UNICODE_TABLE)
+                                             if cp >= _LIST_END) + "]")
 _ASCII_TABLE = bytes.maketrans(
     bytes(range(65, 91)) + "".join(_LEET).encode(),
     bytes(range(97, 123)) + "".join(_LEET.values()).encode(),
@@ -496,6 +509,10 @@ def normalise(text: str) -> str:
     if text.isascii():
         return text.encode("ascii").translate(_ASCII_TABLE).decode("ascii")
     decomposed = unicodedata.normalize("NFKD", text)
+    if _TABLE_CHARS.search(decomposed) is None:  # most Chinese and Japanese text: nothing to map
+        return decomposed.lower()
+    if _HIGH_TABLE_CHARS.search(decomposed) is None:
+        return decomposed.translate(_UNICODE_LIST).lower()
     return decomposed.translate(_UNICODE_TABLE).lower()
 
 
