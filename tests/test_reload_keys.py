@@ -184,6 +184,7 @@ def cases(d: dict[str, str]) -> dict[tuple[str, str], Any]:
         ("guardrails", "pii.response"): "block",
         ("guardrails", "stream_window"): "512",
         ("guardrails", "injection.tool_results"): "block",
+        ("guardrails", "injection.learned"): "enforce",
         ("guardrails", "max_response_bytes.gold"): "3m",
         ("route:NAME", "guardrails.injection"): "block",
         ("mcp", "max_sessions"): "2000",

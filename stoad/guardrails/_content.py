@@ -18,6 +18,7 @@ import orjson
 
 from stoad.guardrails._detectors import (
     INJECTION,
+    LEARNED,
     PII,
     SECRETS,
     AllowList,
@@ -40,9 +41,12 @@ class Tally:
     counts: Counter[str] = field(default_factory=Counter)
     unredactable: set[str] = field(default_factory=set)
     changed: bool = False
+    # Hits that are only alerted whatever the detector's action (the learned injection
+    # detector alone, with [guardrails] injection.learned = alert).
+    alerts: Counter[str] = field(default_factory=Counter)
 
     def __bool__(self) -> bool:
-        return bool(self.counts)
+        return bool(self.counts) or bool(self.alerts)
 
 
 def body_kind(content_type: str | None) -> str:
@@ -69,9 +73,12 @@ class ContentScanner:
     hits are counted in a L{Tally}, spans of C{redact} detectors are replaced as they are found.
     """
 
-    def __init__(self, scanner: Scanner, actions: Mapping[str, str], allow: AllowList | None) -> None:
+    def __init__(self, scanner: Scanner, actions: Mapping[str, str], allow: AllowList | None,
+                 learned_alert_only: bool = False) -> None:
         self.scanner = scanner
         self.actions = dict(actions)
+        # The learned injection detector's verdict alone is alerted, never acted on.
+        self.learned_alert_only = learned_alert_only
         self.active = frozenset(d for d, a in self.actions.items() if a != "off")
         self.redacting = frozenset(d for d, a in self.actions.items() if a == "redact")
         self.allow = allow if allow else None
@@ -103,7 +110,9 @@ class ContentScanner:
         if INJECTION in self.active and self._phrases_possible and (
                 self._injection_focus is None or value in self._injection_focus):
             families = self.scanner.injection(value)
-            if families:
+            if families and self.learned_alert_only and families == [LEARNED]:
+                tally.alerts[INJECTION] += 1
+            elif families:
                 tally.counts[INJECTION] += len(families)
                 if INJECTION in self.redacting:
                     out = INJECTION_MARKER
@@ -286,8 +295,13 @@ class ContentScanner:
         if any(not tally.counts[d] for d in (PII, SECRETS) if d in self.active):
             seen.update(f.detector for f in self.scanner.find(text, self.active, self.allow)
                         if parsed is None or text[f.start:f.end] not in parsed)
-        if INJECTION in self.active and not tally.counts[INJECTION] and self.scanner.injection(text):
-            seen.add(INJECTION)
+        if INJECTION in self.active and not tally.counts[INJECTION]:
+            families = self.scanner.injection(text)
+            if families and self.learned_alert_only and families == [LEARNED]:
+                if not tally.alerts[INJECTION]:
+                    tally.alerts[INJECTION] += 1
+            elif families:
+                seen.add(INJECTION)
         for detector in seen:
             if not tally.counts[detector]:
                 tally.counts[detector] += 1

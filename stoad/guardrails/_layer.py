@@ -64,7 +64,8 @@ class GuardrailsLayer(LayerBase):
         self.settings = settings
         rules = list(BUILTIN_RULES) + custom_rules(settings.extra_pii, PII) + \
             custom_rules(settings.extra_secrets, SECRETS)
-        self.scanner = Scanner(rules, builtin_phrases() + list(settings.extra_phrases))
+        self.scanner = Scanner(rules, builtin_phrases() + list(settings.extra_phrases),
+                               model=settings.learned_injection != "off")
         registry = getattr(metrics, "registry", None)
         self._counter = _trigger_counter(registry) if registry is not None else None
         self._alerts = alerts
@@ -103,6 +104,10 @@ class GuardrailsLayer(LayerBase):
                 tally: Tally) -> str | None:
         """Record the tally's triggers; return the detector that blocks, if any."""
         blocking = []
+        for detector in sorted(tally.alerts):
+            if not tally.counts[detector]:
+                self.record(ctx, detector, direction, "alert", tally.alerts[detector])
+        tally.alerts.clear()  # recorded once, even when the same tally is decided again
         for detector in sorted(tally.counts):
             action = actions.get(detector, "block")
             if action == "redact" and detector in tally.unredactable:
@@ -129,7 +134,8 @@ class GuardrailsLayer(LayerBase):
     def _check_request(self, ctx: RequestContext) -> None:
         route = self._route(ctx)
         actions = self._actions(route, "request")
-        content = ContentScanner(self.scanner, actions, self._allow(ctx, route))
+        content = ContentScanner(self.scanner, actions, self._allow(ctx, route),
+                                 learned_alert_only=self.settings.learned_injection == "alert")
         if any(a != "off" for a in self._actions(route, "response").values()) or \
                 self.response_limit(ctx, route) is not None:
             _limit_accept_encoding(ctx)
@@ -215,7 +221,8 @@ class GuardrailsLayer(LayerBase):
         if ctx.mcp is not None and ctx.mcp.method == "tools/call" and actions.get(INJECTION, "off") == "off":
             # a tool result is where indirect injection arrives from
             actions[INJECTION] = self.settings.tool_results_injection
-        content = ContentScanner(self.scanner, actions, self._allow(ctx, route))
+        content = ContentScanner(self.scanner, actions, self._allow(ctx, route),
+                                 learned_alert_only=self.settings.learned_injection == "alert")
         size_limit = self.response_limit(ctx, route)
         if not content and size_limit is None:
             return None

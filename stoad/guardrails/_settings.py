@@ -24,6 +24,7 @@ from stoad.guardrails._schema import OpenApiDocument
 from stoad.runtime.layers import SectionSource
 
 ACTIONS = ("block", "redact", "alert", "off")
+LEARNED_MODES = ("alert", "enforce", "off")
 DIRECTIONS = ("request", "response")
 SECTION = "guardrails"
 CONSUMER_PREFIX = "guardrails.consumer:"
@@ -55,6 +56,11 @@ class GuardrailSettings:
     # The injection action on MCP tool results (responses to tools/call) when the response
     # direction's own injection action is off: indirect injection is alerted by default.
     tool_results_injection: str = "alert"
+    # What the learned injection detector's verdict does when no phrase rule matched the text:
+    # "alert" (the default: recorded and alerted, never blocked or redacted; see
+    # docs/guardrails.md for its measured false-positive rate), "enforce" (the injection
+    # action applies, as for a phrase), "off" (the model is not run).
+    learned_injection: str = "alert"
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,7 @@ def parse_settings(source: SectionSource) -> GuardrailSettings:
         consumer_allow=_consumers(source),
         stream_window=reader.size("stream_window", 256, minimum=0),
         tool_results_injection=reader.choice("injection.tool_results", ACTIONS, "alert"),
+        learned_injection=reader.choice("injection.learned", LEARNED_MODES, "alert"),
     )
     reader.finish()
     return settings
