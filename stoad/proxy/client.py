@@ -61,6 +61,14 @@ class UpstreamResponse:
     def deliverBody(self, protocol: Protocol) -> None:
         self._connection.deliver(protocol)
 
+    def take_body(self) -> bytes | None:
+        """
+        The whole body, if the upstream's framing says it has all arrived already (the
+        connection is then free for another request); None otherwise, and then the body
+        comes through C{deliverBody} as usual.
+        """
+        return self._connection.take_body(self)
+
 
 @implementer(IPushProducer)
 class _BodyProducer:
@@ -119,6 +127,12 @@ class UpstreamConnection(Protocol):
         self._pauses: set[str] = set()
         self._lost = False
         self._aborted = False
+        # Set by the pool: the clock of the deadlines below, which live as long as the
+        # connection and are moved per request (DelayedCall.reset), never made per request.
+        self.clock: Any = None
+        self._head_timer: Any = None  # the response-head deadline of the request in flight
+        self.timed_out = False  # that deadline passed: the request was cancelled by it
+        self.idle_timer: Any = None  # the pool's: closes the connection once idle too long
         self.on_idle: Callable[[UpstreamConnection], None] | None = None
         self.on_lost: Callable[[UpstreamConnection], None] | None = None
 
@@ -130,6 +144,10 @@ class UpstreamConnection(Protocol):
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
         self._lost = True
+        for timer in (self._head_timer, self.idle_timer):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._head_timer = self.idle_timer = None
         if self.on_lost is not None:
             self.on_lost(self)
         if self._waiting is not None and not self._waiting.called:
@@ -169,8 +187,15 @@ class UpstreamConnection(Protocol):
 
     # -- request ------------------------------------------------------------------------------
     def request(self, method: bytes, target: bytes, headers: Headers,
-                body: Any) -> defer.Deferred[UpstreamResponse]:
-        """Send one request; fires with the response once its head is in."""
+                body: Any, deadline: float = 0.0) -> defer.Deferred[UpstreamResponse]:
+        """
+        Send one request; fires with the response once its head is in. With a C{deadline}
+        (seconds, on C{clock}), a head that has not arrived by then cancels the request and
+        sets C{timed_out}.
+        """
+        self.timed_out = False
+        if deadline > 0:
+            self._arm_head_deadline(deadline)
         self._parser = httptools.HttpResponseParser(self)
         self._head_only = method == b"HEAD"
         self._response = None
@@ -223,6 +248,22 @@ class UpstreamConnection(Protocol):
 
         sent.addCallbacks(done, failed)
         return waiting
+
+    def _arm_head_deadline(self, seconds: float) -> None:
+        timer = self._head_timer
+        if timer is not None and timer.active():
+            timer.reset(seconds)  # later than before: Twisted re-sorts it lazily, no new call
+        else:
+            self._head_timer = self.clock.callLater(seconds, self._head_deadline_passed)
+
+    def _head_deadline_passed(self) -> None:
+        self._head_timer = None
+        waiting = self._waiting
+        # Moved to the request in flight at each request: if nothing waits for a head (it
+        # came, or the connection is idle), it belonged to a request that is over.
+        if waiting is not None and not waiting.called:
+            self.timed_out = True
+            waiting.cancel()
 
     # -- response -----------------------------------------------------------------------------
     def dataReceived(self, data: bytes) -> None:
@@ -306,6 +347,17 @@ class UpstreamConnection(Protocol):
         self.resume_reading("deliver")
         self._feed()
 
+    def take_body(self, response: UpstreamResponse) -> bytes | None:
+        if (response is not self._response or not self._complete or self._protocol is not None
+                or self._ended is not None or self._lost):
+            return None
+        body = b"".join(self._held)
+        self._held = []
+        self._response = None
+        self.resume_reading("deliver")
+        self._maybe_idle()
+        return body
+
     def _feed(self) -> None:
         protocol = self._protocol
         if protocol is None:
@@ -353,19 +405,27 @@ class UpstreamPool:
         self.idle_timeout = idle_timeout
         self.idle: dict[Any, list[tuple[UpstreamConnection, Any]]] = {}
 
-    def connection(self, key: Any, endpoint: Any) -> defer.Deferred[UpstreamConnection]:
-        """An idle connection to C{key}'s origin, or a new one through C{endpoint}."""
+    def take(self, key: Any) -> UpstreamConnection | None:
+        """An idle connection to C{key}'s origin, or None."""
         idle = self.idle.get(key)
         while idle:
-            connection, timer = idle.pop()
-            if timer.active():
-                timer.cancel()
+            # Its idle timer is left running: the next park moves it (a busy connection's
+            # timer that fires finds it not parked and does nothing).
+            connection, _ = idle.pop()
             if connection.usable:
-                return defer.succeed(connection)
+                return connection
+        return None
+
+    def connection(self, key: Any, endpoint: Any) -> defer.Deferred[UpstreamConnection]:
+        """An idle connection to C{key}'s origin, or a new one through C{endpoint}."""
+        connection = self.take(key)
+        if connection is not None:
+            return defer.succeed(connection)
         factory = Factory.forProtocol(UpstreamConnection)
         connecting: defer.Deferred[UpstreamConnection] = endpoint.connect(factory)
 
         def made(connection: UpstreamConnection) -> UpstreamConnection:
+            connection.clock = self._reactor
             connection.on_idle = lambda c: self._park(key, c)
             connection.on_lost = lambda c: self._forget(key, c)
             return connection
@@ -373,14 +433,23 @@ class UpstreamPool:
         return connecting.addCallback(made)
 
     def _park(self, key: Any, connection: UpstreamConnection) -> None:
+        connection.clock = self._reactor
         idle = self.idle.setdefault(key, [])
         if len(idle) >= self.max_per_origin:
             connection.transport.loseConnection()
             return
-        timer = self._reactor.callLater(self.idle_timeout, self._expire, key, connection)
+        timer = connection.idle_timer
+        if timer is not None and timer.active():
+            timer.reset(self.idle_timeout)
+        else:
+            timer = connection.idle_timer = self._reactor.callLater(
+                self.idle_timeout, self._expire, key, connection)
         idle.append((connection, timer))
 
     def _expire(self, key: Any, connection: UpstreamConnection) -> None:
+        connection.idle_timer = None
+        if not any(entry[0] is connection for entry in self.idle.get(key, ())):
+            return  # in use since it was parked: the next park arms a new timer
         self._forget(key, connection)
         connection.transport.loseConnection()
 
@@ -391,8 +460,10 @@ class UpstreamPool:
         for entry in list(idle):
             if entry[0] is connection:
                 idle.remove(entry)
-                if entry[1].active():
-                    entry[1].cancel()
+                timer = connection.idle_timer
+                if timer is not None and timer.active():
+                    timer.cancel()
+                connection.idle_timer = None
 
     def close(self) -> defer.Deferred[None]:
         for key in list(self.idle):

@@ -86,6 +86,12 @@ class Forwarder:
         verb = method.encode("ascii")
         target = path_and_query.encode("latin-1")
         headers.setRawHeaders(b"host", [self._hosts[route.name]])
+        pooled = self.pool.take(self._keys[route.name])
+        if pooled is not None:
+            # The usual case: the deadline (the response head) is the connection's own timer,
+            # moved per request rather than a new timer per request.
+            sent = pooled.request(verb, target, headers, body, deadline=route.timeout)
+            return sent.addErrback(_classify_pooled, pooled)
         connecting = self.pool.connection(self._keys[route.name], self._endpoints[route.name])
         d: defer.Deferred[UpstreamResponse] = connecting.addCallback(
             lambda connection: connection.request(verb, target, headers, body))
@@ -108,6 +114,10 @@ class Forwarder:
 
     def close(self) -> defer.Deferred[None]:
         return self.pool.close()
+
+
+def _classify_pooled(failure: Any, connection: Any) -> None:
+    _classify(failure, [True] if connection.timed_out else [])
 
 
 def _classify(failure: Any, timed_out: list[bool]) -> None:

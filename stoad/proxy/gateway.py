@@ -346,7 +346,39 @@ class _Exchange:
         except Deny:
             _discard(response)
             raise
+        if not filters and not self.client_gone:
+            take_body = getattr(response, "take_body", None)  # stoad/proxy/client.py's
+            body = take_body() if take_body is not None else None
+            if body is not None:
+                # All of it is here and nothing filters it: head and body leave in one write,
+                # with no relay, producer or body timer.
+                self._send_whole(ctx, head, body)
+                return
         await self._relay(ctx, response, head, FilterPipeline(filters))
+
+    def _send_whole(self, ctx: RequestContext, head: ResponseHead, body: bytes) -> None:
+        request = self.request
+        self._send_head(ctx, head, end_to_end(head.headers))
+        if body:
+            ctx.bytes_out += len(body)
+            request.write(body)
+        if self.streamed is not None:
+            ctx.bytes_in = self.streamed.received
+        ctx.status = head.status
+        ctx.outcome = "allowed"
+        request.finish()
+
+    def _send_head(self, ctx: RequestContext, head: ResponseHead,
+                   headers: dict[str, list[str]]) -> None:
+        if self.head_sent:
+            return
+        self.head_sent = True
+        # The operator finds the audit event from what the client saw (the upstream's own
+        # X-Request-Id, if any, is replaced: it names no event of ours).
+        self.request.start_response(head.status, [
+            *[(name, value) for name, values in headers.items() if name != "x-request-id"
+              for value in values],
+            ("X-Request-Id", ctx.request_id)])
 
     def _upstream_target(self, ctx: RequestContext) -> str:
         path = self.gateway.routes.upstream_path(ctx.route, ctx.path)
@@ -378,15 +410,7 @@ class _Exchange:
             headers.pop("content-length", None)
 
         def send_head() -> None:
-            if self.head_sent:
-                return
-            self.head_sent = True
-            # The operator finds the audit event from what the client saw (the upstream's own
-            # X-Request-Id, if any, is replaced: it names no event of ours).
-            request.start_response(head.status, [
-                *[(name, value) for name, values in headers.items() if name != "x-request-id"
-                  for value in values],
-                ("X-Request-Id", ctx.request_id)])
+            self._send_head(ctx, head, headers)
 
         if self.client_gone:
             # Gone while the response steps ran: with no channel left there is nothing to relay
