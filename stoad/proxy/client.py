@@ -26,6 +26,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import UNKNOWN_LENGTH
 from zope.interface import implementer
 
+from stoad.proxy.headers import RawHeaders, canonical_name
 from stoad.proxy.http import set_no_delay
 
 # Linux only: elsewhere the kernel's delayed-ACK policy is left as it is.
@@ -53,7 +54,7 @@ class _HeadOnly(Exception):
 class UpstreamResponse:
     """The status and headers of an upstream response; its body comes through C{deliverBody}."""
 
-    def __init__(self, connection: UpstreamConnection, code: int, headers: Headers) -> None:
+    def __init__(self, connection: UpstreamConnection, code: int, headers: RawHeaders) -> None:
         self.code = code
         self.headers = headers
         self._connection = connection
@@ -186,7 +187,7 @@ class UpstreamConnection(Protocol):
                 self.transport.resumeProducing()
 
     # -- request ------------------------------------------------------------------------------
-    def request(self, method: bytes, target: bytes, headers: Headers,
+    def request(self, method: bytes, target: bytes, headers: Headers | RawHeaders,
                 body: Any, deadline: float = 0.0) -> defer.Deferred[UpstreamResponse]:
         """
         Send one request; fires with the response once its head is in. With a C{deadline}
@@ -206,10 +207,14 @@ class UpstreamConnection(Protocol):
         self._raw_headers = []
         self._waiting = defer.Deferred(lambda d: self.abandon())
         waiting = self._waiting
-        lines = [method + b" " + target + b" HTTP/1.1\r\n"]
-        for name, values in headers.getAllRawHeaders():
-            for value in values:
-                lines.append(name + b": " + value + b"\r\n")
+        request_line = method + b" " + target + b" HTTP/1.1\r\n"
+        if isinstance(headers, RawHeaders):
+            lines = [headers.head_bytes(request_line)[:-2]]  # framing lines follow
+        else:
+            lines = [request_line]
+            for name, values in headers.getAllRawHeaders():
+                for value in values:
+                    lines.append(name + b": " + value + b"\r\n")
         if isinstance(body, (bytes, bytearray)):
             if body or method in (b"POST", b"PUT", b"PATCH"):
                 lines.append(b"Content-Length: %d\r\n" % len(body))
@@ -308,13 +313,16 @@ class UpstreamConnection(Protocol):
         if 100 <= code < 200:
             self._raw_headers = []  # an interim response: the final one follows
             return
-        headers = Headers()
-        framed = False
+        raw: dict[bytes, list[bytes]] = {}
         for name, value in self._raw_headers:
-            lower = name.lower()
-            if lower in (b"content-length", b"transfer-encoding"):
-                framed = True
-            headers.addRawHeader(name, value)
+            key = canonical_name(name)
+            found = raw.get(key)
+            if found is None:
+                raw[key] = [value]
+            else:
+                found.append(value)
+        framed = b"Content-Length" in raw or b"Transfer-Encoding" in raw
+        headers = RawHeaders(raw)
         self._framed = framed or code in _NO_BODY_STATUSES
         self._keep_alive = self._parser.should_keep_alive()
         self._response = UpstreamResponse(self, code, headers)

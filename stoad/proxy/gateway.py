@@ -6,7 +6,7 @@ Every exit (deny, upstream failure, client gone, bug) ends in exactly one C{chai
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Sequence, cast
 from urllib.parse import parse_qsl
 
 from twisted.internet import defer
@@ -25,6 +25,8 @@ from stoad.proxy.headers import (
     DEFAULT_IDENTITY_POLICY,
     OVERRIDE_HEADERS,
     IdentityHeaderPolicy,
+    RawHeaders,
+    canonical_name,
     end_to_end,
     override_names,
 )
@@ -78,6 +80,7 @@ class Gateway:
         self.clock = clock
         self.normalise_path = normalise_path
         self.public_host = public_host
+        self.public_host_bytes = public_host.encode("latin-1")
         self.tracer = tracer
         self.identity_headers = identity_headers
         self.layers: Sequence[Layer] = chain.layers
@@ -96,8 +99,8 @@ class Gateway:
         children[1].observe(seconds)
 
     def handle(self, request: GatewayRequest, peer: PeerCertificate | None,
-               streamed: StreamedBody | None = None) -> defer.Deferred[None]:
-        return defer.ensureDeferred(_Exchange(self, request, peer, streamed).run())
+               streamed: StreamedBody | None = None) -> None:
+        _drive(_Exchange(self, request, peer, streamed).run())
 
     def head_refusal(self, method: bytes, target: bytes, has_body: bool) -> Deny | None:
         """
@@ -148,6 +151,33 @@ class Gateway:
         except ValueError:
             return False
         return route is not None and route.request_body == "stream"
+
+
+def _drive(exchange: Coroutine[Any, Any, None], failure: Failure | None = None) -> None:
+    """
+    Run an exchange's coroutine now, up to the first Deferred it waits on that has not fired,
+    and on from there each time one fires. In place of C{ensureDeferred}, which would add a
+    Deferred, a canceller and a copied context per exchange and per wait: nothing outside
+    cancels an exchange (it cancels what it waits on itself) and C{run} handles every
+    exception, so an exchange needs neither.
+    """
+    try:
+        if failure is None:
+            awaited = exchange.send(None)
+        else:
+            awaited = failure.throwExceptionIntoGenerator(exchange)  # type: ignore[arg-type]
+    except StopIteration:
+        return
+    except Exception:
+        log.failure("request failed inside stoad")  # run() handles everything; never here
+        return
+    awaited.addBoth(_resume, exchange)
+
+
+def _resume(result: object, exchange: Coroutine[Any, Any, None]) -> None:
+    # A result is still the awaited Deferred's while this callback runs: resumed, the
+    # coroutine's await returns it. A failure is raised at the await, as ensureDeferred does.
+    _drive(exchange, result if isinstance(result, Failure) else None)
 
 
 def _request_headers(request: GatewayRequest, identity: IdentityHeaderPolicy
@@ -384,17 +414,19 @@ class _Exchange:
         path = self.gateway.routes.upstream_path(ctx.route, ctx.path)
         return f"{path}?{ctx.query}" if ctx.query else path
 
-    def _upstream_headers(self, ctx: RequestContext) -> Headers:
+    def _upstream_headers(self, ctx: RequestContext) -> RawHeaders:
         # Header bytes were decoded as Latin-1; encoding them back the same way forwards every
-        # byte unchanged (str values would be re-encoded as UTF-8).
-        headers = Headers()
+        # byte unchanged (str values would be re-encoded as UTF-8). Names are checked and
+        # values made single-line as twisted.web's Headers does (RawHeaders).
+        raw: dict[bytes, list[bytes]] = {}
         for name, values in end_to_end(ctx.headers).items():
             if name not in _NOT_FORWARDED:
-                headers.setRawHeaders(name.encode("latin-1"), [v.encode("latin-1") for v in values])
-        headers.setRawHeaders(b"x-forwarded-for", [ctx.client_ip.encode("latin-1")])
-        headers.setRawHeaders(b"x-forwarded-proto", [b"https"])
-        headers.setRawHeaders(b"x-forwarded-host", [self.gateway.public_host.encode("latin-1")])
-        headers.setRawHeaders(b"x-request-id", [ctx.request_id.encode("ascii")])
+                raw[canonical_name(name)] = [v.encode("latin-1") for v in values]
+        raw[b"X-Forwarded-For"] = [ctx.client_ip.encode("latin-1")]
+        raw[b"X-Forwarded-Proto"] = [b"https"]
+        raw[b"X-Forwarded-Host"] = [self.gateway.public_host_bytes]
+        raw[b"X-Request-Id"] = [ctx.request_id.encode("ascii")]
+        headers = RawHeaders(raw)
         for name, value in ctx.upstream_headers.items():
             headers.setRawHeaders(name.encode("latin-1"), [value.encode("latin-1")])
         trace = ctx.extras.get(TRACE)
@@ -643,7 +675,10 @@ def _discard(response: IResponse) -> None:
     response.deliverBody(_Discard())
 
 
-def _response_headers(headers: Headers) -> dict[str, list[str]]:
+def _response_headers(headers: Headers | RawHeaders) -> dict[str, list[str]]:
+    if isinstance(headers, RawHeaders):  # stoad's upstream client: single-line values already
+        return {name.decode("latin-1").lower(): [v.decode("latin-1") for v in values]
+                for name, values in headers.raw.items()}
     return {
         name.decode("latin-1").lower(): [v.decode("latin-1") for v in values]
         for name, values in headers.getAllRawHeaders()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+import re
+from typing import Any, Iterable, Iterator
 
 # RFC 9110 7.6.1 connection-specific fields, plus the legacy ones proxies still see.
 HOP_BY_HOP = frozenset(
@@ -170,3 +171,87 @@ def end_to_end(headers: dict[str, list[str]]) -> dict[str, list[str]]:
     drop = HOP_BY_HOP | _UPGRADE_ONLY | connection_named(headers.get("connection", ()))
     return {name: values for name, values in headers.items()
             if name not in drop and not name.startswith(_UPGRADE_ONLY_PREFIXES)}
+
+
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# As twisted.web's Headers writes them (its _NameEncoder), so that upstreams see the same bytes.
+_SPECIAL_CASES = {b"Content-Md5": b"Content-MD5", b"Dnt": b"DNT", b"Etag": b"ETag",
+                  b"P3p": b"P3P", b"Te": b"TE", b"Www-Authenticate": b"WWW-Authenticate",
+                  b"X-Xss-Protection": b"X-XSS-Protection"}
+_CANONICAL: dict[str | bytes, bytes] = {}
+
+
+def canonical_name(name: str | bytes) -> bytes:
+    """
+    A header name in Http-Header-Case, as bytes; a name that is not an RFC 9110 token raises
+    C{ValueError} (twisted.web's Headers refuses the same names).
+    """
+    found = _CANONICAL.get(name)
+    if found is not None:
+        return found
+    raw = name.encode("latin-1") if isinstance(name, str) else name
+    if not _TOKEN.fullmatch(raw):
+        raise ValueError(f"not a header name: {raw[:40]!r}")
+    result = b"-".join([word.capitalize() for word in raw.split(b"-")])
+    result = _SPECIAL_CASES.get(result, result)
+    if len(_CANONICAL) < 1024:  # names come from clients: keep the map bounded
+        _CANONICAL[name] = result
+    return result
+
+
+def _one_line(value: bytes) -> bytes:
+    # As twisted.web's Headers does: a value can never end its header line early.
+    return b" ".join(value.splitlines())
+
+
+class RawHeaders:
+    """
+    Header names (canonical case) to raw values, in insertion order: the part of twisted.web's
+    C{Headers} the data path uses, built without a sanitising call per value. Values are
+    made single-line when the head is written (L{head_bytes}), as C{Headers} does on input.
+    """
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: dict[bytes, list[bytes]] | None = None) -> None:
+        self.raw: dict[bytes, list[bytes]] = raw if raw is not None else {}
+
+    def setRawHeaders(self, name: str | bytes, values: Iterable[str | bytes]) -> None:
+        self.raw[canonical_name(name)] = [
+            value.encode("utf-8") if isinstance(value, str) else value for value in values]
+
+    def addRawHeader(self, name: str | bytes, value: str | bytes) -> None:
+        self.raw.setdefault(canonical_name(name), []).append(
+            value.encode("utf-8") if isinstance(value, str) else value)
+
+    def getRawHeaders(self, name: bytes, default: Any = None) -> Any:
+        values = self.raw.get(canonical_name(name))
+        return [_one_line(value) for value in values] if values else default
+
+    def hasHeader(self, name: str | bytes) -> bool:
+        return canonical_name(name) in self.raw
+
+    def removeHeader(self, name: str | bytes) -> None:
+        self.raw.pop(canonical_name(name), None)
+
+    def getAllRawHeaders(self) -> Iterator[tuple[bytes, list[bytes]]]:
+        for name, values in self.raw.items():
+            yield name, [_one_line(value) for value in values]
+
+    def head_bytes(self, first_line: bytes) -> bytes:
+        """C{first_line} (ending in CRLF), then every header line, then the empty line."""
+        lines = [first_line]
+        for name, values in self.raw.items():
+            for value in values:
+                lines.append(name + b": " + value + b"\r\n")
+        lines.append(b"\r\n")
+        head = b"".join(lines)
+        # Each line brings exactly one CR and one LF: any more came inside a value.
+        if head.count(b"\n") != len(lines) or head.count(b"\r") != len(lines):
+            lines = [first_line]
+            for name, values in self.getAllRawHeaders():
+                for value in values:
+                    lines.append(name + b": " + value + b"\r\n")
+            lines.append(b"\r\n")
+            head = b"".join(lines)
+        return head
