@@ -113,6 +113,9 @@ class UpstreamConnection(Protocol):
         self._quick_ack = quick_ack
         self._sock: Any = None
         self._parser: Any = None
+        # The parser of the last response, ended cleanly on a kept-alive connection: llhttp is
+        # back at the start of a message then, and parses the next response as a new one.
+        self._spare_parser: Any = None
         self._waiting: defer.Deferred[UpstreamResponse] | None = None
         self._response: UpstreamResponse | None = None
         self._protocol: Protocol | None = None
@@ -197,7 +200,8 @@ class UpstreamConnection(Protocol):
         self.timed_out = False
         if deadline > 0:
             self._arm_head_deadline(deadline)
-        self._parser = httptools.HttpResponseParser(self)
+        self._parser = self._spare_parser or httptools.HttpResponseParser(self)
+        self._spare_parser = None
         self._head_only = method == b"HEAD"
         self._response = None
         self._protocol = None
@@ -397,7 +401,7 @@ class UpstreamConnection(Protocol):
         if self._response is not None:
             return  # the body is not delivered yet
         if self._keep_alive and not self._aborted and not self._pauses:
-            self._parser = None
+            self._spare_parser, self._parser = self._parser, None
             if self.on_idle is not None:
                 self.on_idle(self)
                 return

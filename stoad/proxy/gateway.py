@@ -5,7 +5,7 @@ Every exit (deny, upstream failure, client gone, bug) ends in exactly one C{chai
 
 from __future__ import annotations
 
-import secrets
+import os
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, Sequence, cast
 from urllib.parse import parse_qsl
 
@@ -47,6 +47,25 @@ log = Logger()
 # Never sent upstream from the client's request: framing is the forwarder's, the Host is the
 # upstream's, and the client's credentials stay at the gateway (no token passthrough).
 _NOT_FORWARDED = frozenset({"host", "content-length", "authorization", "expect", "cookie2"})
+
+
+_IDS_PER_READ = 256
+_ids: list[str] = []
+
+
+def _request_id() -> str:
+    """
+    A request id as C{secrets.token_hex(16)} makes one: 128 bits from C{os.urandom}, in hex.
+    Read for 256 ids at a time (one system call, not one per request); each id is used once.
+    """
+    if not _ids:
+        pool = os.urandom(16 * _IDS_PER_READ).hex()
+        _ids.extend(pool[i:i + 32] for i in range(0, len(pool), 32))
+    return _ids.pop()
+
+
+# A child process must never hand out the ids its parent holds.
+os.register_at_fork(after_in_child=_ids.clear)
 
 
 class _ClientGone(Exception):
@@ -132,7 +151,7 @@ class Gateway:
         """
         raw_path = target.decode("latin-1")[:256]
         ctx = RequestContext(
-            request_id=secrets.token_hex(16), started=self.clock.seconds(), client_ip=client_ip,
+            request_id=_request_id(), started=self.clock.seconds(), client_ip=client_ip,
             peer=peer, method=method.decode("latin-1")[:16], raw_path=raw_path, path=raw_path,
             query="", headers={}, body=None, body_size=0, content_type=None,
             outcome="denied", denied_by="http", reason=reason, status=status,
@@ -313,7 +332,7 @@ class _Exchange:
             body = None
             size = self.streamed.length if isinstance(self.streamed.length, int) else -1
         headers = _request_headers(request, self.gateway.identity_headers)
-        request_id = request.request_id = secrets.token_hex(16)
+        request_id = request.request_id = _request_id()
         ctx = RequestContext(
             request_id=request_id,
             started=started,
@@ -693,8 +712,9 @@ def _refuse_overrides(ctx: RequestContext) -> None:
     """
     # The usual request carries none of them: three C-level checks and out.
     query = ctx.query and "method" in ctx.query.lower()  # every override parameter has it
-    form = (ctx.body and ctx.content_type is not None and b"method" in ctx.body.lower()
-            and ctx.content_type.lower().startswith("application/x-www-form-urlencoded"))
+    form = (ctx.body and ctx.content_type is not None
+            and ctx.content_type.lower().startswith("application/x-www-form-urlencoded")
+            and b"method" in ctx.body.lower())
     if not (query or form or not OVERRIDE_HEADERS.isdisjoint(ctx.headers)):
         return
     query_names = [name for name, _ in parse_qsl(ctx.query, keep_blank_values=True)] if query else []

@@ -161,6 +161,7 @@ def connection_named(values: Iterable[str]) -> set[str]:
 # so these go with it (a next hop that did switch on them would read what follows differently).
 _UPGRADE_ONLY_PREFIXES = ("sec-websocket-",)
 _UPGRADE_ONLY = frozenset({"http2-settings"})
+_ALWAYS_DROPPED = HOP_BY_HOP | _UPGRADE_ONLY
 
 
 def end_to_end(headers: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -168,7 +169,8 @@ def end_to_end(headers: dict[str, list[str]]) -> dict[str, list[str]]:
     Drop hop-by-hop headers, every header named in Connection and the headers that belong to
     an Upgrade (C{Sec-WebSocket-*}, C{HTTP2-Settings}); names lower-cased.
     """
-    drop = HOP_BY_HOP | _UPGRADE_ONLY | connection_named(headers.get("connection", ()))
+    named = headers.get("connection")
+    drop = _ALWAYS_DROPPED | connection_named(named) if named else _ALWAYS_DROPPED
     return {name: values for name, values in headers.items()
             if name not in drop and not name.startswith(_UPGRADE_ONLY_PREFIXES)}
 

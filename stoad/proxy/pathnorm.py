@@ -13,6 +13,7 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 # decodes them; the policy could never see the path the upstream acts on.
 _FORBIDDEN_ESCAPES = {"2F": "encoded slash", "5C": "encoded backslash", "00": "encoded NUL"}
 _DOUBLE_ENCODED = re.compile(r"%25[0-9A-Fa-f]{2}")
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 
 def normalise_path(raw_path: str, case_insensitive: bool = False) -> str:
@@ -33,20 +34,19 @@ def normalise_path(raw_path: str, case_insensitive: bool = False) -> str:
     """
     if not raw_path.startswith("/"):
         raise ValueError("path must start with /")
-    for char in raw_path:
-        code = ord(char)
-        if code == 0:
-            raise ValueError("NUL in path")
-        if code < 0x21 or code == 0x7F:
-            raise ValueError("control character or space in path")
-        if code > 0x7E:
-            raise ValueError("non-ASCII character in path")
+    # The character checks in C first; the loop below says which rule the first offending
+    # character breaks (and is only reached when there is one).
+    if not raw_path.isascii() or _CONTROL.search(raw_path) is not None:
+        _refuse_characters(raw_path)
     if "\\" in raw_path:
         raise ValueError("backslash in path")
     if ";" in raw_path:
         raise ValueError("path parameters (;) are not accepted")
     if "?" in raw_path or "#" in raw_path:
         raise ValueError("query or fragment in path")
+    if "%" not in raw_path and "//" not in raw_path and "/." not in raw_path:
+        # No escape, no empty, "." or ".." segment: the path is its own canonical form.
+        return _lower_outside_escapes(raw_path) if case_insensitive else raw_path
     if _DOUBLE_ENCODED.search(raw_path):
         raise ValueError("double percent-encoding in path")
     decoded = _decode_unreserved(raw_path)
@@ -69,6 +69,17 @@ def normalise_path(raw_path: str, case_insensitive: bool = False) -> str:
     if case_insensitive:
         path = _lower_outside_escapes(path)
     return path
+
+
+def _refuse_characters(raw_path: str) -> None:
+    for char in raw_path:
+        code = ord(char)
+        if code == 0:
+            raise ValueError("NUL in path")
+        if code < 0x21 or code == 0x7F:
+            raise ValueError("control character or space in path")
+        if code > 0x7E:
+            raise ValueError("non-ASCII character in path")
 
 
 def _decode_unreserved(path: str) -> str:
