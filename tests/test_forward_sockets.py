@@ -1,4 +1,5 @@
-"""The forwarder's upstream sockets: Nagle off, and quick ACKs for every read (Linux)."""
+"""The forwarder's upstream sockets: Nagle off, and quick ACKs for every read that leaves a
+response incomplete (Linux)."""
 
 from __future__ import annotations
 
@@ -67,18 +68,22 @@ class QuickAckTests(SynchronousTestCase):
         protocol = UpstreamConnection()
         protocol.makeConnection(transport)
         d = protocol.request(b"GET", b"/x", Headers({b"host": [b"up"]}), None)
-        # The head and the body arrive in two reads, as from an upstream that writes them apart.
+        # The head and the body arrive in three reads, as from an upstream that writes them
+        # apart.
         protocol.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n")
-        protocol.dataReceived(b"body")
+        protocol.dataReceived(b"bo")
+        protocol.dataReceived(b"dy")
         response = self.successResultOf(d)
         self.assertEqual(response.code, 200)
         tcp = transport if isinstance(transport, _TCPTransport) else transport.transport
         return response, tcp
 
     def test_every_upstream_read_asks_for_an_immediate_ack(self) -> None:
-        """Each read from an upstream re-arms TCP_QUICKACK on its socket, so an upstream with
-        Nagle on gets the ACK for its response head at once instead of after the delayed-ACK
-        timer (the 40 ms stall per call seen with the MCP SDK server on a pooled connection)."""
+        """Each read that leaves the response incomplete re-arms TCP_QUICKACK on its socket, so
+        an upstream with Nagle on gets the ACK for its response head at once instead of after
+        the delayed-ACK timer (the 40 ms stall per call seen with the MCP SDK server on a pooled
+        connection). The read that completes the response asks for none: the upstream sends
+        nothing more until the next request, which carries the ACK."""
         _, tcp = self._exchange(_TCPTransport())
         quick_ack = (socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
         self.assertEqual(tcp.socket.options, [quick_ack, quick_ack])

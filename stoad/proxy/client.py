@@ -26,7 +26,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import UNKNOWN_LENGTH
 from zope.interface import implementer
 
-from stoad.proxy.headers import RawHeaders, canonical_name
+from stoad.proxy.headers import RawHeaders
 from stoad.proxy.http import set_no_delay
 
 # Linux only: elsewhere the kernel's delayed-ACK policy is left as it is.
@@ -54,10 +54,22 @@ class _HeadOnly(Exception):
 class UpstreamResponse:
     """The status and headers of an upstream response; its body comes through C{deliverBody}."""
 
-    def __init__(self, connection: UpstreamConnection, code: int, headers: RawHeaders) -> None:
+    def __init__(self, connection: UpstreamConnection, code: int,
+                 raw_headers: list[tuple[bytes, bytes]], head_map: dict[str, list[str]]) -> None:
         self.code = code
-        self.headers = headers
+        # What the gateway reads: names lower-cased, names and values decoded as Latin-1 (so
+        # every byte survives), as layers see headers.
+        self.head_map = head_map
+        self._raw_headers = raw_headers
         self._connection = connection
+
+    @property
+    def headers(self) -> RawHeaders:
+        """The headers as twisted.web's C{Headers} offers them (canonical names, raw bytes)."""
+        headers = RawHeaders()
+        for name, value in self._raw_headers:
+            headers.addRawHeader(name, value)
+        return headers
 
     def deliverBody(self, protocol: Protocol) -> None:
         self._connection.deliver(protocol)
@@ -276,13 +288,6 @@ class UpstreamConnection(Protocol):
 
     # -- response -----------------------------------------------------------------------------
     def dataReceived(self, data: bytes) -> None:
-        if self._sock is not None:
-            # The kernel re-enters delayed-ACK mode on its own: re-arm on every read, which
-            # also sends the ACK for what was just read at once (see docs/mcp.md, "Latency").
-            try:
-                self._sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
-            except OSError:
-                self._sock = None  # closed under us: the read path reports that, not this hint
         if self._parser is None or self._complete:
             self.abandon()  # bytes nobody asked for: this connection cannot be trusted
             return
@@ -297,6 +302,16 @@ class UpstreamConnection(Protocol):
         except httptools.HttpParserError as e:
             self._protocol_error(e)
             return
+        if self._sock is not None and not self._complete:
+            # More of the response is to come: an upstream with Nagle on may hold it back
+            # until this read is ACKed. The kernel re-enters delayed-ACK mode on its own, so
+            # re-arm on every such read, which also sends the ACK at once (docs/mcp.md,
+            # "Latency"). A read that completes the response needs no early ACK: the upstream
+            # sends nothing more before the next request, which carries the ACK.
+            try:
+                self._sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+            except OSError:
+                self._sock = None  # closed under us: the read path reports that, not this hint
         self._flush()
 
     def _protocol_error(self, error: Exception) -> None:
@@ -317,19 +332,19 @@ class UpstreamConnection(Protocol):
         if 100 <= code < 200:
             self._raw_headers = []  # an interim response: the final one follows
             return
-        raw: dict[bytes, list[bytes]] = {}
+        head_map: dict[str, list[str]] = {}
         for name, value in self._raw_headers:
-            key = canonical_name(name)
-            found = raw.get(key)
+            key = name.decode("latin-1").lower()
+            found = head_map.get(key)
             if found is None:
-                raw[key] = [value]
+                head_map[key] = [value.decode("latin-1")]
             else:
-                found.append(value)
-        framed = b"Content-Length" in raw or b"Transfer-Encoding" in raw
-        headers = RawHeaders(raw)
+                found.append(value.decode("latin-1"))
+        framed = "content-length" in head_map or "transfer-encoding" in head_map
         self._framed = framed or code in _NO_BODY_STATUSES
         self._keep_alive = self._parser.should_keep_alive()
-        self._response = UpstreamResponse(self, code, headers)
+        self._response = UpstreamResponse(self, code, self._raw_headers, head_map)
+        self._raw_headers = []  # the response keeps its own (trailers would come after)
         if self._head_only:
             raise _HeadOnly()
 

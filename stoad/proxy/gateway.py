@@ -389,7 +389,7 @@ class _Exchange:
             _discard(response)
             raise _Expired()
         ctx.backend_status = response.code
-        head = ResponseHead(response.code, _response_headers(response.headers))
+        head = ResponseHead(response.code, _response_headers(response))
         try:
             filters = await self.gateway.chain.run_response(ctx, head)
         except Deny:
@@ -694,10 +694,11 @@ def _discard(response: IResponse) -> None:
     response.deliverBody(_Discard())
 
 
-def _response_headers(headers: Headers | RawHeaders) -> dict[str, list[str]]:
-    if isinstance(headers, RawHeaders):  # stoad's upstream client: single-line values already
-        return {name.decode("latin-1").lower(): [v.decode("latin-1") for v in values]
-                for name, values in headers.raw.items()}
+def _response_headers(response: Any) -> dict[str, list[str]]:
+    head_map = getattr(response, "head_map", None)  # stoad's upstream client decodes them
+    if head_map is not None:
+        return cast("dict[str, list[str]]", head_map)
+    headers: Headers = response.headers
     return {
         name.decode("latin-1").lower(): [v.decode("latin-1") for v in values]
         for name, values in headers.getAllRawHeaders()
