@@ -243,8 +243,10 @@ class _Exchange:
         self.relay: _BodyRelay | None = None
         self.client_gone = False
         self.expired = False
-        request.notifyFinish().addErrback(self._client_went_away)
         request.on_deadline = self._expire
+        request.on_lost = self._client_went_away
+        if request.lost:
+            self.client_gone = True
 
     def _client_went_away(self, failure: Failure) -> None:
         self.client_gone = True
@@ -305,11 +307,11 @@ class _Exchange:
                 if trace is not None:
                     trace.finish()
                 self.gateway.chain.complete(ctx)
-            # The relay's send_head closes over this exchange, and the request's deadline hook
-            # is bound to it: drop both so the request's objects are freed by reference
-            # counting, not by the cyclic collector.
+            # The relay's send_head closes over this exchange, and the request's deadline and
+            # loss hooks are bound to it: drop them so the request's objects are freed by
+            # reference counting, not by the cyclic collector.
             self.relay = None
-            self.request.on_deadline = None
+            self.request.on_deadline = self.request.on_lost = None
 
     def _settle_cut(self, ctx: RequestContext) -> None:
         """What the HTTP layer decided about this exchange outranks how the exchange ended."""

@@ -161,6 +161,9 @@ class GatewayRequest:
         self.cut: tuple[str, int, str] | None = None
         # Set by the gateway: answers the request when the exchange deadline passes first.
         self.on_deadline: Callable[[], None] | None = None
+        # Set by the gateway: told when the connection is lost before the response is complete
+        # (what notifyFinish's errback says, without a Deferred per request).
+        self.on_lost: Callable[[Failure], None] | None = None
         # Set by the channel for a request refused on its head alone before 100 Continue.
         self.head_refusal: Any = None
         # Set by the gateway once the exchange has its audit request id, so that a refusal the
@@ -173,6 +176,11 @@ class GatewayRequest:
         self._finish_waiters: list[defer.Deferred[None]] = []
         self._lost = False
         self._producer: Any = None
+
+    @property
+    def lost(self) -> bool:
+        """The connection was lost before the response was complete."""
+        return self._lost
 
     @property
     def client_ip(self) -> str:
@@ -196,6 +204,8 @@ class GatewayRequest:
         self._lost = True
         if self.streamed is not None:
             self.streamed.fail(reason.value or ConnectionError("connection lost"))
+        if self.on_lost is not None:
+            self.on_lost(reason)
         waiters, self._finish_waiters = self._finish_waiters, []
         for d in waiters:
             d.errback(reason)
