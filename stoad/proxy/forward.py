@@ -11,12 +11,20 @@ from typing import Any, Mapping, Sequence
 from twisted.internet import defer
 from twisted.internet.error import ConnectError, ConnectingCancelledError, DNSLookupError
 from twisted.internet.ssl import Certificate, PrivateCertificate, optionsForClientTLS
+from twisted.python.failure import Failure
 from twisted.web.client import RequestTransmissionFailed, ResponseFailed, ResponseNeverReceived
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer
 
 from stoad.config import Route
-from stoad.proxy.client import UpstreamPool, UpstreamResponse, endpoint_for, tcp_socket
+from stoad.proxy.client import (
+    UpstreamConnection,
+    UpstreamPool,
+    UpstreamResponse,
+    endpoint_for,
+    tcp_socket,
+)
+from stoad.proxy.headers import RawHeaders
 
 __all__ = ["Forwarder", "UpstreamFailure", "tcp_socket", "tls_creator"]
 
@@ -77,7 +85,7 @@ class Forwarder:
         }
         self._hosts: Mapping[str, bytes] = {route.name: _host_value(route) for route in routes}
 
-    def send(self, route: Route, method: str, path_and_query: str, headers: Headers,
+    def send(self, route: Route, method: str, path_and_query: str, headers: Headers | RawHeaders,
              body: bytes | IBodyProducer | None) -> defer.Deferred[UpstreamResponse]:
         """
         Send one request; fires with the response (body not yet read) or fails with
@@ -91,7 +99,8 @@ class Forwarder:
             # The usual case: the deadline (the response head) is the connection's own timer,
             # moved per request rather than a new timer per request.
             sent = pooled.request(verb, target, headers, body, deadline=route.timeout)
-            return sent.addErrback(_classify_pooled, pooled)
+            sent.addErrback(_classify_pooled, pooled)
+            return sent
         connecting = self.pool.connection(self._keys[route.name], self._endpoints[route.name])
         d: defer.Deferred[UpstreamResponse] = connecting.addCallback(
             lambda connection: connection.request(verb, target, headers, body))
@@ -116,7 +125,7 @@ class Forwarder:
         return self.pool.close()
 
 
-def _classify_pooled(failure: Any, connection: Any) -> None:
+def _classify_pooled(failure: Failure, connection: UpstreamConnection) -> None:
     _classify(failure, [True] if connection.timed_out else [])
 
 

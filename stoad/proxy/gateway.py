@@ -184,7 +184,7 @@ def _drive(exchange: Coroutine[Any, Any, None], failure: Failure | None = None) 
         if failure is None:
             awaited = exchange.send(None)
         else:
-            awaited = failure.throwExceptionIntoGenerator(exchange)  # type: ignore[arg-type]
+            awaited = failure.throwExceptionIntoGenerator(exchange)
     except StopIteration:
         return
     except Exception:
@@ -399,11 +399,11 @@ class _Exchange:
             raise
         if not filters and not self.client_gone:
             take_body = getattr(response, "take_body", None)  # stoad/proxy/client.py's
-            body = take_body() if take_body is not None else None
-            if body is not None:
+            whole: bytes | None = take_body() if take_body is not None else None
+            if whole is not None:
                 # All of it is here and nothing filters it: head and body leave in one write,
                 # with no relay, producer or body timer.
-                self._send_whole(ctx, head, body)
+                self._send_whole(ctx, head, whole)
                 return
         await self._relay(ctx, response, head, FilterPipeline(filters))
 
