@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_bare_ab.py --loadgen .cache/bench/loadgen \\
         --twist-b OTHER_CHECKOUT/.venv/bin/twist [--runs 3] [--seconds 5]
+    .venv/bin/python bench/bench_bare_ab.py --pythonpath-b OTHER_TREE   # same venv, other code
 
 One Go upstream, two daemons with no layers and 1 worker each (A: this venv's `twist`, B: the
 other install's), both running for the whole comparison; the load (keep-alive mTLS 2 KB JSON
@@ -28,7 +29,8 @@ from bench.bench_table import BODY_BYTES, Table, stoad_pids  # noqa: E402
 from tests.support.daemon import TWIST, StoadDaemon, gateway_config  # noqa: E402
 
 
-def start(table: Table, name: str, twist: str, upstream_port: int) -> StoadDaemon:
+def start(table: Table, name: str, twist: str, upstream_port: int,
+          pythonpath: str = "") -> StoadDaemon:
     workdir = os.path.join(table.tmp, name)
     os.makedirs(workdir)
     daemon = StoadDaemon(workdir, gateway_config(
@@ -36,7 +38,16 @@ def start(table: Table, name: str, twist: str, upstream_port: int) -> StoadDaemo
         admin_socket=os.path.join(workdir, "admin.sock"),
         routes={"api": {"prefix": "/api", "upstream": f"http://127.0.0.1:{upstream_port}"}},
         server={"workers": "1"}), pki=table.pki, twist=twist)
-    daemon.start()
+    saved = os.environ.get("PYTHONPATH")
+    if pythonpath:  # another source tree ahead of the install's own
+        os.environ["PYTHONPATH"] = pythonpath
+    try:
+        daemon.start()
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
     table.cleanups.append(lambda: (daemon.stop(), daemon.kill()))
     return daemon
 
@@ -66,7 +77,9 @@ def profile(table: Table, daemon: StoadDaemon, py_spy: str, seconds: int) -> lis
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loadgen", default=os.path.join(".cache", "bench", "loadgen"))
-    parser.add_argument("--twist-b", required=True, help="the other install's twist")
+    parser.add_argument("--twist-b", default=TWIST, help="the other install's twist")
+    parser.add_argument("--pythonpath-b", default="",
+                        help="a source tree B imports stoad from (e.g. a git worktree)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=16)
@@ -79,7 +92,7 @@ def main() -> int:
     try:
         _, upstream_port = table.start_upstream()
         daemons = {"A": start(table, "a", TWIST, upstream_port),
-                   "B": start(table, "b", args.twist_b, upstream_port)}
+                   "B": start(table, "b", args.twist_b, upstream_port, args.pythonpath_b)}
         for run in range(args.runs):
             for name in ("A", "B") if run % 2 == 0 else ("B", "A"):
                 daemon = daemons[name]

@@ -23,7 +23,7 @@ from twisted.internet.interfaces import (
 )
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.logger import Logger
-from twisted.protocols.tls import TLSMemoryBIOFactory
+from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
@@ -873,7 +873,15 @@ class GatewayTLSFactory(TLSMemoryBIOFactory):
     """
     TLS around the HTTP factory: a cap on open connections, in all and per source address, a
     deadline for the handshake, and handshake accounting.
+
+    Writes go to OpenSSL at once (C{TLSMemoryBIOProtocol}), not through Twisted's default
+    C{BufferingTLSTransport}, which holds every write for a timer to the next reactor turn
+    so that small writes share a TLS record: stoad already writes a response's head with its
+    first body bytes and each relayed chunk whole, so there is nothing to join, and the timer
+    cost every response a delayed call.
     """
+
+    protocol = TLSMemoryBIOProtocol
 
     def __init__(self, creator: Any, http_factory: GatewayHTTPFactory, metrics: Metrics,
                  max_connections: int, clock: Any = None,
