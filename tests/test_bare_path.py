@@ -266,3 +266,42 @@ class PathFastPathTests(SynchronousTestCase):
             for folded in (False, True):
                 self.assertEqual(outcome(normalise_path, path, folded),
                                  outcome(_reference_normalise_path, path, folded), path)
+
+
+class DriverTests(SynchronousTestCase):
+    def test_awaiting_something_other_than_a_deferred_fails_the_exchange_closed(self) -> None:
+        """The exchange driver only resumes on Deferreds: anything else is raised into the
+        exchange as a TypeError (which it answers as an internal error) instead of leaving it
+        suspended forever."""
+        seen: list[str] = []
+
+        class _Odd:
+            def __await__(self) -> Any:
+                yield "not a Deferred"
+
+        async def exchange() -> None:
+            try:
+                await _Odd()
+            except TypeError as e:
+                seen.append(str(e))
+
+        gateway_module._drive(exchange())
+        self.assertEqual(seen, ["exchange awaited a str"])
+
+    def test_a_failed_deferred_is_raised_at_the_await(self) -> None:
+        """A Deferred that fails later resumes the exchange with its exception at the await."""
+        from twisted.internet import defer
+
+        waiting: defer.Deferred[None] = defer.Deferred()
+        seen: list[str] = []
+
+        async def exchange() -> None:
+            try:
+                await waiting
+            except ValueError as e:
+                seen.append(str(e))
+
+        gateway_module._drive(exchange())
+        self.assertEqual(seen, [])
+        waiting.errback(ValueError("upstream broke"))
+        self.assertEqual(seen, ["upstream broke"])

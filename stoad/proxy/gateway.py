@@ -190,6 +190,11 @@ def _drive(exchange: Coroutine[Any, Any, None], failure: Failure | None = None) 
     except Exception:
         log.failure("request failed inside stoad")  # run() handles everything; never here
         return
+    if not isinstance(awaited, defer.Deferred):
+        # Only Deferreds are awaited on the exchange's path (the chain wraps what layers
+        # return); anything else fails the exchange closed rather than leaving it hanging.
+        _drive(exchange, Failure(TypeError(f"exchange awaited a {type(awaited).__name__}")))
+        return
     awaited.addBoth(_resume, exchange)
 
 
