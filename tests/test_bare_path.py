@@ -305,3 +305,37 @@ class DriverTests(SynchronousTestCase):
         self.assertEqual(seen, [])
         waiting.errback(ValueError("upstream broke"))
         self.assertEqual(seen, ["upstream broke"])
+
+
+class LockFreeRequestMetricsTests(SynchronousTestCase):
+    def test_exposition_matches_prometheus_clients_counter_and_histogram(self) -> None:
+        """stoad_requests_total and stoad_request_duration_seconds, kept without locks, expose
+        the same samples as prometheus-client's Counter and Histogram given the same requests
+        (its _created timestamps aside, which the supervisor's merge drops anyway)."""
+        from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+        from stoad.daemon.metrics import LATENCY_BUCKETS, Metrics
+
+        ours = Metrics()
+        registry = CollectorRegistry()
+        counter = Counter("stoad_requests", "Requests answered, by route and status.",
+                          ["route", "status"], registry=registry)
+        histogram = Histogram("stoad_request_duration_seconds",
+                              "Time from request received to response finished.", ["route"],
+                              buckets=LATENCY_BUCKETS, registry=registry)
+        for route_name, status, seconds in [("api", "200", 0.0004), ("api", "200", 0.0005),
+                                            ("api", "502", 0.03), ("-", "404", 31.0),
+                                            ("api", "200", 0.001)]:
+            ours.requests.labels(route_name, status).inc()
+            ours.latency.labels(route_name).observe(seconds)
+            counter.labels(route_name, status).inc()
+            histogram.labels(route_name).observe(seconds)
+
+        def lines(text: bytes, prefix: str) -> list[str]:
+            return sorted(line for line in text.decode().splitlines()
+                          if line.startswith(prefix) and "_created" not in line)
+
+        for prefix in ("stoad_requests_total", "stoad_request_duration_seconds"):
+            expected = lines(generate_latest(registry), prefix)
+            self.assertGreaterEqual(len(expected), 3)
+            self.assertEqual(lines(generate_latest(ours.registry), prefix), expected)

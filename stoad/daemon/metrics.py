@@ -8,8 +8,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import HistogramMetricFamily
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -72,19 +72,66 @@ class LayerDurations:
         yield family
 
 
+class RequestDurations(LayerDurations):
+    """
+    C{stoad_request_duration_seconds{route}}: observed once per request, on the reactor thread,
+    so kept without prometheus-client's locks as L{LayerDurations} is.
+    """
+
+    name = "stoad_request_duration_seconds"
+    documentation = "Time from request received to response finished."
+    _labelnames = ("route",)
+
+
+class _Count:
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0.0
+
+    def inc(self, amount: float = 1.0) -> None:
+        self.value += amount
+
+
+class RequestCounts:
+    """
+    C{stoad_requests_total{route,status}}: incremented once per request, on the reactor thread
+    (where the supervisor's snapshot is taken too), so a plain number per label pair instead of
+    prometheus-client's counter with a lock per increment.
+    """
+
+    name = "stoad_requests"
+    documentation = "Requests answered, by route and status."
+    _labelnames = ("route", "status")
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._children: dict[tuple[str, str], _Count] = {}
+        registry.register(self)
+
+    def labels(self, route: str, status: str) -> _Count:
+        key = (route, status)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = _Count()
+        return child
+
+    def describe(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(self.name, self.documentation, labels=self._labelnames)
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=self._labelnames)
+        for key, child in sorted(self._children.items()):
+            family.add_metric(list(key), child.value)
+        yield family
+
+
 class Metrics:
     """The daemon's own metrics on a registry that layers share."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
-        self.requests = Counter(
-            "stoad_requests", "Requests answered, by route and status.", ["route", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "stoad_request_duration_seconds", "Time from request received to response finished.",
-            ["route"], buckets=LATENCY_BUCKETS, registry=self.registry,
-        )
+        self.requests = RequestCounts(self.registry)
+        self.latency = RequestDurations(self.registry, LATENCY_BUCKETS)
         self.open_connections = Gauge(
             "stoad_open_connections", "Client connections open now.", registry=self.registry,
             multiprocess_mode="livesum",
