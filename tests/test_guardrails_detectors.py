@@ -68,10 +68,14 @@ class PiiTests(SynchronousTestCase):
             self.assertEqual(kinds(f"ref {text}"), [], text)
 
     def test_card_next_to_other_digits(self) -> None:
-        """A card followed by other digit groups is still found, and only the card is taken."""
-        text = "card 4111 1111 1111 1111 12 end"
-        (finding,) = SCANNER.find(text, ALL)
-        self.assertEqual(text[finding.start:finding.end], "4111 1111 1111 1111")
+        """
+        A card followed by more digit groups of the same run is no card (issue 14: a Luhn-valid
+        prefix of a longer number); after a comma or before an expiry date it is found alone.
+        """
+        self.assertEqual(kinds("card 4111 1111 1111 1111 12 end"), [])
+        for text in ("card 4111 1111 1111 1111, 12 end", "card 4111 1111 1111 1111 12/27 end"):
+            (finding,) = SCANNER.find(text, ALL)
+            self.assertEqual(text[finding.start:finding.end], "4111 1111 1111 1111")
 
     def test_ssn(self) -> None:
         """A valid SSN is found; invalid areas, groups and serials are not."""

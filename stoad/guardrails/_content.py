@@ -232,9 +232,9 @@ class ContentScanner:
     def _json(self, data: bytes, tally: Tally) -> bytes | None:
         # Without escapes every decoded string is a substring of the raw body, so one pass of
         # the sets over the raw bytes proves a benign body benign.
-        # A member named like a secret is checked by its name alone (no rule need match its value).
+        # A member named like a secret (or an SSN) is checked by its name alone (no rule need match its value).
         if b"\\" not in data and not self.scanner.maybe(data, self.active) and not (
-                SECRETS in self.active and self.scanner.named_member(data)):
+                (SECRETS in self.active or PII in self.active) and self.scanner.named_member(data)):
             return None
         dump: Callable[[Any], bytes]
         try:

@@ -111,45 +111,22 @@ def card_issuer_ok(digits: str) -> bool:
 
 
 def _card_spans(text: str) -> list[tuple[int, int]]:
-    # The match may run into neighbouring digit groups ("4111 1111 1111 1111 12"): try runs of
-    # whole groups, longest first from the left, and keep those that validate.
-    groups: list[tuple[int, int]] = []
-    start = None
-    for i, ch in enumerate(text):
+    # The match is a whole run of digit groups (the pattern takes every group that follows): it is
+    # one card number or none. A valid card that is only the start of a longer run ("4708 2304
+    # 0274 0492 004" with a Luhn-valid first 16 digits) is part of some other number.
+    if not text[0].isdigit():
+        return []  # after an IBAN's country code and check digits: the IBAN's own digits
+    digits = []
+    separators = set()
+    for ch in text:
         if ch in "0123456789":
-            if start is None:
-                start = i
-        elif start is not None:
-            groups.append((start, i))
-            start = None
-    if start is not None:
-        groups.append((start, len(text)))
-    counts = [0]
-    for a, b in groups:
-        counts.append(counts[-1] + b - a)
-    found: list[tuple[int, int]] = []
-    i = 0
-    while i < len(groups):
-        hit = None
-        for j in range(len(groups) - 1, i - 1, -1):
-            n = counts[j + 1] - counts[i]
-            if n < 13:
-                break
-            if n > 19:
-                continue
-            if len({text[b] for _, b in groups[i:j]}) > 1 or any(
-                    groups[k + 1][0] - groups[k][1] != 1 for k in range(i, j)):
-                continue  # mixed or repeated separators: not one written number
-            digits = "".join(text[a:b] for a, b in groups[i:j + 1])
-            if card_issuer_ok(digits) and luhn_ok(digits):
-                hit = (groups[i][0], groups[j][1], j)
-                break
-        if hit is None:
-            i += 1
+            digits.append(ch)
         else:
-            found.append((hit[0], hit[1]))
-            i = hit[2] + 1
-    return found
+            separators.add(ch)
+    if len(separators) > 1 or not 13 <= len(digits) <= 19:
+        return []  # mixed separators are not one written number
+    number = "".join(digits)
+    return [(0, len(text))] if card_issuer_ok(number) and luhn_ok(number) else []
 
 
 _SSN_KNOWN_INVALID = frozenset({"078051120", "219099999", "123456789"})
@@ -210,14 +187,61 @@ def _iban_spans(text: str) -> list[tuple[int, int]]:
     return []
 
 
-def _phone_spans(text: str) -> list[tuple[int, int]]:
-    # libphonenumber knows each country's number plan: impossible area or exchange codes and
-    # "+" numbers outside any plan are rejected. Numbers without "+" are read as North-American.
+# Numbers without "+" are read in these regions' plans unless configured otherwise (phone_regions).
+DEFAULT_PHONE_REGIONS: tuple[str, ...] = ("US",)
+
+
+def phone_regions_problem(regions: Iterable[str]) -> str | None:
+    """Why C{regions} cannot be used as C{phone_regions} (codes libphonenumber does not know), or None."""
+    unknown = [r for r in regions if r not in phonenumbers.SUPPORTED_REGIONS]
+    if unknown:
+        return f"not ISO 3166 alpha-2 regions libphonenumber knows: {', '.join(unknown)}"
+    return None
+
+
+def _national_ok(text: str, region: str) -> bool:
+    """Whether C{text} is a valid number of C{region} written as its people write it (with the trunk prefix)."""
     try:
-        number = phonenumbers.parse(text, None if text.startswith("+") else "US")
+        number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        return []
-    return [(0, len(text))] if phonenumbers.is_valid_number(number) else []
+        return False
+    if not phonenumbers.is_valid_number(number):
+        return False  # (valid anywhere under the region's calling code: "US" takes in all of NANP, as before)
+    # libphonenumber also reads "2024 0115" as a German number; written without its trunk "0" it is
+    # not a number anyone dials in Germany. The digits must be the national format's, or the trunk
+    # prefix and the national significant number.
+    written = "".join(ch for ch in text if ch.isdigit())
+    national = "".join(ch for ch in phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+                       if ch.isdigit())
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    trunk = (metadata.national_prefix if metadata is not None else None) or ""
+    if written not in (national, trunk + phonenumbers.national_significant_number(number)):
+        return False
+    # Grouped as that country writes its numbers: "(514) 091-0643" is valid in Brazil's plan but
+    # written as a North-American number, "(047) 825-1003" is a French or Australian number's
+    # digits in a North-American layout. libphonenumber's exact-grouping check decides.
+    return any(m.start == 0 and m.end == len(text)
+               for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.EXACT_GROUPING))
+
+
+def phone_validator(regions: Sequence[str]) -> Validator:
+    """
+    libphonenumber knows each country's number plan: impossible area or exchange codes and "+"
+    numbers outside any plan are rejected. A number without "+" is valid if it is a valid
+    number of one of C{regions}, written in that region's national format.
+    """
+    regions = tuple(regions)
+
+    def validate(text: str) -> list[tuple[int, int]]:
+        if text.startswith("+"):
+            try:
+                number = phonenumbers.parse(text, None)
+            except phonenumbers.NumberParseException:
+                return []
+            return [(0, len(text))] if phonenumbers.is_valid_number(number) else []
+        return [(0, len(text))] if any(_national_ok(text, region) for region in regions) else []
+
+    return validate
 
 
 def entropy(text: str) -> float:
@@ -230,14 +254,38 @@ def entropy(text: str) -> float:
 
 _PLACEHOLDER_WORDS = ("example", "xxxx", "your", "placeholder", "dummy", "sample", "redacted",
                       "insert", "changeme", "replace", "abcdef", "123456", "000000", "test_key",
-                      "<", ">", "**")
+                      "<", ">", "***")
+# A reference to a variable that holds the secret: $NAME, ${NAME} (shell), %NAME% (Windows).
+_VARIABLE_REFERENCE = re2.compile(r"\$[A-Za-z_][A-Za-z0-9_]*|\$\{[^}]*\}|%[A-Za-z_][A-Za-z0-9_]*%")
 
 
 def looks_placeholder(value: str) -> bool:
     low = value.lower()
     if any(word in low for word in _PLACEHOLDER_WORDS):
         return True
+    # A mask shows a run of three stars or is a third stars ("ab**", "**"); "k**d5O%*9f" is a password.
+    if low.count("*") * 3 >= len(low):
+        return True
+    if _VARIABLE_REFERENCE.fullmatch(value) is not None:
+        return True
     return len(set(low)) < min(8, max(2, len(low) // 3))
+
+
+_HEX = re2.compile(r"[0-9a-f]+|[0-9A-F]+")
+
+
+def entropy_floor(value: str) -> float:
+    """
+    The least entropy (bits per character) a random value looks like: 3.0 under 16 characters,
+    3.3 from 16. A hex value (16 symbols) is held to its own alphabet: 0.78 of log2 of the symbols
+    a random hex string of its length shows on average, which 99 % of random hex values reach
+    (random 18-character hex strings fall under 3.3 about half the time).
+    """
+    floor = 3.0 if len(value) < 16 else 3.3
+    if _HEX.fullmatch(value) is not None:
+        expected = 16 * (1 - (15 / 16) ** len(value))
+        floor = min(floor, 0.78 * math.log2(expected))
+    return floor
 
 
 def _token_validator(min_entropy: float, need_digit: bool = False) -> Validator:
@@ -329,12 +377,16 @@ def _name_value_validator(text: str) -> list[tuple[int, int]]:
         return [(0, len(text))] if jwt_ok(value) else []
     classes = sum((any(c.islower() for c in value), any(c.isupper() for c in value),
                    any(c.isdigit() for c in value), any(not c.isalnum() for c in value)))
-    if classes < 2 or entropy(value) < (3.0 if len(value) < 16 else 3.3):
+    if classes < 2 or entropy(value) < entropy_floor(value):
         return []
     return [(0, len(text))]
 
 
 # --- rules ----------------------------------------------------------------------------------
+
+# How far before a line or event boundary a value may end and still need what follows the
+# boundary to be found: a URL's password needs the "@" and the host's first character after it.
+TRAILING_CONTEXT = 8
 
 _ND = r"(?:^|[^\w])"  # not preceded by a word character (consumed; the finding is group 1)
 _END = r"(?:[^\w]|$)"
@@ -350,22 +402,58 @@ SECRET_NAME_WORDS = (
 _NAMES = "(?:" + "|".join(SECRET_NAME_WORDS) + ")"
 _NAME_VALUE = r"([^\s\"'`<>,;()\[\]{}]{8,256})"
 
-BUILTIN_RULES: tuple[Rule, ...] = (
-    Rule(PII, "ssn", r"\b(\d{3}[- ]\d{2}[- ]\d{4})\b", _ssn_spans, 1),
-    # Nine digits without separators count only next to a label that says what they are ("SSN: ",
-    # "SSN# is ").
-    Rule(PII, "ssn", r"(?i)\b(?:ssn|ss#|social[ _-]?security(?:[ _-]?(?:number|no|num|#))?|soc[ .]?sec[ .]?(?:no|#)?)"
-         r"\W{0,6}(?:(?:is|was|of|=)\W{1,4})?(\d{9})\b", _ssn_labelled_spans, 1),
-    # Plain runs, and 13-19 digits in groups: a 4-digit group first, then groups of 1-7 digits
-    # (4-4-4-4, 4-6-5, 4-3-3-3, 4-4-4-4-3, ...); the validator wants one separator throughout.
-    Rule(PII, "card", r"\b(\d{13,19}|\d{4}(?:[ -]\d{1,7}){2,4})\b", _card_spans, 1),
-    # Not after a "/": "scheme://user@host" names a user of a URL, not a mailbox.
-    Rule(PII, "email", r"(?:^|[^\w.%+/-])([A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
-         r"[A-Za-z]{2,24})\b", _email_spans, 1),
-    Rule(PII, "phone", r"(?:^|[^\w+])(\+[1-9]\d{0,3}(?:[ .-]?\(?\d{1,4}\)?){2,6})\b", _phone_spans, 1),
-    Rule(PII, "phone", r"(?:^|[^\w+(])((?:\+?1[ .-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4})\b",
-         _phone_spans, 1),
-    Rule(PII, "iban", r"\b([A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)\b", _iban_spans, 1),
+# An SSN's label, and what may stand between it and nine digits written without separators: up
+# to four connecting words ("the SSN you asked for -> ", "SSN changed to ", "Your SSN is ", "SSN on
+# file: "), each with up to 12 characters of punctuation or table markup around it ("| SSN | ",
+# "<td>SSN</td><td>"), on one line. Any other word in between ("SSN field optional; order ...")
+# and the digits are not taken for an SSN.
+_SSN_LABEL = r"(?:ssn|ss#|social[ _-]?security(?:[ _-]?(?:number|no|num|#))?|soc[ .]?sec[ .]?(?:no|#)?)"
+_SSN_JOIN = r"(?:[^\w\n]|</?(?:td|th|dd|li|span|b|strong|code)>)"
+SSN_CONNECTING_WORDS = ("is", "was", "are", "of", "to", "for", "now", "changed", "updated", "set", "reads",
+                        "you", "asked", "requested", "on", "file", "here", "as", "it")
+_SSN_LABELLED = (r"(?i)\b" + _SSN_LABEL + _SSN_JOIN + r"{0,12}(?:(?:" + "|".join(SSN_CONNECTING_WORDS) + r")"
+                 + _SSN_JOIN + r"{1,12}){0,4}(\d{9})\b")
+# Phone labels after which a number may be written without separators ("mobile: 07879760901").
+_PHONE_LABELLED = (r"(?i)\b(?:phone|telephone|tel|mobile|cell|fax|whatsapp|call me (?:at|on))"
+                   r"(?:[ _-]?(?:no|number|num|#))?[^\w\n]{0,4}(?:(?:is|at|on)[^\w\n]{1,3})?(\d{8,15})\b")
+
+
+def builtin_rules(phone_regions: Sequence[str] = DEFAULT_PHONE_REGIONS) -> tuple[Rule, ...]:
+    """The built-in PII and secret rules; numbers without "+" are read in C{phone_regions}' plans."""
+    phone = phone_validator(phone_regions)
+    return _pii_rules(phone) + _SECRET_RULES
+
+
+def _pii_rules(phone: Validator) -> tuple[Rule, ...]:
+    return (
+        Rule(PII, "ssn", r"\b(\d{3}[- ]\d{2}[- ]\d{4})\b", _ssn_spans, 1),
+        # Nine digits without separators count only after a label that says what they are.
+        Rule(PII, "ssn", _SSN_LABELLED, _ssn_labelled_spans, 1),
+        # 13-19 digits plain or in groups of any issuer's printing (4-4-4-4, 6-13, 4-6-5, 4-6-4, 4-3-3-3,
+        # 4-4-4-4-3, ...), taking every group that follows so that the validator sees the whole run; an
+        # IBAN's country code and check digits are taken along so that its digits are not read as a card.
+        # Not before "/": "4111 1111 1111 1111 12/27" is a card and its expiry date.
+        Rule(PII, "card", r"\b((?:[A-Z]{2}\d{2} ?)?(?:\d{4,19}(?:[ -]\d{1,13}){1,8}|\d{13,19}))(?:[^\w/]|$)",
+             _card_spans, 1),
+        # Not after a "/": "scheme://user@host" names a user of a URL, not a mailbox.
+        Rule(PII, "email", r"(?:^|[^\w.%+/-])([A-Za-z0-9._%+-]{1,64}@"
+             r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24})\b", _email_spans, 1),
+        Rule(PII, "phone", r"(?:^|[^\w+])(\+[1-9]\d{0,3}(?:[ .-]?\(?\d{1,4}\)?){2,6})\b", phone, 1),
+        # North-American shape, with separators.
+        Rule(PII, "phone", r"(?:^|[^\w+(])((?:\+?1[ .-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4})\b",
+             phone, 1),
+        # National format elsewhere, with separators: a trunk "0" or an area code in brackets first
+        # ("0151 14852825", "06 12 34 56 78", "(030) 901820", "(11) 91234-5678").
+        # Not a group inside a longer run of digit groups ("4708 2304 0274 0492 004", "(514) 091-0643").
+        Rule(PII, "phone", r"(?:^|[^\w+( .-]|(?:^|[^0-9) .-])[ .-])((?:\(0\d{1,4}\) ?|\(\d{2}\) ?|0\d{1,4}[ .-])"
+             r"\d{1,8}(?:[ .-]\d{1,8}){0,4})\b", phone, 1),
+        # Without separators only after a phone label.
+        Rule(PII, "phone", _PHONE_LABELLED, phone, 1),
+        Rule(PII, "iban", r"\b([A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)\b", _iban_spans, 1),
+    )
+
+
+_SECRET_RULES: tuple[Rule, ...] = (
     Rule(SECRETS, "aws_access_key_id",
          r"\b((?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA|ASCA)[A-Z2-7]{16})\b",
          _token_validator(2.5), 1),
@@ -414,6 +502,8 @@ BUILTIN_RULES: tuple[Rule, ...] = (
          _name_value_validator, 1),
 )
 
+BUILTIN_RULES: tuple[Rule, ...] = builtin_rules()
+
 # JSON object members and form fields whose name says "secret": the whole value is checked.
 SECRET_KEY_PATTERN = (r"(?i)(?:(?:^|[_.-])(?:api[_-]?key|apikey|secret|client[_-]?secret|passw(?:or)?d|"
                       r"auth[_-]?token|access[_-]?token|refresh[_-]?token|access[_-]?key|private[_-]?key|"
@@ -424,6 +514,8 @@ NOT_SECRET_KEY_PATTERN = (r"(?i)(?:page|next|prev(?:ious)?|continuation|sync|cur
                           r"tokens?[_-]?(?:count|type|usage|limit|id)$|_(?:name|id|hint|ref|path|file|length|policy)$")
 # A JSON member whose name says "secret", in raw bytes: the fast path must not skip it.
 SECRET_MEMBER_PROBE = r'(?i)"[^"\\]{0,40}?' + _NAMES + r'"\s*:\s*"'
+# A JSON member named like an SSN holding nine digits, in raw bytes: PII by its name alone.
+SSN_MEMBER_PROBE = r'(?i)(?:ssn|social[_ -]?security(?:[_ -]?(?:number|no))?)"\s*:\s*"\d{9}"'
 PASSWORD_KEY_PATTERN = r"(?i)(?:passw(?:or)?d|pwd|passphrase)$"
 
 def load_pattern_lines(lines: Iterable[str]) -> list[tuple[str, str]]:
@@ -549,7 +641,8 @@ class Scanner:
         self._secret_key = re2.compile(SECRET_KEY_PATTERN, _RE2_OPTIONS)
         self._not_secret_key = re2.compile(NOT_SECRET_KEY_PATTERN, _RE2_OPTIONS)
         self._password_key = re2.compile(PASSWORD_KEY_PATTERN, _RE2_OPTIONS)
-        self._member_probe = re2.compile(SECRET_MEMBER_PROBE, _RE2_OPTIONS)
+        # one pass over the raw bytes for both probes
+        self._member_probe = re2.compile(f"(?:{SECRET_MEMBER_PROBE})|(?:{SSN_MEMBER_PROBE})", _RE2_OPTIONS)
         self._ssn_key = re2.compile(r"(?i)(?:^|[^a-z])(?:ssn|social[_ -]?security(?:[_ -]?(?:number|no))?)$",
                                     _RE2_OPTIONS)
         self._allow_cache: dict[tuple[str, ...], re2._Regexp] = {}
@@ -672,7 +765,10 @@ class Scanner:
         return named
 
     def named_member(self, data: bytes) -> bool:
-        """Whether raw JSON bytes may hold a member named like a secret (a cheap probe)."""
+        """
+        Whether raw JSON bytes may hold a member that is a finding by its name (a cheap probe): one
+        named like a secret, or nine digits under one named like an SSN.
+        """
         return self._member_probe.search(data) is not None
 
     def pii_member(self, key: str, value: str) -> str | None:

@@ -12,13 +12,13 @@ from twisted.logger import Logger
 
 from stoad.guardrails._content import BLOCK_ORDER, ContentScanner, Tally, body_kind
 from stoad.guardrails._detectors import (
-    BUILTIN_RULES,
     INJECTION,
     PII,
     SECRETS,
     AllowList,
     Scanner,
     builtin_phrases,
+    builtin_rules,
     custom_rules,
 )
 from stoad.guardrails._encoding import (
@@ -62,7 +62,7 @@ class GuardrailsLayer(LayerBase):
 
     def __init__(self, settings: GuardrailSettings, metrics: Any, alerts: Any) -> None:
         self.settings = settings
-        rules = list(BUILTIN_RULES) + custom_rules(settings.extra_pii, PII) + \
+        rules = list(builtin_rules(settings.phone_regions)) + custom_rules(settings.extra_pii, PII) + \
             custom_rules(settings.extra_secrets, SECRETS)
         self.scanner = Scanner(rules, builtin_phrases() + list(settings.extra_phrases),
                                model=settings.learned_injection != "off")

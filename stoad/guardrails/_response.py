@@ -11,7 +11,7 @@ from typing import Callable, Iterable
 import orjson
 
 from stoad.guardrails._content import ContentScanner, Tally
-from stoad.guardrails._detectors import INJECTION, PII, SECRETS, Scanner
+from stoad.guardrails._detectors import INJECTION, PII, SECRETS, TRAILING_CONTEXT, Scanner
 from stoad.guardrails._encoding import CorruptEncoding, DecodedTooLarge, StreamDecoder, StreamEncoder
 from stoad.guardrails._stream import StreamCarry
 from stoad.runtime.deny import Deny
@@ -230,17 +230,20 @@ class EventStreamFilter:
                     continue
                 bound = len(head)
                 for f in self._scanner.find(text, detectors, self._content.allow):
-                    if f.end <= bound:
+                    if f.end <= bound - TRAILING_CONTEXT:
                         continue
-                    if f.start < bound:
+                    if f.start < bound < f.end:
                         glue[i] = True  # the value itself crosses the boundary
                         break
                     # after the boundary, but found only with the line before glued on (the
-                    # name before a value, the scheme and user before a URL's password)
+                    # name before a value, the scheme and user before a URL's password); or
+                    # just before it, found only with the next line's start glued on (the "@host"
+                    # after a URL's password)
                     if apart is None:
                         apart = {(g.start, g.end, g.kind)
                                  for g in self._scanner.find(data, detectors, self._content.allow)}
-                    if (f.start + 1, f.end + 1, f.kind) not in apart:
+                    shift = 1 if f.start >= bound else 0
+                    if (f.start + shift, f.end + shift, f.kind) not in apart:
                         glue[i] = True
                         break
             if any(glue):

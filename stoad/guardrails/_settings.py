@@ -11,6 +11,7 @@ from typing import Mapping
 
 from stoad.config._reader import SectionReader
 from stoad.guardrails._detectors import (
+    DEFAULT_PHONE_REGIONS,
     DETECTORS,
     INJECTION,
     PII,
@@ -18,6 +19,7 @@ from stoad.guardrails._detectors import (
     AllowList,
     check_regex,
     load_pattern_lines,
+    phone_regions_problem,
     phrase_regex,
 )
 from stoad.guardrails._schema import OpenApiDocument
@@ -61,6 +63,8 @@ class GuardrailSettings:
     # docs/guardrails.md for its measured false-positive rate), "enforce" (the injection
     # action applies, as for a phrase), "off" (the model is not run).
     learned_injection: str = "alert"
+    # ISO 3166 alpha-2 regions in whose national plans a number without "+" is read (libphonenumber).
+    phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS
 
 
 @dataclass(frozen=True)
@@ -150,9 +154,19 @@ def parse_settings(source: SectionSource) -> GuardrailSettings:
         stream_window=reader.size("stream_window", 256, minimum=0),
         tool_results_injection=reader.choice("injection.tool_results", ACTIONS, "alert"),
         learned_injection=reader.choice("injection.learned", LEARNED_MODES, "alert"),
+        phone_regions=_phone_regions(reader),
     )
     reader.finish()
     return settings
+
+
+def _phone_regions(reader: SectionReader) -> tuple[str, ...]:
+    regions = tuple(dict.fromkeys(r.upper() for r in reader.words("phone_regions", DEFAULT_PHONE_REGIONS)))
+    problem = phone_regions_problem(regions)
+    if problem is not None:
+        reader.problem("phone_regions", problem)
+        return DEFAULT_PHONE_REGIONS
+    return regions
 
 
 def _consumers(source: SectionSource) -> dict[str, AllowList]:

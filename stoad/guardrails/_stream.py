@@ -14,7 +14,7 @@ import orjson
 import re2
 
 from stoad.guardrails._content import ContentScanner, Tally
-from stoad.guardrails._detectors import PII, SECRETS, Finding, Scanner
+from stoad.guardrails._detectors import PII, SECRETS, TRAILING_CONTEXT, Finding, Scanner
 
 # A PEM private key has no useful length bound: once its BEGIN line is seen on a stream, what
 # follows on that stream is key material until the END line.
@@ -233,17 +233,37 @@ class StreamCarry:
             return
         combined = prefix + leaf.raw
         boundary = len(prefix)
-        found = [f for f in self._scanner.find(combined, self._detectors, self._content.allow) if f.end > boundary]
-        findings = [f for f in found if f.start < boundary]
+        found = [f for f in self._scanner.find(combined, self._detectors, self._content.allow)
+                 if f.end > boundary - TRAILING_CONTEXT]
+        findings = [f for f in found if f.start < boundary < f.end]
         later = [f for f in found if f.start >= boundary]
+        ending = [f for f in found if f.end <= boundary]
+        if ending:
+            # held text that is a value only with what follows it (a URL's password cut off
+            # before "@host"): not found when the held text was scanned, and still held
+            before = {(f.start, f.end, f.kind)
+                      for f in self._scanner.find(prefix, self._detectors, self._content.allow)}
+            findings += [f for f in ending if (f.start, f.end, f.kind) not in before]
+        if not findings and not later:
+            return
+        own = [Finding(f.detector, f.kind, f.start + boundary, f.end + boundary)
+               for f in self._scanner.find(leaf.raw, self._detectors, self._content.allow)]
         if later:
             # wholly in the new text but found only with the held text before it (the scheme and
             # user before a URL's password, the name before a value): what the event alone missed
-            alone = {(f.start + boundary, f.end + boundary, f.kind)
-                     for f in self._scanner.find(leaf.raw, self._detectors, self._content.allow)}
+            alone = {(f.start, f.end, f.kind) for f in own}
             findings += [f for f in later if (f.start, f.end, f.kind) not in alone]
         if not findings:
             return
+        # What the event's own scan counted inside a value that now turns out to start earlier
+        # ("pass@host" of "scheme://user:pass@host" taken alone for an e-mail address) was part of
+        # that value: the value is counted, the piece is not.
+        for piece in own:
+            if any(f.start < piece.end and piece.start < f.end and (f.start, f.end, f.kind) !=
+                   (piece.start, piece.end, piece.kind) for f in findings) and tally.counts[piece.detector] > 0:
+                tally.counts[piece.detector] -= 1
+                if not tally.counts[piece.detector]:
+                    del tally.counts[piece.detector]
         tally.counts.update(f.detector for f in findings)
         redacted = [f for f in findings if f.detector in self._content.redacting]
         if not redacted:
