@@ -205,11 +205,14 @@ def _national_ok(text: str, region: str) -> bool:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return False
+    # Valid anywhere under the region's calling code ("US" takes in all of NANP, as before); this
+    # cheap test first spares the grouping check below for the regions the number is not in.
     if not phonenumbers.is_valid_number(number):
-        return False  # (valid anywhere under the region's calling code: "US" takes in all of NANP, as before)
-    # libphonenumber also reads "2024 0115" as a German number; written without its trunk "0" it is
-    # not a number anyone dials in Germany. The digits must be the national format's, or the trunk
-    # prefix and the national significant number.
+        return False
+    # With the trunk prefix where the region's national format has one: libphonenumber reads
+    # "2024 0115" as a German number, and its grouping check lets the prefix go where the plan
+    # calls it optional ("(711) 221-6339" would be Indian). The digits must be the national
+    # format's, or the trunk prefix and the national significant number.
     written = "".join(ch for ch in text if ch.isdigit())
     national = "".join(ch for ch in phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
                        if ch.isdigit())
