@@ -58,11 +58,12 @@ class PhoneRegionTests(SynchronousTestCase):
     def test_digits_in_another_countrys_layout_are_not_phones(self) -> None:
         """
         Valid digits written in a layout the region does not use, without its trunk 0, or as a group
-        inside a longer run of digit groups (the rest of a "+1" number, a card, an IBAN), are no phones.
+        inside a longer run of digit groups (the rest of a "+1" number, a card, an IBAN) or of a UUID,
+        are no phones.
         """
         for text in ("(514) 091-0643", "(047) 825-1003", "(021) 203-7936", "ref 2024 0115", "on 2024-01-15 at",
                      "4708 2304 0274 0492 004", "+1 093 830 2993", "(711) 221-6339", "3563 0821 4896 4995",
-                     "SE72 4986 7287 0214 3258 9363"):
+                     "SE72 4986 7287 0214 3258 9363", "id 756c62bc-0228-4024-9d90-a867fde11f1d"):
             self.assertEqual([k for k, _ in found(text, EUROPE_AND_MORE)], [], text)
 
     def test_phone_regions_configured_and_checked(self) -> None:

@@ -447,9 +447,11 @@ def _pii_rules(phone: Validator) -> tuple[Rule, ...]:
              phone, 1),
         # National format elsewhere, with separators: a trunk "0" or an area code in brackets first
         # ("0151 14852825", "06 12 34 56 78", "(030) 901820", "(11) 91234-5678").
-        # Not a group inside a longer run of digit groups ("4708 2304 0274 0492 004", "(514) 091-0643").
-        Rule(PII, "phone", r"(?:^|[^\w+( .-]|(?:^|[^0-9) .-])[ .-])((?:\(0\d{1,4}\) ?|\(\d{2}\) ?|0\d{1,4}[ .-])"
-             r"\d{1,8}(?:[ .-]\d{1,8}){0,4})\b", phone, 1),
+        # Not a group inside a longer run of digit groups ("4708 2304 0274 0492 004", "+1 093 830 2993",
+        # "(514) 091-0643"), nor of hyphenated words ("756c62bc-0228-4024-9d90-...", a UUID).
+        Rule(PII, "phone", r"(?:^|[^\w+( .-]|(?:^|[^0-9) .-])[ .]|(?:^|[^\w) .-])-)"
+             r"((?:\(0\d{1,4}\) ?|\(\d{2}\) ?|0\d{1,4}[ .-])\d{1,8}(?:[ .-]\d{1,8}){0,4})(?:$|[^\w-]|-(?:$|\W))",
+             phone, 1),
         # Without separators only after a phone label.
         Rule(PII, "phone", _PHONE_LABELLED, phone, 1),
         Rule(PII, "iban", r"\b([A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)\b", _iban_spans, 1),
