@@ -16,10 +16,6 @@ import stoad.config  # noqa: F401  (imports stoad.runtime.layers in the right or
 from stoad.guardrails import ContentScanner, Scanner, Tally, builtin_phrases, builtin_rules
 from tests.test_guardrails_response import context, make_layer, run
 
-# The deployment the corpus models: the countries whose national phone numbers it writes (its README's
-# numbering plans), as a gateway serving them would list them in [guardrails] phone_regions.
-CORPUS_PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "AU", "JP", "BR")
-
 CORPUS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "guardrails", "independent",
                            "corpus.py")
 
@@ -88,7 +84,7 @@ def readable(secret: str, text: str) -> bool:
 class Predictor:
     """Runs a sample through the body path (alert) or, for streams, the real response filter (redact)."""
 
-    def __init__(self, phone_regions: tuple[str, ...] = CORPUS_PHONE_REGIONS) -> None:
+    def __init__(self, phone_regions: tuple[str, ...]) -> None:
         scanner = Scanner(builtin_rules(phone_regions), builtin_phrases())
         self.content = ContentScanner(scanner, {"pii": "alert", "secrets": "alert"}, None)
         # one layer serves every response, as in the gateway; each sample has its own exchange
@@ -110,7 +106,8 @@ class Predictor:
 def score_split(split: str) -> tuple[dict[str, dict[str, dict[str, float]]], list[tuple[Any, set[str], bool]]]:
     """The score tables of one split, and every sample it got wrong."""
     corpus = load_corpus()
-    predict = Predictor(tuple(getattr(corpus, "DEPLOYMENT_REGIONS", CORPUS_PHONE_REGIONS)))
+    # the deployment the corpus models: its countries' national numbers are read (phone_regions)
+    predict = Predictor(tuple(corpus.DEPLOYMENT_REGIONS))
     samples = [s for s in corpus.generate() if s.split == split]
     wrong = []
     results = {}

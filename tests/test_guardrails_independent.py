@@ -15,7 +15,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests.independent_scoring import load_corpus, score_split
 
 # (precision, recall) floors per split and table row, as measured after issue 14's second round of rule fixes,
-# which were made on what both splits showed (docs/guardrails.md, "Second round").
+# which were made on what both splits showed (docs/guardrails.md, "Second round"); phone_regions is the corpus's
+# DEPLOYMENT_REGIONS.
 FLOORS: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
     "heldout": {
         "detector": {"pii": (1.0, 0.993), "secrets": (1.0, 1.0)},
@@ -28,10 +29,10 @@ FLOORS: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
                  "openai_key": (1.0, 1.0), "private_key": (1.0, 1.0), "jwt": (1.0, 1.0)},
     },
     "dev": {
-        "detector": {"pii": (0.998, 0.995), "secrets": (0.999, 1.0)},
-        "carrier": {"json_request": (1.0, 1.0), "json_response": (1.0, 0.997), "text": (0.997, 0.997),
+        "detector": {"pii": (1.0, 0.995), "secrets": (0.999, 1.0)},
+        "carrier": {"json_request": (1.0, 1.0), "json_response": (1.0, 0.997), "text": (1.0, 0.997),
                     "sse_lines": (0.997, 1.0), "sse_events": (1.0, 0.997)},
-        "kind": {"card": (1.0, 1.0), "ssn": (1.0, 1.0), "iban": (1.0, 1.0), "phone": (0.992, 0.975),
+        "kind": {"card": (1.0, 1.0), "ssn": (1.0, 1.0), "iban": (1.0, 1.0), "phone": (1.0, 0.975),
                  "email": (1.0, 1.0), "env_secret": (1.0, 1.0), "url_password": (1.0, 1.0),
                  "jwt": (1.0, 1.0), "private_key": (1.0, 1.0)},
     },

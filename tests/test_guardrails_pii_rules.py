@@ -25,7 +25,8 @@ from tests.test_guardrails_stream import plain_events, redact_all
 
 ALL = frozenset(DETECTORS)
 DEFAULT = Scanner(BUILTIN_RULES, builtin_phrases(), model=None)
-EUROPE_AND_MORE = Scanner(builtin_rules(("US", "GB", "DE", "FR", "IN", "AU", "JP", "BR")), builtin_phrases(), model=None)
+REGIONS = ("US", "CA", "GB", "DE", "FR", "AU", "IN", "BR", "JP", "ES", "IT", "NL")
+EUROPE_AND_MORE = Scanner(builtin_rules(REGIONS), builtin_phrases(), model=None)
 
 
 def found(text: str, scanner: Scanner = DEFAULT) -> list[tuple[str, str]]:
@@ -41,7 +42,7 @@ def scan_json(document: object) -> tuple[Tally, bytes | None]:
 class PhoneRegionTests(SynchronousTestCase):
     def test_national_numbers_of_listed_regions(self) -> None:
         """Without "+", a number valid in a listed region's plan and written in its national format is a phone."""
-        for phone in ("0151 14852825", "07879 760901", "06 12 34 56 78", "0412 345 678", "(030) 901820",
+        for phone in ("0151 14852825", "07879 760901", "06 12 34 56 78", "0412 345 678", "(02) 9876 5432",
                       "(11) 91234-5678", "090-1234-5678", "(212) 555-0143"):
             self.assertEqual(found(f"call {phone} today", EUROPE_AND_MORE), [("phone", phone)], phone)
 
@@ -57,13 +58,16 @@ class PhoneRegionTests(SynchronousTestCase):
 
     def test_digits_in_another_countrys_layout_are_not_phones(self) -> None:
         """
-        Valid digits written in a layout the region does not use, without its trunk 0, or as a group
-        inside a longer run of digit groups (the rest of a "+1" number, a card, an IBAN) or of a UUID,
-        are no phones.
+        Valid digits written in a layout the region does not use (brackets where it never brackets its
+        area codes: Dutch, Italian, Japanese, German numbers in a North-American layout), without its trunk 0, or as a group
+        inside a longer run of digit groups (the rest of a "+1" number, a card, an IBAN), of a UUID or
+        of a timestamp, are no phones.
         """
         for text in ("(514) 091-0643", "(047) 825-1003", "(021) 203-7936", "ref 2024 0115", "on 2024-01-15 at",
                      "4708 2304 0274 0492 004", "+1 093 830 2993", "(711) 221-6339", "3563 0821 4896 4995",
-                     "SE72 4986 7287 0214 3258 9363", "id 756c62bc-0228-4024-9d90-a867fde11f1d"):
+                     "SE72 4986 7287 0214 3258 9363", "id 756c62bc-0228-4024-9d90-a867fde11f1d",
+                     "(087) 776-7047", "(311) 360-7043", "(076) 228-7696", "(030) 901820",
+                     "at 2010-12-12T21:44:02.365049 ok"):
             self.assertEqual([k for k, _ in found(text, EUROPE_AND_MORE)], [], text)
 
     def test_phone_regions_configured_and_checked(self) -> None:
