@@ -67,7 +67,7 @@ class PhoneRegionTests(SynchronousTestCase):
                      "4708 2304 0274 0492 004", "+1 093 830 2993", "(711) 221-6339", "3563 0821 4896 4995",
                      "SE72 4986 7287 0214 3258 9363", "id 756c62bc-0228-4024-9d90-a867fde11f1d",
                      "(087) 776-7047", "(311) 360-7043", "(076) 228-7696", "(030) 901820",
-                     "at 2010-12-12T21:44:02.365049 ok"):
+                     "at 2010-12-12T21:44:02.365049 ok", "ref 711-221-6339 ok"):
             self.assertEqual([k for k, _ in found(text, EUROPE_AND_MORE)], [], text)
 
     def test_phone_regions_configured_and_checked(self) -> None:

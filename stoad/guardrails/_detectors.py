@@ -217,7 +217,7 @@ def _national_ok(text: str, region: str) -> bool:
         return False
     # With the trunk prefix where the region's national format has one: libphonenumber reads
     # "2024 0115" as a German number, and its grouping check lets the prefix go where the plan
-    # calls it optional ("(711) 221-6339" would be Indian). The digits must be the national
+    # calls it optional ("711-221-6339" would be Indian). The digits must be the national
     # format's, or the trunk prefix and the national significant number.
     layout = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
     if "(" in text and "(" not in layout:
