@@ -2,7 +2,8 @@
 
 The held-out split was first scored once, after tuning on dev was over; issue 14's second round of rule fixes
 then tuned on both dev and held-out, so these floors are what both reached after it (docs/guardrails.md,
-"Independent corpus"). The split not tuned on is heldout2. A change that loses any of it fails here.
+"Independent corpus"). heldout2 was scored once after that and not tuned on; its figures are held too.
+A change that loses any of it fails here.
 """
 
 from __future__ import annotations
@@ -28,6 +29,17 @@ FLOORS: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
                  "slack_token": (1.0, 1.0), "stripe_key": (1.0, 1.0), "google_credential": (1.0, 1.0),
                  "openai_key": (1.0, 1.0), "private_key": (1.0, 1.0), "jwt": (1.0, 1.0)},
     },
+    # scored once, after the second round, and not tuned on: what it showed, held (far below 0.97)
+    "heldout2": {
+        "detector": {"pii": (0.89, 0.664), "secrets": (0.993, 0.915)},
+        "carrier": {"json_request": (0.97, 0.812), "json_response": (0.972, 0.859), "text": (0.981, 0.825),
+                    "sse_lines": (0.985, 0.844), "sse_events": (0.978, 0.844)},
+        "kind": {"card": (1.0, 0.27), "ssn": (1.0, 0.31), "iban": (1.0, 1.0), "phone": (0.767, 0.79),
+                 "email": (1.0, 0.95), "env_secret": (1.0, 0.84), "url_password": (1.0, 0.84),
+                 "aws_access_key_id": (1.0, 1.0), "aws_secret_access_key": (1.0, 0.75), "github_token": (1.0, 1.0),
+                 "slack_token": (1.0, 1.0), "stripe_key": (1.0, 0.84), "google_credential": (1.0, 0.8),
+                 "openai_key": (1.0, 1.0), "private_key": (1.0, 1.0), "jwt": (1.0, 1.0)},
+    },
     "dev": {
         "detector": {"pii": (1.0, 0.995), "secrets": (0.999, 1.0)},
         "carrier": {"json_request": (1.0, 1.0), "json_response": (1.0, 0.997), "text": (1.0, 0.997),
@@ -38,7 +50,8 @@ FLOORS: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
     },
 }
 # Negatives a PII/secrets detector fired on, at most (per split): benign values and placeholders.
-MAX_NEGATIVE_HITS = {"heldout": {"benign": 0, "placeholder": 0}, "dev": {"benign": 0, "placeholder": 1}}
+MAX_NEGATIVE_HITS = {"heldout": {"benign": 0, "placeholder": 0}, "dev": {"benign": 0, "placeholder": 1},
+                     "heldout2": {"benign": 0, "placeholder": 7}}
 
 
 @functools.cache
@@ -90,6 +103,10 @@ class IndependentCorpusTests(SynchronousTestCase):
     def test_heldout_figures_hold(self) -> None:
         """On the held-out split (tuned on since the second round), precision and recall stay at what was measured."""
         self.check("heldout")
+
+    def test_heldout2_figures_hold(self) -> None:
+        """On heldout2 (scored once after the second round, never tuned on), the figures stay at what was measured."""
+        self.check("heldout2")
 
     def test_dev_figures_hold(self) -> None:
         """On the dev split (tuned on), precision and recall stay at what the fixes reached."""
