@@ -185,6 +185,7 @@ def cases(d: dict[str, str]) -> dict[tuple[str, str], Any]:
         ("guardrails", "stream_window"): "512",
         ("guardrails", "injection.tool_results"): "block",
         ("guardrails", "injection.learned"): "enforce",
+        ("guardrails", "phone_regions"): "US GB DE",
         ("guardrails", "max_response_bytes.gold"): "3m",
         ("route:NAME", "guardrails.injection"): "block",
         ("mcp", "max_sessions"): "2000",
