@@ -17,11 +17,13 @@ from urllib.parse import parse_qsl, urlencode
 import orjson
 
 from stoad.guardrails._detectors import (
+    CHECK_BUDGET,
     INJECTION,
     LEARNED,
     PII,
     SECRETS,
     AllowList,
+    CheckBudget,
     Scanner,
     redact,
 )
@@ -82,6 +84,8 @@ class ContentScanner:
         self.active = frozenset(d for d, a in self.actions.items() if a != "off")
         self.redacting = frozenset(d for d, a in self.actions.items() if a == "redact")
         self.allow = allow if allow else None
+        # The costly validator checks (phone numbers) this body or response may still make.
+        self.budget = CheckBudget()
         # Set while walking one document: the strings that a raw match touched, and whether any
         # phrase matched the whole; other strings cannot hold a finding and are skipped.
         self._focus: set[str] | None = None
@@ -100,7 +104,7 @@ class ContentScanner:
         if focus is not None and value not in focus:
             findings = []
         else:
-            findings = self.scanner.find(value, self.active, self.allow)
+            findings = self.scanner.find(value, self.active, self.allow, self.budget)
         if findings:
             tally.counts.update(f.detector for f in findings)
             redacted = [f for f in findings if f.detector in self.redacting]
@@ -142,7 +146,8 @@ class ContentScanner:
         digits = str(abs(value))
         if PII not in self.active or not 13 <= len(digits) <= 19:
             return value
-        findings = [f for f in self.scanner.find(digits, frozenset((PII,)), self.allow) if f.kind == "card"]
+        findings = [f for f in self.scanner.find(digits, frozenset((PII,)), self.allow, self.budget)
+                    if f.kind == "card"]
         if not findings:
             return value
         tally.counts[PII] += 1
@@ -290,11 +295,23 @@ class ContentScanner:
         may have rejected it in its context): it is not hidden content.
         """
         text = raw.decode("utf-8", "replace")
-        # only detectors without a hit can be added, so the scan is skipped when none could be
+        # only detectors without a hit can be added, so only those are looked for
         seen: set[str] = set()
-        if any(not tally.counts[d] for d in (PII, SECRETS) if d in self.active):
-            seen.update(f.detector for f in self.scanner.find(text, self.active, self.allow)
-                        if parsed is None or text[f.start:f.end] not in parsed)
+        missing = frozenset(d for d in (PII, SECRETS) if d in self.active and not tally.counts[d])
+        if missing:
+            # Each "shown in the parsed values" check searches the whole parsed text: at most
+            # CHECK_BUDGET of them per body, and a detector still undecided past that is taken as
+            # hidden (refused: fail closed) rather than searched for in quadratic time.
+            checks = CHECK_BUDGET
+            for finding in self.scanner.find(text, missing, self.allow, self.budget):
+                if finding.detector in seen:
+                    continue
+                if parsed is None:
+                    seen.add(finding.detector)
+                    continue
+                checks -= 1
+                if checks < 0 or text[finding.start:finding.end] not in parsed:
+                    seen.add(finding.detector)
         if INJECTION in self.active and not tally.counts[INJECTION]:
             families = self.scanner.injection(text)
             if families and self.learned_alert_only and families == [LEARNED]:

@@ -229,7 +229,7 @@ class EventStreamFilter:
                 if not self._scanner.maybe(text, detectors, learned=False):
                     continue
                 bound = len(head)
-                for f in self._scanner.find(text, detectors, self._content.allow):
+                for f in self._scanner.find(text, detectors, self._content.allow, self._content.budget):
                     if f.end <= bound - TRAILING_CONTEXT:
                         continue
                     if f.start < bound < f.end:
@@ -240,8 +240,8 @@ class EventStreamFilter:
                     # just before it, found only with the next line's start glued on (the "@host"
                     # after a URL's password)
                     if apart is None:
-                        apart = {(g.start, g.end, g.kind)
-                                 for g in self._scanner.find(data, detectors, self._content.allow)}
+                        apart = {(g.start, g.end, g.kind) for g in self._scanner.find(
+                            data, detectors, self._content.allow, self._content.budget)}
                     shift = 1 if f.start >= bound else 0
                     if (f.start + shift, f.end + shift, f.kind) not in apart:
                         glue[i] = True
@@ -253,7 +253,7 @@ class EventStreamFilter:
             return data
         if detectors and len(data_lines) > _MAX_LINE_JOINS:
             bounds = list(accumulate(len(line) for line in data_lines[:-1]))
-            for finding in self._scanner.find(joined, detectors, self._content.allow):
+            for finding in self._scanner.find(joined, detectors, self._content.allow, self._content.budget):
                 if any(finding.start < bound < finding.end for bound in bounds):
                     return joined
         if INJECTION in self._content.active and self._scanner.injection(joined) and \

@@ -233,7 +233,7 @@ class StreamCarry:
             return
         combined = prefix + leaf.raw
         boundary = len(prefix)
-        found = [f for f in self._scanner.find(combined, self._detectors, self._content.allow)
+        found = [f for f in self._scanner.find(combined, self._detectors, self._content.allow, self._content.budget)
                  if f.end > boundary - TRAILING_CONTEXT]
         findings = [f for f in found if f.start < boundary < f.end]
         later = [f for f in found if f.start >= boundary]
@@ -242,12 +242,12 @@ class StreamCarry:
             # held text that is a value only with what follows it (a URL's password cut off
             # before "@host"): not found when the held text was scanned, and still held
             before = {(f.start, f.end, f.kind)
-                      for f in self._scanner.find(prefix, self._detectors, self._content.allow)}
+                      for f in self._scanner.find(prefix, self._detectors, self._content.allow, self._content.budget)}
             findings += [f for f in ending if (f.start, f.end, f.kind) not in before]
         if not findings and not later:
             return
         own = [Finding(f.detector, f.kind, f.start + boundary, f.end + boundary)
-               for f in self._scanner.find(leaf.raw, self._detectors, self._content.allow)]
+               for f in self._scanner.find(leaf.raw, self._detectors, self._content.allow, self._content.budget)]
         if later:
             # wholly in the new text but found only with the held text before it (the scheme and
             # user before a URL's password, the name before a value): what the event alone missed
