@@ -5,7 +5,6 @@ Used by tests/test_guardrails_independent.py and, to print the tables, by ``pyth
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
@@ -14,6 +13,7 @@ from typing import Any
 
 import stoad.config  # noqa: F401  (imports stoad.runtime.layers in the right order)
 from stoad.guardrails import ContentScanner, Scanner, Tally, builtin_phrases, builtin_rules
+from tests.support.modules import load_by_path
 from tests.test_guardrails_response import context, make_layer, run
 
 CORPUS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "guardrails", "independent",
@@ -21,15 +21,7 @@ CORPUS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "
 
 
 def load_corpus() -> ModuleType:
-    name = "stoad_guardrails_independent_corpus"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, CORPUS_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_by_path("stoad_guardrails_independent_corpus", CORPUS_PATH)
 
 
 def delta_text(doc: Any) -> str | None:

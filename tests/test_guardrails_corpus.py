@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from types import ModuleType
 
 import orjson
@@ -12,20 +10,13 @@ from twisted.trial.unittest import SynchronousTestCase
 
 import stoad.config  # noqa: F401  (imports stoad.runtime.layers in the right order)
 from stoad.guardrails import BUILTIN_RULES, ContentScanner, Scanner, Tally, builtin_phrases
+from tests.support.modules import load_by_path
 
 CORPUS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "guardrails", "corpus.py")
 
 
 def load_corpus() -> ModuleType:
-    name = "stoad_guardrails_corpus"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, CORPUS_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_by_path("stoad_guardrails_corpus", CORPUS_PATH)
 
 
 class CorpusTests(SynchronousTestCase):

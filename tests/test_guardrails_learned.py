@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import sys
 from types import ModuleType
 
 from twisted.trial.unittest import SynchronousTestCase
@@ -14,6 +12,7 @@ import stoad.config  # noqa: F401  (imports stoad.runtime.layers in the right or
 from stoad.guardrails import BUILTIN_RULES, ContentScanner, Scanner, Tally, builtin_phrases
 from stoad.guardrails._detectors import LEARNED, normalise
 from stoad.guardrails._learned import MODEL_FILE, builtin_model, dump, from_weights, gate_entry, load, tokens
+from tests.support.modules import load_by_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS = os.path.join(ROOT, "contrib", "injection", "corpus.py")
@@ -22,14 +21,7 @@ SCANNER = Scanner(BUILTIN_RULES, builtin_phrases())
 
 
 def load_corpus() -> ModuleType:
-    name = "stoad_injection_corpus"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, CORPUS)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_by_path("stoad_injection_corpus", CORPUS)
 
 
 class ModelFileTests(SynchronousTestCase):
