@@ -222,25 +222,7 @@ def _reference_normalise_path(raw_path: str, case_insensitive: bool = False) -> 
         raise ValueError("path parameters (;) are not accepted")
     if "?" in raw_path or "#" in raw_path:
         raise ValueError("query or fragment in path")
-    if pathnorm._DOUBLE_ENCODED.search(raw_path):
-        raise ValueError("double percent-encoding in path")
-    decoded = pathnorm._decode_unreserved(raw_path)
-    segments = [segment for segment in decoded.split("/") if segment]
-    trailing_slash = decoded.endswith("/")
-    output: list[str] = []
-    for index, segment in enumerate(segments):
-        last = index == len(segments) - 1
-        if segment == ".":
-            trailing_slash = trailing_slash or last
-        elif segment == "..":
-            if output:
-                output.pop()
-            trailing_slash = trailing_slash or last
-        else:
-            output.append(segment)
-    path = "/" + "/".join(output)
-    if trailing_slash and output:
-        path += "/"
+    path = pathnorm._resolve(raw_path)  # the general steps, which the fast path skips
     return pathnorm._lower_outside_escapes(path) if case_insensitive else path
 
 

@@ -47,6 +47,15 @@ def normalise_path(raw_path: str, case_insensitive: bool = False) -> str:
     if "%" not in raw_path and "//" not in raw_path and "/." not in raw_path:
         # No escape, no empty, "." or ".." segment: the path is its own canonical form.
         return _lower_outside_escapes(raw_path) if case_insensitive else raw_path
+    path = _resolve(raw_path)
+    return _lower_outside_escapes(path) if case_insensitive else path
+
+
+def _resolve(raw_path: str) -> str:
+    """
+    The general steps for a path that passed the character checks: refuse double or invalid
+    percent-encoding, decode unreserved escapes, drop empty and "." segments and apply "..".
+    """
     if _DOUBLE_ENCODED.search(raw_path):
         raise ValueError("double percent-encoding in path")
     decoded = _decode_unreserved(raw_path)
@@ -66,8 +75,6 @@ def normalise_path(raw_path: str, case_insensitive: bool = False) -> str:
     path = "/" + "/".join(output)
     if trailing_slash and output:
         path += "/"
-    if case_insensitive:
-        path = _lower_outside_escapes(path)
     return path
 
 
