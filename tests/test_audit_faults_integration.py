@@ -81,6 +81,20 @@ class _Load:
             thread.join(30)
 
 
+def _outages_over(messages: list[str]) -> bool:
+    """True once each shipper that logged "Kafka unreachable" has logged "reachable again" after it."""
+    open_outages: set[str] = set()
+    for message in messages:
+        if not message.startswith("audit shipper "):
+            continue
+        chain = message[len("audit shipper "):].split(":", 1)[0]
+        if "Kafka unreachable" in message:
+            open_outages.add(chain)
+        elif "reachable again" in message:
+            open_outages.discard(chain)
+    return bool(messages) and not open_outages
+
+
 class FaultTests(TestCase):
     def setUp(self) -> None:
         self.broker = shared_broker()
@@ -150,6 +164,10 @@ class FaultTests(TestCase):
         finally:
             self.broker.start()
         events.append("broker restarted")
+        # The outage ends when every shipper that saw it delivers again (after a restart the
+        # broker's coordinator can take seconds to hand out a producer id); only then a kill.
+        daemon.wait_until(lambda: _outages_over(daemon.log_messages()), 120,
+                          "every shipper reporting Kafka reachable again")
         progressed(100)
         # 2. One worker is SIGKILLed mid-load; the supervisor starts it again.
         victim = daemon.worker_pids()[0]
