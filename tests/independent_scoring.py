@@ -18,14 +18,21 @@ from tests.test_guardrails_response import context, make_layer, run
 
 CORPUS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "guardrails", "independent",
                            "corpus.py")
+HELDOUT3_PATH = os.path.join(os.path.dirname(CORPUS_PATH), "heldout3.py")
 
 
 def load_corpus() -> ModuleType:
     return load_by_path("stoad_guardrails_independent_corpus", CORPUS_PATH)
 
 
+def load_heldout3() -> ModuleType:
+    """The third held-out split, a module of its own next to corpus.py (it reuses corpus.py's Sample and helpers)."""
+    return load_by_path("stoad_guardrails_independent_heldout3", HELDOUT3_PATH)
+
+
 def delta_text(doc: Any) -> str | None:
-    """The text of one streamed delta: OpenAI chat chunks, Anthropic content_block_delta, OpenAI Responses deltas."""
+    """The text of one streamed delta: OpenAI chat chunks, Anthropic content_block_delta, OpenAI Responses deltas,
+    Gemini ``candidates`` chunks and Cohere v2 ``content-delta`` events (the last two only heldout3 uses)."""
     if not isinstance(doc, dict):
         return None
     try:
@@ -33,6 +40,10 @@ def delta_text(doc: Any) -> str | None:
             return str(doc["delta"]["text"])
         if doc.get("type") == "response.output_text.delta":
             return str(doc["delta"])
+        if doc.get("type") == "content-delta":
+            return str(doc["delta"]["message"]["content"]["text"])
+        if "candidates" in doc:
+            return "".join(str(p.get("text", "")) for p in doc["candidates"][0]["content"]["parts"])
         return str(doc["choices"][0]["delta"]["content"])
     except (KeyError, IndexError, TypeError):
         return None
@@ -42,7 +53,7 @@ def stream_text(out: bytes) -> str:
     """The text a client rebuilds from an SSE response: chunk deltas, or the data: lines of plain events.
 
     ``event:`` and ``id:`` lines carry no text; the end markers of each framing (``[DONE]``, Anthropic's
-    ``message_stop``, an empty ``{}``) are dropped.
+    ``message_stop``, Cohere's ``message-end``, an empty ``{}``) are dropped.
     """
     text = []
     for event in out.replace(b"\r\n", b"\n").split(b"\n\n"):
@@ -57,7 +68,7 @@ def stream_text(out: bytes) -> str:
             if piece is not None:
                 text.append(piece)
                 continue
-            if isinstance(doc, dict) and doc.get("type") == "message_stop":
+            if isinstance(doc, dict) and doc.get("type") in ("message_stop", "message-end"):
                 continue
         if data not in (b"[DONE]", b"{}"):
             text.append(data.decode("utf-8", "replace"))
@@ -100,7 +111,10 @@ def score_split(split: str) -> tuple[dict[str, dict[str, dict[str, float]]], lis
     corpus = load_corpus()
     # the deployment the corpus models: its countries' national numbers are read (phone_regions)
     predict = Predictor(tuple(corpus.DEPLOYMENT_REGIONS))
-    samples = [s for s in corpus.generate() if s.split == split]
+    if split == "heldout3":
+        samples = load_heldout3().generate()
+    else:
+        samples = [s for s in corpus.generate() if s.split == split]
     wrong = []
     results = {}
     for s in samples:
@@ -123,7 +137,7 @@ def table(scores: dict[str, dict[str, dict[str, float]]]) -> str:
     return "\n".join(rows)
 
 
-SPLITS = ("dev", "heldout", "heldout2")
+SPLITS = ("dev", "heldout", "heldout2", "heldout3")
 
 if __name__ == "__main__":
     split = sys.argv[1] if len(sys.argv) > 1 else "dev"

@@ -607,7 +607,7 @@ def gen_url_password_negative(rng: random.Random, family: str) -> tuple[str, str
                             "mongodb://admin:%(mongo_password)s@mongo:27017", "redis://:$REDIS_PASSWORD@cache:6379/0",
                             "https://x-access-token:${{ secrets.GITHUB_TOKEN }}@github.com/acme/infra.git"])
     elif family == "masked":
-        value = rng.choice(["postgresql://app:****@db.internal:5432/app", "mysql://root:xxxxxxxx@127.0.0.1:3306/shop",
+        value = rng.choice(["postgresql://app:****@db.internal:5432/app", "mysql://admin:xxxxxxxx@127.0.0.1:3306/shop",
                             "mongodb+srv://svc:<password>@cluster0.mongodb.net/", "sftp://ops:[REDACTED]@files.internal/"])
     elif family == "no_password":
         value = rng.choice(["ssh://git@git.tailwind.dev:2222/platform/infra.git", "https://deploy@registry.tailwind.dev/v2/",
