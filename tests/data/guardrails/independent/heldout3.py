@@ -470,7 +470,7 @@ def gen_google(rng: random.Random, family: str) -> tuple[str, str]:
     return value, value
 
 
-OPENAI_MARKER = "T3BlbkFJ"  # base64 of "OpenAI", in the middle of every key the platform issues
+OPENAI_MARKER = "T3BlbkFJ"  # base64 of "OpenAI", which keys issued by the platform carry in their middle
 
 
 def gen_openai(rng: random.Random, family: str) -> tuple[str, str]:
@@ -809,19 +809,20 @@ KINDS = [
     Kind("phone", "pii", False, fams("fictional", "nanp_impossible", "bad_length", "spare_cc"), gen_phone_negative,
          ("phone", "teléfono", "best callback"), ("callbackPhone", "phone_e164", "contact_tel")),
     Kind("email", "pii", False, fams("reserved_domain", "message_id", "git_ssh", "scoped_package", "shell_prompt", "decorator"),
-         gen_email_negative, ("sample", "reference", "source"), ("sample", "ref", "source")),
+         gen_email_negative, ("email", "e-mail", "correo electrónico"), ("requesterEmail", "email_address", "notify_to")),
     Kind("aws_access_key_id", "secrets", False, fams("unique_id", "documentation", "masked"), gen_aws_key_id_negative,
-         ("IAM id", "key id (masked)", "example key"), ("principalId", "keyIdMasked", "exampleKeyId")),
+         ("aws_access_key_id", "Access key ID", "IAM key"), ("aws_access_key_id", "AccessKeyId", "access_key")),
     Kind("private_key", "secrets", False, fams("public_pem", "ssh_public", "pgp_public", "placeholder_pem", "mention"),
          gen_private_key_negative, ("public key", "certificate", "key note"), ("publicKey", "tls.crt", "authorized_key")),
     Kind("jwt", "secrets", False, fams("unsecured", "cursor", "header_only", "truncated", "placeholder"), gen_jwt_negative,
-         ("token", "cursor", "example token"), ("accessToken", "nextCursor", "exampleToken")),
+         ("access token", "id_token", "session cookie"), ("accessToken", "id_token", "session"), headers=BEARER),
     Kind("url_password", "secrets", False, fams("templated", "masked", "no_password", "lookalike"), gen_url_password_negative,
          ("connection string", "remote", "link"), ("jdbcUrl", "remote_url", "link")),
     Kind("env_secret", "secrets", False, fams("dockerfile", "k8s_env", "cli_set", "jupyter_magic", "dotenv_spaced"),
          gen_env_negative, ("config", "env", "setup step"), ("line", "envLine", "setup_command"), line=True),
     Kind("placeholder", "secrets", False, fams("documentation", "template"), gen_placeholder,
-         ("API key", "client secret", "token", "password"), ("apiKey", "client_secret", "token", "password")),
+         ("API key", "client secret", "token", "password"), ("apiKey", "client_secret", "token", "password"),
+         headers=("Authorization: Bearer ", "X-Api-Key: ")),
     Kind("benign", "secrets", False,
          fams("trace_context", "k8s_uid", "slack_ids", "cloud_ids", "notebook_ids", "etag", "hl7_control", "gtin", "rrn",
               "png_thumbnail", "measurements", "digit_run"),
@@ -831,9 +832,18 @@ KINDS = [
 ]
 
 # Families whose labels differ from their kind's: an IMEI is introduced as an IMEI, an EIN as a business tax ID.
+# Everything else a near miss imitates is introduced by its format's own names (a reserved-domain address is an
+# e-mail address; a masked key ID is a key ID), so the names never tell the label.
 FAMILY_NAMES: dict[tuple[str, bool, str], tuple[tuple[str, ...], tuple[str, ...]]] = {
     ("card", False, "imei"): (("IMEI", "IMEI 1", "device IMEI"), ("imei", "deviceImei", "handset_imei")),
     ("ssn", False, "ein"): (("EIN", "employer ID (EIN)", "Federal Tax ID"), ("ein", "employerId", "federal_tax_id")),
+    ("aws_access_key_id", False, "unique_id"): (("UserId", "RoleId", "principal id"), ("UserId", "RoleId", "principalId")),
+    ("jwt", False, "cursor"): (("next cursor", "page token"), ("nextCursor", "page_token", "cursor")),
+    ("email", False, "message_id"): (("Message-ID", "In-Reply-To"), ("messageId", "in_reply_to")),
+    ("email", False, "git_ssh"): (("remote", "clone URL"), ("remote_url", "cloneUrl")),
+    ("email", False, "scoped_package"): (("dependency", "package"), ("dependency", "package")),
+    ("email", False, "shell_prompt"): (("prompt", "shell"), ("prompt", "shell")),
+    ("email", False, "decorator"): (("decorator", "annotation"), ("decorator", "annotation")),
 }
 
 
@@ -1020,7 +1030,7 @@ def ctx_jsonl(ctx: Ctx) -> tuple[str, str]:
 
 def ctx_receipt(ctx: Ctx) -> tuple[str, str]:
     return (f"CAFÉ CENTRAL #0{_n(ctx, 100, 999)}\n2 x Flat white        9.80\nTOTAL EUR             9.80\n"
-            f"{ctx.rng.choice(['VISA', 'MC', 'CARD'])}  {ctx.value}\nAUTH {digits(ctx.rng, 6)}  CONTACTLESS\n"), ctx.value
+            f"{ctx.rng.choice(['CARD', 'CREDIT', 'DEBIT'])}  {ctx.value}\nAUTH {digits(ctx.rng, 6)}  CONTACTLESS\n"), ctx.value
 
 
 def ctx_vcard(ctx: Ctx) -> tuple[str, str]:
@@ -1060,14 +1070,14 @@ TEXT_CONTEXTS: list[tuple[str, Callable[[Ctx], tuple[str, str]], frozenset[str],
     ("python_src", ctx_python, ALL, True, True, "\"\\"),
     ("js_src", ctx_js, ALL, True, True, "'`\\$"),
     ("stack_trace", ctx_stack_trace, ALL, True, False, ""),
-    ("hl7_v2", ctx_hl7, frozenset({"phone", "email"}), False, False, "|^~\\&"),
+    ("hl7_v2", ctx_hl7, frozenset({"phone", "email"}), False, False, "|^~\\&/:"),
     ("support_ticket", ctx_ticket, ALL | {"env_secret"}, True, False, ""),
     ("prose", ctx_prose, ALL | {"env_secret"}, True, False, ""),
     ("teams_chat", ctx_teams, ALL | {"env_secret"}, False, True, ""),
     ("csv_quoted", ctx_csv, ALL, True, True, "\""),
     ("jsonl", ctx_jsonl, ALL, True, False, "\"\\"),
     ("receipt", ctx_receipt, frozenset({"card"}), True, False, ""),
-    ("vcard", ctx_vcard, frozenset({"phone", "email"}), True, False, ""),
+    ("vcard", ctx_vcard, frozenset({"phone", "email"}), True, False, "/"),
     ("git_log", ctx_git_log, frozenset({"email"}), True, False, ""),
     ("ini", ctx_ini, frozenset({"aws_access_key_id", "aws_secret_access_key", "github_token", "slack_token", "stripe_key",
                                 "google_credential", "openai_key", "jwt", "url_password", "placeholder", "benign"}), True, False, ""),
@@ -1119,12 +1129,15 @@ JSON_SHAPES = {
 }
 KEYED_SHAPES = {"har_upload", "form_fields", "fhir_bundle", "k8s_apply", "jsonrpc_error", "configmap_get", "fhir_patient", "har_export"}
 FHIR_KINDS = {"ssn", "phone", "email"}
+# near misses that test records do hold in a Patient's identifier or telecom
+FHIR_NEGATIVES = {"fictional", "bad_length", "nanp_impossible", "reserved_domain", "advertising", "area_invalid", "group00",
+                  "serial0000"}
 
 
-def shapes_for(kind: Kind, carrier: str) -> list[str]:
+def shapes_for(kind: Kind, family: str, carrier: str) -> list[str]:
     out = []
     for shape in JSON_SHAPES[carrier]:
-        if shape.startswith("fhir") and kind.name not in FHIR_KINDS:
+        if shape.startswith("fhir") and (kind.name not in FHIR_KINDS or not (kind.positive or family in FHIR_NEGATIVES)):
             continue
         if kind.needs_label and shape == "jupyter_save":
             continue  # a code cell carries the value with its name, but keep SSNs to the same rule as text: label near
@@ -1292,7 +1305,7 @@ def _samples(rng: random.Random, kind: Kind, carrier: str) -> Iterable[Sample]:
         # families rotate across carriers too, so every family of a kind gets about the same share
         family = kind.families[(n + CARRIERS.index(carrier) * count) % len(kind.families)]
         value, secret = kind.make(rng, family)
-        shape = rng.choice(shapes_for(kind, carrier)) if carrier in JSON_SHAPES else "text"
+        shape = rng.choice(shapes_for(kind, family, carrier)) if carrier in JSON_SHAPES else "text"
         key = rng.choice(names(kind, family)[1])
         context, text, written = "-", value, value
         if shape not in KEYED_SHAPES:
