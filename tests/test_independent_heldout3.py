@@ -386,3 +386,20 @@ class CarrierTests(SynchronousTestCase):
             self.assertEqual(len(events), 1, s.id)
             self.assertIn(squeeze(s.value), squeeze(events[0]), s.id)
             self.assertNotIn(s.value.replace("\r\n", "\n"), events[0], s.id)
+
+
+class ScorerFramingTests(SynchronousTestCase):
+    """The scorer rebuilds the text of the two stream framings only heldout3 uses (hand-written streams, no detector)."""
+
+    def test_gemini_and_cohere_deltas_are_read(self) -> None:
+        """Gemini candidates chunks and Cohere content-delta events give their text; Cohere's message-end gives none."""
+        from tests.independent_scoring import stream_text
+
+        gemini = (b'data: {"candidates": [{"content": {"parts": [{"text": "card 4539 "}], "role": "model"}}]}\r\n\r\n'
+                  b'data: {"candidates": [{"content": {"parts": [{"text": "0151"}], "role": "model"}, '
+                  b'"finishReason": "STOP"}]}\r\n\r\n')
+        cohere = (b'event: content-delta\ndata: {"type": "content-delta", "index": 0, '
+                  b'"delta": {"message": {"content": {"text": "ghp_ab"}}}}\n\n'
+                  b'event: message-end\ndata: {"type": "message-end", "delta": {"finish_reason": "COMPLETE"}}\n\n')
+        self.assertEqual(stream_text(gemini), "card 4539 0151")
+        self.assertEqual(stream_text(cohere), "ghp_ab")
