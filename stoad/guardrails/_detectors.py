@@ -297,8 +297,14 @@ def entropy(text: str) -> float:
 _PLACEHOLDER_WORDS = ("example", "xxxx", "your", "placeholder", "dummy", "sample", "redacted",
                       "insert", "changeme", "replace", "abcdef", "123456", "000000", "test_key",
                       "<", ">", "***")
-# A reference to a variable that holds the secret: $NAME, ${NAME} (shell), %NAME% (Windows).
-_VARIABLE_REFERENCE = re2.compile(r"\$[A-Za-z_][A-Za-z0-9_]*|\$\{[^}]*\}|%[A-Za-z_][A-Za-z0-9_]*%")
+# A reference to a variable that holds the secret: $NAME, ${NAME} (shell), %NAME% (Windows),
+# #{NAME} (Ruby, CoffeeScript interpolation), and reading the environment in code: process.env.NAME
+# (Node), os.environ['NAME'] / os.getenv("NAME") (Python), ENV['NAME'] (Ruby), env("NAME") (Laravel).
+_VARIABLE_REFERENCE = re2.compile(
+    r"\$[A-Za-z_][A-Za-z0-9_]*|\$\{[^}]*\}|%[A-Za-z_][A-Za-z0-9_]*%|#\{[^}]*\}"
+    r"|process\.env\.[A-Za-z_][A-Za-z0-9_]*|process\.env\[[^\]]{1,80}\]"
+    r"|os\.environ\[[^\]]{1,80}\]|os\.(?:environ\.get|getenv)\([^)]{1,80}\)|ENV\[[^\]]{1,80}\]"
+    r"|env\([^)]{1,80}\)")
 
 
 def looks_placeholder(value: str) -> bool:
@@ -410,6 +416,8 @@ _PASSWORD_WORDS = frozenset({"password", "passwd", "pass", "secret", "changeit",
 
 def _name_value_validator(text: str) -> list[tuple[int, int]]:
     """C{NAME=value} under a secret-like name: mixed characters and enough entropy, no placeholder."""
+    # an escaped closing quote (NAME=\\"value\\" in a JSON string) is not the value's
+    text = text[:-1] if text.endswith("\\") else text
     value = text.strip("\"'")
     if len(value) < 8 or any(t in value for t in _TEMPLATE) or looks_placeholder(value):
         return []
@@ -440,6 +448,9 @@ SECRET_NAME_WORDS = (
     r"access[_-]?key", r"private[_-]?key", r"credentials?", r"auth[_-]?(?:token|key|code)",
     r"session[_-]?key", r"signing[_-]?key", r"encryption[_-]?key", r"master[_-]?key",
     r"conn(?:ection)?[_-]?str(?:ing)?", r"dsn",
+    # DB_PASS, RABBITMQ_DEFAULT_PASS (the images' documented variables); an admin or master key
+    # of a hosted service (Algolia's and Meilisearch's "Admin API key")
+    r"[_-]pass", r"admin[_-]?(?:api[_-]?)?key",
 )
 _NAMES = "(?:" + "|".join(SECRET_NAME_WORDS) + ")"
 _NAME_VALUE = r"([^\s\"'`<>,;()\[\]{}]{8,256})"
@@ -521,6 +532,11 @@ _SECRET_RULES: tuple[Rule, ...] = (
     Rule(SECRETS, "stripe_key", r"\b((?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,256})\b", _token_validator(3.0), 1),
     Rule(SECRETS, "openai_key", r"(?:^|[^\w-])(sk-(?:proj-|svcacct-|admin-|ant-api\d\d-)?[A-Za-z0-9_-]{20,256})",
          _token_validator(3.5, need_digit=True), 1),
+    # Stripe webhook signing secrets ("Check the webhook signatures": whsec_ and base64).
+    Rule(SECRETS, "stripe_webhook_secret", r"\b(whsec_[A-Za-z0-9+/]{24,128}={0,2})", _token_validator(3.0), 1),
+    # Google OAuth client secrets, issued since 2021 as GOCSPX- and 28 URL-safe characters.
+    Rule(SECRETS, "google_oauth_client_secret", r"\b(GOCSPX-[A-Za-z0-9_-]{24,40})" + r"(?:[^\w-]|$)",
+         _token_validator(3.0), 1),
     Rule(SECRETS, "google_api_key", r"\b(AIza[0-9A-Za-z_-]{35})" + _END, _token_validator(3.0), 1),
     Rule(SECRETS, "google_oauth_token", r"\b(ya29\.[0-9A-Za-z_-]{20,1000})", _token_validator(3.0), 1),
     Rule(SECRETS, "private_key",
@@ -534,16 +550,19 @@ _SECRET_RULES: tuple[Rule, ...] = (
          r"(?:\s*(?:[A-Za-z-]{2,20}: [^\n]{0,200}|[A-Za-z0-9+/=]{16,}))*(?:\s*[A-Za-z0-9+/=]+)?", None, 0),
     Rule(SECRETS, "jwt", r"\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,})", _jwt_spans, 1),
     Rule(SECRETS, "bearer_token", r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{20,512}=*)", _token_validator(3.5, True), 1),
-    # scheme://user:password@host: the password alone is the finding.
-    Rule(SECRETS, "url_password", r"(?i)\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@?#]{1,128}:([^\s/@?#]{1,256})@[a-z0-9.\[-]",
+    # scheme://user:password@host: the password alone is the finding. The user may be empty
+    # (redis://:password@host, as Redis clients write a password without an ACL user).
+    Rule(SECRETS, "url_password", r"(?i)\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@?#]{0,128}:([^\s/@?#]{1,256})@[a-z0-9.\[-]",
          _password_validator, 1),
     Rule(SECRETS, "generic_secret",
          r"(?i)\b(?:api[_-]?key|apikey|secret(?:[_-]?key)?|client[_-]?secret|passw(?:or)?d|auth[_-]?token|"
          r"access[_-]?token|access[_-]?key|private[_-]?key|token)[\"']?\s*[:=]\s*[\"']?"
          r"([A-Za-z0-9_\-+/=.]{16,512})", _opaque_token_spans, 1),
-    # NAME=value / NAME: value under a secret-like name, values with any punctuation (entropy-gated).
+    # NAME=value / NAME: value under a secret-like name, values with any punctuation (entropy-gated);
+    # the quotes may be escaped (a shell line inside a JSON string inside JSON: export NAME=\\"value\\").
     Rule(SECRETS, "generic_secret",
-         r"(?i)(?:^|[^A-Za-z0-9])[A-Za-z0-9_.-]{0,40}?" + _NAMES + r"[\"']?[ \t]*(?:=|:)[ \t]*[\"']?" + _NAME_VALUE,
+         r"(?i)(?:^|[^A-Za-z0-9])[A-Za-z0-9_.-]{0,40}?" + _NAMES + r"(?:\\?[\"'])?[ \t]*(?:=|:)[ \t]*(?:\\?[\"'])?"
+         + _NAME_VALUE,
          _name_value_validator, 1),
 )
 
