@@ -6,7 +6,7 @@ import orjson
 from twisted.trial.unittest import SynchronousTestCase
 
 import stoad.config  # noqa: F401  (imports stoad.runtime.layers in the right order)
-from stoad.guardrails import BUILTIN_RULES, DETECTORS, ContentScanner, Scanner, Tally, builtin_phrases
+from stoad.guardrails import BUILTIN_RULES, DETECTORS, ContentScanner, Scanner, Tally, builtin_phrases, luhn_ok
 
 ALL = frozenset(DETECTORS)
 DEFAULT = Scanner(BUILTIN_RULES, builtin_phrases(), model=None)
@@ -63,3 +63,53 @@ class SecretFormatTests(SynchronousTestCase):
                     "ENV['STRIPE_SECRET_KEY']", "#{SLACK_SIGNING_SECRET}"):
             self.assertEqual(found(f"apiKey: {ref}"), [], ref)
             self.assertEqual(scan_json({"apiKey": ref})[0].counts["secrets"], 0, ref)
+
+
+def grouped(number: str, sizes: tuple[int, ...], separator: str) -> str:
+    parts, at = [], 0
+    for size in sizes:
+        parts.append(number[at:at + size])
+        at += size
+    return separator.join(parts)
+
+
+class CardIssuerTests(SynchronousTestCase):
+    # Luhn-valid numbers made from each scheme's IIN range and lengths (digits filled with 3s)
+    ISSUERS = {
+        "maestro 12": ("501833333336", (4, 4, 4)),
+        "maestro 19": ("6763333333333333334", (4, 4, 4, 4, 3)),
+        "mir": ("2201333333333332", (4, 4, 4, 4)),
+        "uatp": ("123433333333339", (4, 5, 6)),
+        "verve 18": ("506120333333333330", (4, 4, 4, 4, 2)),
+        "verve 16": ("6500103333333338", (4, 4, 4, 4)),
+        "rupay 82": ("8271333333333334", (4, 4, 4, 4)),
+        "rupay 508": ("5081333333333330", (4, 4, 4, 4)),
+        "discover 19": ("6011333333333333338", (4, 4, 4, 4, 3)),
+        "visa 13": ("4539333333337", (4, 3, 3, 3)),
+        "jcb 19": ("3566333333333333334", (4, 4, 4, 4, 3)),
+        "unionpay 17": ("62123333333333331", (4, 4, 4, 4, 1)),
+    }
+
+    def test_issuers_and_lengths_from_the_iin_tables(self) -> None:
+        """Maestro (12-19), Mir, UATP, Verve, RuPay, and Discover/JCB/UnionPay/Visa at every length they issue."""
+        for name, (number, sizes) in self.ISSUERS.items():
+            for separator in (" ", "-", ""):
+                written = grouped(number, sizes, separator)
+                self.assertEqual(found(f"card: {written}."), [("card", written)], (name, written))
+
+    def test_groups_joined_by_two_spaces_or_no_break_spaces(self) -> None:
+        """Groups pasted with two spaces or a no-break space between them are one card number."""
+        for number, sizes in self.ISSUERS.values():
+            for separator in ("  ", "\u00a0"):
+                written = grouped(number, sizes, separator)
+                self.assertEqual(found(f"PAN {written} ok"), [("card", written)], written)
+
+    def test_lengths_an_issuer_does_not_use_are_no_cards(self) -> None:
+        """A Luhn-valid number with a known prefix but a length its scheme never issues is not a card."""
+        for number in ("220133333330",  # Mir at 12 digits
+                       "1234333333333335",  # UATP at 16
+                       "82713333333333335",  # RuPay at 17
+                       "506120333333339"):  # Verve at 15
+            self.assertTrue(luhn_ok(number), number)
+            self.assertEqual(found(f"ref {number} ok"), [], number)
+        self.assertEqual(found("ref 5018 3333 3337 ok"), [])  # Luhn-invalid Maestro

@@ -110,24 +110,42 @@ def luhn_ok(digits: str) -> bool:
 
 
 def card_issuer_ok(digits: str) -> bool:
-    """True when the number has a known issuer prefix and a length that issuer uses."""
+    """
+    True when the number has a known issuer prefix and a length that issuer uses (the schemes'
+    published IIN tables, ISO/IEC 7812-1).
+    """
     n = len(digits)
-    two, four, six = int(digits[:2]), int(digits[:4]), int(digits[:6])
+    two, three, four, six = int(digits[:2]), int(digits[:3]), int(digits[:4]), int(digits[:6])
+    if four in _MAESTRO_PREFIXES or 6761 <= four <= 6763:
+        return 12 <= n <= 19  # Maestro
+    if n == 12:
+        return False
     if digits[0] == "4":
         return n in (13, 16, 19)  # Visa
     if 51 <= two <= 55 or 2221 <= four <= 2720:
         return n == 16  # Mastercard
+    if 2200 <= four <= 2204:
+        return 16 <= n <= 19  # Mir
     if two in (34, 37):
         return n == 15  # American Express
-    if four == 6011 or two == 65 or 644 <= int(digits[:3]) <= 649 or 622126 <= six <= 622925:
+    if digits[0] == "1":
+        return n == 15  # UATP (airline cards, printed 4-5-6)
+    if 506099 <= six <= 506198 or 650002 <= six <= 650027:
+        return n in (16, 18, 19)  # Verve
+    if four == 6011 or two == 65 or 644 <= three <= 649 or 622126 <= six <= 622925:
         return 16 <= n <= 19  # Discover
-    if 300 <= int(digits[:3]) <= 305 or two in (36, 38, 39):
+    if 300 <= three <= 305 or two in (36, 38, 39):
         return 14 <= n <= 19  # Diners Club
     if two == 35:
         return 16 <= n <= 19  # JCB (3528-3589 assigned; test generators use all of 35xx)
     if two == 62 or two == 81:
         return 16 <= n <= 19  # UnionPay
+    if two in (60, 82) or three == 508:
+        return n == 16  # RuPay (also 65 and 81, above)
     return False
+
+
+_MAESTRO_PREFIXES = frozenset({5018, 5020, 5038, 5893, 6304, 6759})
 
 
 def _card_spans(text: str) -> list[tuple[int, int]]:
@@ -143,7 +161,7 @@ def _card_spans(text: str) -> list[tuple[int, int]]:
             digits.append(ch)
         else:
             separators.add(ch)
-    if len(separators) > 1 or not 13 <= len(digits) <= 19:
+    if len(separators) > 1 or not 12 <= len(digits) <= 19:
         return []  # mixed separators are not one written number
     number = "".join(digits)
     return [(0, len(text))] if card_issuer_ok(number) and luhn_ok(number) else []
@@ -471,6 +489,10 @@ _PHONE_LABELLED = (r"(?i)\b(?:phone|telephone|tel|mobile|cell|fax|whatsapp|call 
                    r"(?:[ _-]?(?:no|number|num|#))?[^\w\n]{0,4}(?:(?:is|at|on)[^\w\n]{1,3})?(\d{8,15})\b")
 
 
+# Between a card's digit groups: a space, two (as pasted from a printed card), a dash or a no-break space.
+_CARD_SEPARATOR = r"(?: {1,2}|-|\x{00A0})"
+
+
 def builtin_rules(phone_regions: Sequence[str] = DEFAULT_PHONE_REGIONS) -> tuple[Rule, ...]:
     """The built-in PII and secret rules; numbers without "+" are read in C{phone_regions}' plans."""
     phone = phone_validator(phone_regions)
@@ -482,12 +504,12 @@ def _pii_rules(phone: Validator) -> tuple[Rule, ...]:
         Rule(PII, "ssn", r"\b(\d{3}[- ]\d{2}[- ]\d{4})\b", _ssn_spans, 1),
         # Nine digits without separators count only after a label that says what they are.
         Rule(PII, "ssn", _SSN_LABELLED, _ssn_labelled_spans, 1),
-        # 13-19 digits plain or in groups of any issuer's printing (4-4-4-4, 6-13, 4-6-5, 4-6-4, 4-3-3-3,
-        # 4-4-4-4-3, ...), taking every group that follows so that the validator sees the whole run; an
+        # 12-19 digits plain or in groups of any issuer's printing (4-4-4-4, 6-13, 4-6-5, 4-6-4, 4-3-3-3,
+        # 4-4-4-4-3, UATP's 4-5-6, ...), taking every group that follows so that the validator sees the whole run; an
         # IBAN's country code and check digits are taken along so that its digits are not read as a card.
         # Not before "/": "4111 1111 1111 1111 12/27" is a card and its expiry date.
-        Rule(PII, "card", r"\b((?:[A-Z]{2}\d{2} ?)?(?:\d{4,19}(?:[ -]\d{1,13}){1,8}|\d{13,19}))(?:[^\w/]|$)",
-             _card_spans, 1),
+        Rule(PII, "card", r"\b((?:[A-Z]{2}\d{2} ?)?(?:\d{4,19}(?:" + _CARD_SEPARATOR + r"\d{1,13}){1,8}|\d{12,19}))"
+             r"(?:[^\w/]|$)", _card_spans, 1),
         # Not after a "/": "scheme://user@host" names a user of a URL, not a mailbox.
         Rule(PII, "email", r"(?:^|[^\w.%+/-])([A-Za-z0-9._%+-]{1,64}@"
              r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24})\b", _email_spans, 1),
