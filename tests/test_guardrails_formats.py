@@ -7,6 +7,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 import stoad.config  # noqa: F401  (imports stoad.runtime.layers in the right order)
 from stoad.guardrails import BUILTIN_RULES, DETECTORS, ContentScanner, Scanner, Tally, builtin_phrases, luhn_ok
+from tests.test_guardrails_response import context, run
+from tests.test_guardrails_stream import plain_events, redact_all
 
 ALL = frozenset(DETECTORS)
 DEFAULT = Scanner(BUILTIN_RULES, builtin_phrases(), model=None)
@@ -113,3 +115,81 @@ class CardIssuerTests(SynchronousTestCase):
             self.assertTrue(luhn_ok(number), number)
             self.assertEqual(found(f"ref {number} ok"), [], number)
         self.assertEqual(found("ref 5018 3333 3337 ok"), [])  # Luhn-invalid Maestro
+
+
+class SsnLabelTests(SynchronousTestCase):
+    def test_label_as_the_values_name(self) -> None:
+        """Dotted, " - " and plain SSNs under a key, member, element or column name that holds "ssn"."""
+        for text, value in (("insured_ssn=472.22.8338", "472.22.8338"),
+                            ('ss_number: "472 - 22 - 8338"', "472 - 22 - 8338"),
+                            ("<employee_ssn>472228338</employee_ssn>", "472228338"),
+                            ('{"ssn_full": "472228338"}', "472228338"),
+                            ("employee.ssn = '472.22.8338'", "472.22.8338"),
+                            ("ts=2025 level=info insuredSsn=472228338 ok", "472228338")):
+            self.assertEqual(found(text), [("ssn", value)], text)
+
+    def test_label_in_words_before_it_on_the_line(self) -> None:
+        """A label a few words before the value on its line, in any language, is near."""
+        for text in ("Hallo, meine SSN (US) lautet 472.22.8338. Danke", "ValueError: SSN (US) '472228338' failed",
+                     "voici mon SS# : 472.22.8338.", "meine Social Security # lautet 472 - 22 - 8338",
+                     "| soc. sec. no. | 472228338 |"):
+            self.assertEqual([k for k, _ in found(text)], ["ssn"], text)
+
+    def test_label_as_the_columns_header(self) -> None:
+        """In CSV, TSV and Markdown tables the header of the value's column is its label; in SQL, its column."""
+        for text in ("id,name,taxpayer_ssn,created\n7,Ana Silva,472228338,2025-10-01",
+                     "id\tname\tSSN\n7\tAna Silva\t472.22.8338",
+                     "| # | owner | SSN (US) | updated |\n|--:|---|---|---|\n| 4 | Ana Silva | `472 - 22 - 8338` | today |",
+                     "INSERT INTO people (name, ssn) VALUES ('Silva, Ana', '472228338');"):
+            self.assertEqual([k for k, _ in found(text)], ["ssn"], text)
+
+    def test_a_label_that_is_not_the_values(self) -> None:
+        """Another column's header, another clause or line, or more words between: not an SSN."""
+        for text in ("id,order_no,ssn\n7,472228338,", "| ssn | order |\n|---|---|\n| | 472228338 |",
+                     "INSERT INTO t (ssn, order_no) VALUES (NULL, '472228338');",
+                     "SSN optional; order 472228338", "SSN not given. Order 472.22.8338 shipped",
+                     "the SSN was verified by agent 472228338", "SSN\n472228338", "version 472.22.8338",
+                     "SSN: 666.22.8338"):
+            self.assertEqual(found(text), [], text)
+
+    def test_json_names_pairs_and_patches(self) -> None:
+        """An SSN in any layout under a member named like one, in a [name, value] row, or in a JSON Patch value."""
+        tally, out = scan_json({"input": {"ssn_full": "472.22.8338", "insured_ssn": "472 - 22 - 8338"},
+                                "rows": [["field", "value"], ["SSN", "472228338"]],
+                                "patch": [{"op": "add", "path": "/person/ssn", "value": "472228338"}]})
+        self.assertEqual(tally.counts["pii"], 4)
+        self.assertNotIn(b"8338", out or b"")
+
+    def test_dotted_ssn_split_over_events_after_its_label(self) -> None:
+        """A dotted SSN whose label is in an earlier event and whose digits span two events is redacted whole."""
+        text = "Bonjour, voici mon SS# : 472.22.8338. Cordialement"
+        start = text.index("472")
+        for cut in (start + 2, start + 5, start + 8):
+            ctx = context()
+            out = run(redact_all(), ctx, "text/event-stream", plain_events(text, [start - 3, cut]))
+            self.assertNotIn(b"8338", out, cut)
+            self.assertEqual([t.detector for t in ctx.guardrail_triggers], ["pii"], cut)
+
+
+class AwsSecretLabelTests(SynchronousTestCase):
+    SECRET = "k2Vq8Rt+Yw1Zp4Lm/Xn7Bc0Hd5Fg3Js9Qe6Ua2Ti"
+
+    def test_label_near_the_secret(self) -> None:
+        """A 40-character AWS secret under a column header, a name or prose that names it is found."""
+        for text in (f"id,name,awsSecretAccessKey\n1,etl,{self.SECRET}",
+                     f"| # | AWS secret | updated |\n|---|---|---|\n| 1 | `{self.SECRET}` | today |",
+                     f"ValueError: secret half of the AWS key pair '{self.SECRET}' failed"):
+            self.assertEqual(found(text), [("aws_secret_access_key", self.SECRET)], text)
+        self.assertEqual(found(f"id,name,etag\n1,etl,{self.SECRET}"), [])
+
+    def test_json_pairs_and_patches(self) -> None:
+        """["AWS_SECRET_ACCESS_KEY", secret] and a JSON Patch to .../secret_access_key are secrets."""
+        for document in ({"rows": [["AWS_SECRET_ACCESS_KEY", self.SECRET]]},
+                         [{"op": "replace", "path": "/profile/secret_access_key", "value": self.SECRET}]):
+            tally, out = scan_json(document)
+            self.assertEqual(tally.counts["secrets"], 1, document)
+            self.assertNotIn(self.SECRET[:10].encode(), out or b"")
+
+    def test_filter_masks_are_no_secrets(self) -> None:
+        """What a log filter writes for a value ("[FILTERED]") under a secret's name is no secret."""
+        self.assertEqual(scan_json({"rows": [["api_key", "[FILTERED]"]], "password": "[REDACTED]"})[0].counts, {})

@@ -34,6 +34,7 @@ SECRET_MEMBER_MARKER = "[REDACTED:generic_secret]"
 BLOCK_ORDER = (INJECTION, SECRETS, PII)
 # integers whose digits could be a card number (13 to 19 digits), see ContentScanner.number
 _CARD_RANGE = (10**12, 10**19)
+_DIGITS = "0123456789"
 
 
 @dataclass
@@ -177,6 +178,8 @@ class ContentScanner:
         for node in dicts:
             renamed: dict[str, str] | None = None
             replaced: dict[str, Any] | None = None
+            # a JSON Patch operation (RFC 6902): its value's name is the last step of its path
+            path = node.get("path") if "op" in node else None
             for key, value in node.items():
                 if every_string or key in focus:
                     new_key = text(key, tally)
@@ -184,10 +187,11 @@ class ContentScanner:
                         renamed = renamed or {}
                         renamed[key] = new_key
                 if isinstance(value, str):
+                    name = path.rpartition("/")[2] if key == "value" and isinstance(path, str) else key
                     if every_string or value in focus or (
-                            by_name and len(value) >= 6 and secret_name(key)) or (
-                            numbers and len(value) == 9 and value.isdigit()):
-                        new_value: Any = self.member(key, value, tally)
+                            by_name and len(value) >= 6 and secret_name(name)) or (
+                            numbers and 9 <= len(value) <= 17 and value[0] in _DIGITS):
+                        new_value: Any = self.member(name, value, tally)
                     else:
                         continue
                 elif numbers and type(value) is int and _CARD_RANGE[0] <= abs(value) < _CARD_RANGE[1]:
@@ -206,9 +210,17 @@ class ContentScanner:
             elif replaced is not None:
                 node.update(replaced)
         for items in lists:
+            # a [name, value] row (a sheet's rows, a list of pairs): the value is named by the first
+            pair = items[0] if len(items) == 2 and isinstance(items[0], str) else None
             for index, value in enumerate(items):
                 if isinstance(value, str):
-                    if every_string or value in focus:
+                    if index == 1 and pair is not None:
+                        if every_string or value in focus or (by_name and len(value) >= 6 and secret_name(pair)) or (
+                                numbers and 9 <= len(value) <= 17 and value[0] in _DIGITS):
+                            new_value = self.member(pair, value, tally)
+                            if new_value is not value:
+                                items[index] = new_value
+                    elif every_string or value in focus:
                         new_value = text(value, tally)
                         if new_value is not value:
                             items[index] = new_value

@@ -22,6 +22,7 @@ import phonenumbers
 import re2
 
 from stoad.guardrails._learned import InjectionModel, builtin_model, gate_entry, tokens
+from stoad.guardrails._near import Tables, label_near
 
 PII = "pii"
 SECRETS = "secrets"
@@ -50,6 +51,9 @@ class Rule:
     pattern: str
     validate: Validator | None = None
     group: int = 0  # the capture group that is the finding (0: the whole match)
+    # A value that is a finding only under its label (nine digits, a bare AWS secret): the label's
+    # pattern, which must be near the value (_near.label_near) and somewhere before it.
+    label: str | None = None
 
 
 # Finding kinds whose validator is expensive (libphonenumber is pure Python: 20-400 µs a
@@ -332,11 +336,13 @@ def looks_placeholder(value: str) -> bool:
     # A mask shows a run of three stars or is a third stars ("ab**", "**"); "k**d5O%*9f" is a password.
     if low.count("*") * 3 >= len(low):
         return True
-    if _VARIABLE_REFERENCE.fullmatch(value) is not None:
+    if _VARIABLE_REFERENCE.fullmatch(value) is not None or _MASK_WORD.fullmatch(value) is not None:
         return True
     return len(set(low)) < min(8, max(2, len(low) // 3))
 
 
+# What a log filter writes in place of a value: Rails' "[FILTERED]", "[REDACTED]", "[hidden]".
+_MASK_WORD = re2.compile(r"\[[A-Za-z][A-Za-z _-]{0,30}\]")
 _HEX = re2.compile(r"[0-9a-f]+|[0-9A-F]+")
 
 
@@ -407,10 +413,6 @@ def _email_spans(text: str) -> list[tuple[int, int]]:
     return [] if _DENSITY_DOMAIN.fullmatch(domain) else [(0, len(text))]
 
 
-def _ssn_labelled_spans(text: str) -> list[tuple[int, int]]:
-    return [(0, len(text))] if ssn_ok(text) else []
-
-
 # Values that stand for a secret without being one: template variables and masks.
 _TEMPLATE = ("${", "{{", "%(", "$(", "<", "****", "...", "…")
 
@@ -473,17 +475,18 @@ SECRET_NAME_WORDS = (
 _NAMES = "(?:" + "|".join(SECRET_NAME_WORDS) + ")"
 _NAME_VALUE = r"([^\s\"'`<>,;()\[\]{}]{8,256})"
 
-# An SSN's label, and what may stand between it and nine digits written without separators: up
-# to four connecting words ("the SSN you asked for -> ", "SSN changed to ", "Your SSN is ", "SSN on
-# file: "), each with up to 12 characters of punctuation or table markup around it ("| SSN | ",
-# "<td>SSN</td><td>"), on one line. Any other word in between ("SSN field optional; order ...")
-# and the digits are not taken for an SSN.
-_SSN_LABEL = r"(?:ssn|ss#|social[ _-]?security(?:[ _-]?(?:number|no|num|#))?|soc[ .]?sec[ .]?(?:no|#)?)"
-_SSN_JOIN = r"(?:[^\w\n]|</?(?:td|th|dd|li|span|b|strong|code)>)"
-SSN_CONNECTING_WORDS = ("is", "was", "are", "of", "to", "for", "now", "changed", "updated", "set", "reads",
-                        "you", "asked", "requested", "on", "file", "here", "as", "it")
-_SSN_LABELLED = (r"(?i)\b" + _SSN_LABEL + _SSN_JOIN + r"{0,12}(?:(?:" + "|".join(SSN_CONNECTING_WORDS) + r")"
-                 + _SSN_JOIN + r"{1,12}){0,4}(\d{9})\b")
+# An SSN's label: SSN, SS#, social security (number, no, #), soc. sec. no., ss_number, and "ssn"
+# as a word of an identifier (ssn_full, insured_ssn, employee.ssn, insuredSsn).
+SSN_LABEL = (r"(?i:(?:^|[^a-z])(?:ssn|ss ?#|social[ _.-]?security|soc\.? ?sec\.?|ss[_ .-]?(?:number|no|num|nr))"
+             r"(?:[ _.-]?(?:number|no|num|nr|#)\.?)?)|(?-i:[a-z]Ssn)")
+# An SSN as people write it: dashed, spaced, dotted, " - " between the parts, or nine digits.
+# Dashed and spaced SSNs are found anywhere (the rule above); the others only under their label.
+_SSN_VALUE = (r"\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4}|\d{3}\.\d{2}\.\d{4}|\d{3} {1,2}- {1,2}\d{2} {1,2}- {1,2}\d{4}"
+              r"|\d{9}")
+SSN_VALUE = re2.compile(_SSN_VALUE)
+# An AWS secret access key's label: AWS (or Amazon, IAM) and "secret" together, or secret access key.
+AWS_SECRET_LABEL = (r"(?i:(?:aws|amazon|iam)[^\n]{0,30}?secret|secret[^\n]{0,30}?(?:aws|amazon)"
+                    r"|secret[_ -]?access[_ -]?key)")
 # Phone labels after which a number may be written without separators ("mobile: 07879760901").
 _PHONE_LABELLED = (r"(?i)\b(?:phone|telephone|tel|mobile|cell|fax|whatsapp|call me (?:at|on))"
                    r"(?:[ _-]?(?:no|number|num|#))?[^\w\n]{0,4}(?:(?:is|at|on)[^\w\n]{1,3})?(\d{8,15})\b")
@@ -502,8 +505,8 @@ def builtin_rules(phone_regions: Sequence[str] = DEFAULT_PHONE_REGIONS) -> tuple
 def _pii_rules(phone: Validator) -> tuple[Rule, ...]:
     return (
         Rule(PII, "ssn", r"\b(\d{3}[- ]\d{2}[- ]\d{4})\b", _ssn_spans, 1),
-        # Nine digits without separators count only after a label that says what they are.
-        Rule(PII, "ssn", _SSN_LABELLED, _ssn_labelled_spans, 1),
+        # Nine digits, dotted or " - " SSNs count only with their label near (_near.label_near).
+        Rule(PII, "ssn", r"(?:^|[^\w.+-])(" + _SSN_VALUE + r")(?:[^\w-]|$)", _ssn_spans, 1, SSN_LABEL),
         # 12-19 digits plain or in groups of any issuer's printing (4-4-4-4, 6-13, 4-6-5, 4-6-4, 4-3-3-3,
         # 4-4-4-4-3, UATP's 4-5-6, ...), taking every group that follows so that the validator sees the whole run; an
         # IBAN's country code and check digits are taken along so that its digits are not read as a card.
@@ -543,6 +546,9 @@ _SECRET_RULES: tuple[Rule, ...] = (
          r"(?i)(?:(?:aws|amazon|iam).{0,40}?secret|secret[_ -]?access[_ -]?key).{0,40}?"
          r"(?:^|[^A-Za-z0-9/+])([A-Za-z0-9/+]{40})" + r"(?:[^A-Za-z0-9/+=]|$)",
          _token_validator(3.5, need_digit=True), 1),
+    # Under a label near it that names it (a column header, "secret half of the AWS key pair '...'").
+    Rule(SECRETS, "aws_secret_access_key", r"(?:^|[^A-Za-z0-9/+])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)",
+         _token_validator(3.5, need_digit=True), 1, AWS_SECRET_LABEL),
     Rule(SECRETS, "github_token", r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36})\b", _token_validator(3.0), 1),
     Rule(SECRETS, "github_token", r"\b(github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})\b", _token_validator(3.0), 1),
     Rule(SECRETS, "gitlab_token", r"\b(gl(?:pat|dt|rt|ptt|cbt|oas)-[A-Za-z0-9_-]{20,256})", _token_validator(3.0), 1),
@@ -599,9 +605,12 @@ NOT_SECRET_KEY_PATTERN = (r"(?i)(?:page|next|prev(?:ious)?|continuation|sync|cur
                           r"request|trace|correlation|csrf[_-]?cookie|max|num|total|input|output)[_-]?tokens?$|"
                           r"tokens?[_-]?(?:count|type|usage|limit|id)$|_(?:name|id|hint|ref|path|file|length|policy)$")
 # A JSON member whose name says "secret", in raw bytes: the fast path must not skip it.
-SECRET_MEMBER_PROBE = r'(?i)"[^"\\]{0,40}?' + _NAMES + r'"\s*:\s*"'
+# (or a [name, value] pair, or a JSON Patch path's last step: "path": "/a/api_key", "value": ...)
+SECRET_MEMBER_PROBE = r'(?i)"[^"\\]{0,40}?' + _NAMES + r'"\s*[:,]\s*"'
 # A JSON member named like an SSN holding nine digits, in raw bytes: PII by its name alone.
-SSN_MEMBER_PROBE = r'(?i)(?:ssn|social[_ -]?security(?:[_ -]?(?:number|no))?)"\s*:\s*"\d{9}"'
+# (or its value in a [name, value] pair: ["SSN", "123456789"]), in any SSN layout.
+SSN_MEMBER_PROBE = (r'(?i)(?:ssn|ss[_ .-]?(?:number|no|num|nr)|ss ?#|social[_ -]?security|soc\.? ?sec)'
+                    r'[^"\\]{0,24}"\s*[:,]\s*"\d{3}[ .-]{0,5}\d{2}[ .-]{0,5}\d{4}"')
 PASSWORD_KEY_PATTERN = r"(?i)(?:passw(?:or)?d|pwd|passphrase)$"
 
 def load_pattern_lines(lines: Iterable[str]) -> list[tuple[str, str]]:
@@ -717,7 +726,9 @@ class Scanner:
         self._compiled = [re2.compile(rule.pattern, _RE2_OPTIONS) for rule in self.rules]
         self._set = re2.Set.SearchSet(_RE2_OPTIONS)
         for rule in self.rules:
-            self._set.Add(rule.pattern)
+            # a labelled value needs its label somewhere before it: a benign run of nine digits
+            # alone does not take a body off the fast path
+            self._set.Add(rule.pattern if rule.label is None else f"(?:{rule.label})(?s:.*)(?:{rule.pattern})")
         self._set.Compile()
         self.phrases = tuple((name, phrase_regex(p)) for name, p in phrases)
         self._phrase_set = re2.Set.SearchSet(_RE2_OPTIONS)
@@ -729,8 +740,9 @@ class Scanner:
         self._password_key = re2.compile(PASSWORD_KEY_PATTERN, _RE2_OPTIONS)
         # one pass over the raw bytes for both probes
         self._member_probe = re2.compile(f"(?:{SECRET_MEMBER_PROBE})|(?:{SSN_MEMBER_PROBE})", _RE2_OPTIONS)
-        self._ssn_key = re2.compile(r"(?i)(?:^|[^a-z])(?:ssn|social[_ -]?security(?:[_ -]?(?:number|no))?)$",
-                                    _RE2_OPTIONS)
+        self._ssn_key = re2.compile(SSN_LABEL, _RE2_OPTIONS)
+        # rules whose value counts only with its label near (_near.label_near)
+        self._labels = [re2.compile(rule.label, _RE2_OPTIONS) if rule.label else None for rule in self.rules]
         self._allow_cache: dict[tuple[str, ...], re2._Regexp] = {}
         self._last_normalised: tuple[str, str] | None = None
         self._key_cache: dict[str, bool] = {}
@@ -774,6 +786,7 @@ class Scanner:
         if not indices:
             return []
         candidates: list[Finding] = []
+        tables: Tables | None = None  # the table headers met, for labelled values
         for index in sorted(indices):
             rule = self.rules[index]
             if rule.detector not in detectors:
@@ -794,9 +807,14 @@ class Scanner:
                         spans = [(0, len(value))]
                 else:
                     spans = rule.validate(value)
+                label = self._labels[index]
                 for a, b in spans:
                     if allow and self.allowed(value[a:b], allow):
                         continue
+                    if label is not None:
+                        tables = tables or Tables(text)
+                        if not label_near(text, start + a, label, tables):
+                            continue
                     candidates.append(Finding(rule.detector, rule.kind, start + a, start + b))
         return _without_overlaps(candidates)
 
@@ -872,8 +890,9 @@ class Scanner:
         return self._member_probe.search(data) is not None
 
     def pii_member(self, key: str, value: str) -> str | None:
-        """The PII type of a member value that is PII only by its name (nine-digit C{ssn})."""
-        if len(value) == 9 and value.isdigit() and ssn_ok(value) and self._ssn_key.search(key) is not None:
+        """The PII type of a member value that is PII only by its name (an SSN under a name like C{ssn_full})."""
+        if 9 <= len(value) <= 17 and SSN_VALUE.fullmatch(value) is not None and _ssn_spans(value) and \
+                self._ssn_key.search(key) is not None:
             return "ssn"
         return None
 
