@@ -34,7 +34,8 @@ SECRET_MEMBER_MARKER = "[REDACTED:generic_secret]"
 BLOCK_ORDER = (INJECTION, SECRETS, PII)
 # integers whose digits could be a card number (13 to 19 digits), see ContentScanner.number
 _CARD_RANGE = (10**12, 10**19)
-_DIGITS = "0123456789"
+# how a value that is PII by its member's name starts (an SSN, a phone number)
+_NUMBER_START = "0123456789+("
 
 
 @dataclass
@@ -127,13 +128,15 @@ class ContentScanner:
     def member(self, key: str, value: str, tally: Tally) -> str:
         """An object member or form field: its value, plus the rules that need its name."""
         before = tally.counts[SECRETS]
+        pii_before = tally.counts[PII]
         out = self.text(value, tally)
-        if PII in self.active and out is value and self.scanner.pii_member(key, value) and \
-                not (self.allow and self.scanner.allowed(value, self.allow)):
+        kind = self.scanner.pii_member(key, value, self.budget) if (
+            PII in self.active and out is value and tally.counts[PII] == pii_before) else None
+        if kind is not None and not (self.allow and self.scanner.allowed(value, self.allow)):
             tally.counts[PII] += 1
             if PII in self.redacting:
                 tally.changed = True
-                return "[REDACTED:ssn]"
+                return f"[REDACTED:{kind}]"
         if (SECRETS in self.active and tally.counts[SECRETS] == before
                 and self.scanner.secret_member(key, value)
                 and not (self.allow and self.scanner.allowed(value, self.allow))):
@@ -190,7 +193,7 @@ class ContentScanner:
                     name = path.rpartition("/")[2] if key == "value" and isinstance(path, str) else key
                     if every_string or value in focus or (
                             by_name and len(value) >= 6 and secret_name(name)) or (
-                            numbers and 9 <= len(value) <= 17 and value[0] in _DIGITS):
+                            numbers and 6 <= len(value) <= 26 and value[0] in _NUMBER_START):
                         new_value: Any = self.member(name, value, tally)
                     else:
                         continue
@@ -216,7 +219,7 @@ class ContentScanner:
                 if isinstance(value, str):
                     if index == 1 and pair is not None:
                         if every_string or value in focus or (by_name and len(value) >= 6 and secret_name(pair)) or (
-                                numbers and 9 <= len(value) <= 17 and value[0] in _DIGITS):
+                                numbers and 6 <= len(value) <= 26 and value[0] in _NUMBER_START):
                             new_value = self.member(pair, value, tally)
                             if new_value is not value:
                                 items[index] = new_value

@@ -246,35 +246,87 @@ def _digit_groups(text: str) -> list[str]:
     return "".join(ch if ch in "0123456789" else " " for ch in text).split()
 
 
-def _national_ok(text: str, region: str) -> bool:
-    """Whether C{text} is a valid number of C{region} written as its people write it (with the trunk prefix)."""
+# Numbers the regulators reserve for films, TV and books, never assigned to anyone (libphonenumber
+# calls them valid: they are in the plans' valid ranges). As "country code:national number":
+# NANPA 555-0100 to 555-0199 in every area; Ofcom's drama numbers (020 7946 0xxx, 0113/0114/0115/
+# 0116/0117/0118/0121/0131/0141/0151/0161 496 0xxx, 028 9018 0xxx, 029 2018 0xxx, 01632 960xxx,
+# 07700 900xxx, 08081 570xxx, 0909 879 0xxx, 03069 990xxx); ACMA's fictitious (0x) 5550 xxxx and
+# (0x) 7010 xxxx.
+_FICTIONAL = re2.compile(r"1:\d{3}55501\d{2}"
+                         r"|44:(?:2079460|11[3-8]4960|1[2-6]14960|2890180|2920180|1632960|7700900|8081570|9098790"
+                         r"|3069990)\d{3}"
+                         r"|61:[2378](?:5550|7010)\d{4}")
+
+
+# The same ranges as national digits (with the trunk prefix 0 in the UK and Australia).
+_NATIONAL_FICTION = {
+    "NANP": r"1?\d{3}55501\d{2}",
+    "GB": r"0(?:2079460|11[3-8]4960|1[2-6]14960|2890180|2920180|1632960|7700900|8081570|9098790|3069990)\d{3}",
+    "AU": r"0[2378](?:5550|7010)\d{4}",
+}
+
+
+def _national_fiction(regions: Sequence[str]) -> re2._Regexp | None:
+    plans = {"NANP" if phonenumbers.country_code_for_region(r) == 1 else r for r in regions}
+    patterns = [_NATIONAL_FICTION[p] for p in sorted(plans) if p in _NATIONAL_FICTION]
+    return re2.compile("|".join(patterns)) if patterns else None
+
+
+def fictional(number: phonenumbers.PhoneNumber) -> bool:
+    """Whether C{number} is in a range its regulator reserves for fiction (never a person's number)."""
+    return _FICTIONAL.fullmatch(f"{number.country_code}:{phonenumbers.national_significant_number(number)}") is not None
+
+
+def _national_ok(text: str, region: str, labelled: bool = False) -> bool:
+    """
+    Whether C{text} is a valid number of C{region} written as its people write it (with the trunk
+    prefix). C{labelled}: a phone label stands next to it, so its digits may also be written in one
+    run ("07879760901").
+    """
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return False
     # Valid anywhere under the region's calling code ("US" takes in all of NANP, as before); this
     # cheap test first spares the grouping check below for the regions the number is not in.
-    if not phonenumbers.is_valid_number(number):
+    if not phonenumbers.is_valid_number(number) or fictional(number):
         return False
+    groups = _digit_groups(text)
+    written = "".join(groups)
+    nsn = phonenumbers.national_significant_number(number)
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    trunk = (metadata.national_prefix if metadata is not None else None) or ""
+    if labelled and len(groups) == 1:
+        return written in (nsn, trunk + nsn)
     # With the trunk prefix where the region's national format has one: libphonenumber reads
     # "2024 0115" as a German number, and its grouping check lets the prefix go where the plan
     # calls it optional ("711-221-6339" would be Indian). The digits must be the national
     # format's, or the trunk prefix and the national significant number.
     layout = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-    if "(" in text and "(" not in layout:
+    formatted = _digit_groups(layout)
+    national = "".join(formatted)
+    if written not in (national, trunk + nsn):
+        return False
+    if groups == formatted and ("(" not in text or "(" in layout):
+        return True  # exactly the national format's groups (the common case; the check below costs ~100 µs)
+    # The area code (with the trunk prefix), then the rest: in one group as DIN 5008, Italy and the
+    # Netherlands write it ("089 2786181", "020-2952098", "0160/9846106"), or in the national
+    # format's groups and separators. With a phone label near, also in brackets as ITU-T E.123's
+    # national notation has it ("mobile: (089) 2786181"), but not in the North-American layout
+    # "(ddd) ddd-dddd" where the region's own format has no brackets: "(076) 228-7696" is valid in
+    # Japan's plan, and taken for an impossible North-American number (as written, an equally
+    # good reading; the Japanese "(045) 360-4511" is missed for it).
+    area = trunk + nsn[:phonenumbers.length_of_national_destination_code(number)]
+    bracketed = "(" in text and "(" not in layout
+    if len(groups) >= 2 and groups[0] == area and area != written and not (
+            bracketed and (not labelled or _NANP_LAYOUT.fullmatch(text) is not None)):
+        rest = _after_digits(text, len(area))
+        if len(groups) == 2 or rest == _after_digits(layout, len(area)):
+            return True
+    if bracketed:
         # an area code in brackets where the region never brackets it: "(087) 776-7047" is a
         # Dutch number's digits, "(311) 360-7043" an Italian mobile's, in a North-American layout
         return False
-    groups = _digit_groups(text)
-    written = "".join(groups)
-    formatted = _digit_groups(layout)
-    national = "".join(formatted)
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
-    trunk = (metadata.national_prefix if metadata is not None else None) or ""
-    if written not in (national, trunk + phonenumbers.national_significant_number(number)):
-        return False
-    if groups == formatted:
-        return True  # exactly the national format's groups (the common case; the check below costs ~100 µs)
     # Grouped as that country writes its numbers: "(514) 091-0643" is valid in Brazil's plan but
     # written as a North-American number, "(047) 825-1003" is a French or Australian number's
     # digits in a North-American layout. libphonenumber's exact-grouping check decides.
@@ -282,25 +334,48 @@ def _national_ok(text: str, region: str) -> bool:
                for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.EXACT_GROUPING))
 
 
-def phone_validator(regions: Sequence[str]) -> Validator:
+_NANP_LAYOUT = re2.compile(r"\(\d{3}\) ?\d{3}-\d{4}")
+
+
+def _after_digits(text: str, count: int) -> str:
+    """What follows the first C{count} digits of C{text}, without the separators right after them."""
+    for i, ch in enumerate(text):
+        if ch in "0123456789":
+            count -= 1
+            if count == 0:
+                return text[i + 1:].lstrip(") ./-")
+    return ""
+
+
+def phone_validator(regions: Sequence[str], labelled: bool = False) -> Validator:
     """
     libphonenumber knows each country's number plan: impossible area or exchange codes and "+"
-    numbers outside any plan are rejected. A number without "+" is valid if it is a valid
-    number of one of C{regions}, written in that region's national format.
+    numbers outside any plan are rejected, and so are the ranges reserved for fiction. A number
+    without "+" (or the international prefix 00) is valid if it is a valid number of one of
+    C{regions}, written in that region's national format (C{labelled}: a phone label is near it,
+    any grouping).
     """
     regions = tuple(regions)
+    # A national number in a listed region's range for fiction is that fiction, even where its
+    # digits are also valid in another listed plan ("0161 496 0348" is Manchester's drama range
+    # and a valid Ludhiana number): as written, the writer meant the fictional one.
+    fiction = _national_fiction(regions)
 
     # libphonenumber is pure Python (20-150 µs a candidate) and a body's text is scanned more than
     # once (its strings, then the raw body): the verdicts on the last candidates are remembered.
     @functools.lru_cache(maxsize=2048)
     def valid(text: str) -> bool:
+        if text.startswith("00") and text[2:3] not in ("", "0"):
+            text = "+" + text[2:]  # the international prefix of most of the world ("0034 938 50 22 55")
         if text.startswith("+"):
             try:
                 number = phonenumbers.parse(text, None)
             except phonenumbers.NumberParseException:
                 return False
-            return phonenumbers.is_valid_number(number)
-        return any(_national_ok(text, region) for region in regions)
+            return phonenumbers.is_valid_number(number) and not fictional(number)
+        if fiction is not None and fiction.fullmatch("".join(_digit_groups(text))) is not None:
+            return False
+        return any(_national_ok(text, region, labelled) for region in regions)
 
     def validate(text: str) -> list[tuple[int, int]]:
         return [(0, len(text))] if valid(text) else []
@@ -408,6 +483,15 @@ def _opaque_token_spans(text: str) -> list[tuple[int, int]]:
 _DENSITY_DOMAIN = re2.compile(r"(?i)\d+(?:\.\d+)?x\.[a-z]{2,5}")
 
 
+def _intl_email_spans(text: str) -> list[tuple[int, int]]:
+    local, _, domain = text.rpartition("@")
+    labels = domain.split(".")
+    if text.isascii() or len(local) > 64 or len(domain) > 255 or any(len(label) > 63 for label in labels) \
+            or len(labels[-1]) > 24:
+        return []  # an ASCII address is the rule above's
+    return _email_spans(text)
+
+
 def _email_spans(text: str) -> list[tuple[int, int]]:
     domain = text.rpartition("@")[2]
     return [] if _DENSITY_DOMAIN.fullmatch(domain) else [(0, len(text))]
@@ -487,9 +571,15 @@ SSN_VALUE = re2.compile(_SSN_VALUE)
 # An AWS secret access key's label: AWS (or Amazon, IAM) and "secret" together, or secret access key.
 AWS_SECRET_LABEL = (r"(?i:(?:aws|amazon|iam)[^\n]{0,30}?secret|secret[^\n]{0,30}?(?:aws|amazon)"
                     r"|secret[_ -]?access[_ -]?key)")
-# Phone labels after which a number may be written without separators ("mobile: 07879760901").
-_PHONE_LABELLED = (r"(?i)\b(?:phone|telephone|tel|mobile|cell|fax|whatsapp|call me (?:at|on))"
-                   r"(?:[ _-]?(?:no|number|num|#))?[^\w\n]{0,4}(?:(?:is|at|on)[^\w\n]{1,3})?(\d{8,15})\b")
+# A phone number's label (its member or column name, or words before it): English, German, French,
+# Spanish, Italian and Dutch words, "msisdn" (3GPP), and camelCase (contactPhone). Short words
+# must end there ("tel:", "Tel.", "fax_no"; not "telemetry").
+PHONE_LABEL = (r"(?:^|[^A-Za-z])(?i:phone|telephone|telefon|t[ée]l[ée]phone|tel[ée]fono|mobile|mobil|mobiel"
+               r"|cellulare|cellphone|m[óo]vil|portable|whatsapp|msisdn|call me (?:at|on)"
+               r"|(?:tel|cell|fax|handy)(?:[^a-z]|$))|[a-z](?:Phone|Mobile|Tel|Fax|Msisdn)")
+# A phone number with its label near: any grouping ("333 4651718", "0160/9846106", "41 95814-5172").
+_PHONE_VALUE = r"(?:^|[^\w+.-])((?:\+|00)?\(?\d[\d ()./-]{4,22}\d)(?:[^\w-]|$)"
+PHONE_SHAPE = re2.compile(r"(?:\+|00)?\(?\d[\d ()./-]{4,22}\d")
 
 
 # Between a card's digit groups: a space, two (as pasted from a printed card), a dash or a no-break space.
@@ -498,11 +588,10 @@ _CARD_SEPARATOR = r"(?: {1,2}|-|\x{00A0})"
 
 def builtin_rules(phone_regions: Sequence[str] = DEFAULT_PHONE_REGIONS) -> tuple[Rule, ...]:
     """The built-in PII and secret rules; numbers without "+" are read in C{phone_regions}' plans."""
-    phone = phone_validator(phone_regions)
-    return _pii_rules(phone) + _SECRET_RULES
+    return _pii_rules(phone_validator(phone_regions), phone_validator(phone_regions, labelled=True)) + _SECRET_RULES
 
 
-def _pii_rules(phone: Validator) -> tuple[Rule, ...]:
+def _pii_rules(phone: Validator, labelled_phone: Validator) -> tuple[Rule, ...]:
     return (
         Rule(PII, "ssn", r"\b(\d{3}[- ]\d{2}[- ]\d{4})\b", _ssn_spans, 1),
         # Nine digits, dotted or " - " SSNs count only with their label near (_near.label_near).
@@ -516,6 +605,10 @@ def _pii_rules(phone: Validator) -> tuple[Rule, ...]:
         # Not after a "/": "scheme://user@host" names a user of a URL, not a mailbox.
         Rule(PII, "email", r"(?:^|[^\w.%+/-])([A-Za-z0-9._%+-]{1,64}@"
              r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24})\b", _email_spans, 1),
+        # Internationalised addresses (RFC 6531: UTF-8 local parts, IDN domains): "田中.健二@例え.jp".
+        # Unbounded repetitions keep the re2 program small; the validator checks the lengths.
+        Rule(PII, "email", r"(?:^|[^\pL\pN_.%+/-])([\pL\pN._%+-]+@(?:[\pL\pN](?:[\pL\pN-]*[\pL\pN])?\.)+\pL\pL+)",
+             _intl_email_spans, 1),
         Rule(PII, "phone", r"(?:^|[^\w+])(\+[1-9]\d{0,3}(?:[ .-]?\(?\d{1,4}\)?){2,6})\b", phone, 1),
         # North-American shape, with separators.
         Rule(PII, "phone", r"(?:^|[^\w+(])((?:\+?1[ .-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4})\b",
@@ -525,11 +618,12 @@ def _pii_rules(phone: Validator) -> tuple[Rule, ...]:
         # Not a group inside a longer run of digit groups ("4708 2304 0274 0492 004", "+1 093 830 2993",
         # "(514) 091-0643"), nor of hyphenated words ("756c62bc-0228-4024-9d90-...", a UUID), nor
         # right after ":" or "/" (the seconds of "21:44:02.365049", a date's "12/02").
-        Rule(PII, "phone", r"(?:^|[^\w+( .:/-]|(?:^|[^0-9) .-])[ .]|(?:^|[^\w) .-])-)"
-             r"((?:\(0\d{1,4}\) ?|\(\d{2}\) ?|0\d{1,4}[ .-])\d{1,8}(?:[ .-]\d{1,8}){0,4})(?:$|[^\w-]|-(?:$|\W))",
+        # After a list's bullet too ("- 02.33.52.18.20").
+        Rule(PII, "phone", r"(?:^|[^\w+( .:/-]|(?:^|[^0-9) .-])[ .]|(?:^|[^\w) .-])-|(?:^|\n)[ \t]{0,8}[-*][ \t]{1,4})"
+             r"((?:\(0\d{1,4}\) ?|\(\d{2}\) ?|0\d{1,4}[ ./-])\d{1,10}(?:[ .-]\d{1,8}){0,4})(?:$|[^\w-]|-(?:$|\W))",
              phone, 1),
-        # Without separators only after a phone label.
-        Rule(PII, "phone", _PHONE_LABELLED, phone, 1),
+        # Any grouping, or none, with a phone label near (_near.label_near).
+        Rule(PII, "phone", _PHONE_VALUE, labelled_phone, 1, PHONE_LABEL),
         Rule(PII, "iban", r"\b([A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)\b", _iban_spans, 1),
     )
 
@@ -741,6 +835,9 @@ class Scanner:
         # one pass over the raw bytes for both probes
         self._member_probe = re2.compile(f"(?:{SECRET_MEMBER_PROBE})|(?:{SSN_MEMBER_PROBE})", _RE2_OPTIONS)
         self._ssn_key = re2.compile(SSN_LABEL, _RE2_OPTIONS)
+        self._phone_key = re2.compile(PHONE_LABEL, _RE2_OPTIONS)
+        # the validator of phone numbers next to their label, for members named like a phone
+        self._phone_member = next((r.validate for r in self.rules if r.kind == "phone" and r.label), None)
         # rules whose value counts only with its label near (_near.label_near)
         self._labels = [re2.compile(rule.label, _RE2_OPTIONS) if rule.label else None for rule in self.rules]
         self._allow_cache: dict[tuple[str, ...], re2._Regexp] = {}
@@ -791,10 +888,15 @@ class Scanner:
             rule = self.rules[index]
             if rule.detector not in detectors:
                 continue
+            label = self._labels[index]
             for match in self._compiled[index].finditer(subject):
                 start, end = match.span(rule.group)
                 if start < 0:
                     continue
+                if label is not None:
+                    tables = tables or Tables(text)
+                    if not label_near(text, start, label, tables):
+                        continue
                 value = text[start:end]
                 if rule.validate is None:
                     spans = [(0, len(value))]
@@ -807,14 +909,9 @@ class Scanner:
                         spans = [(0, len(value))]
                 else:
                     spans = rule.validate(value)
-                label = self._labels[index]
                 for a, b in spans:
                     if allow and self.allowed(value[a:b], allow):
                         continue
-                    if label is not None:
-                        tables = tables or Tables(text)
-                        if not label_near(text, start + a, label, tables):
-                            continue
                     candidates.append(Finding(rule.detector, rule.kind, start + a, start + b))
         return _without_overlaps(candidates)
 
@@ -889,11 +986,23 @@ class Scanner:
         """
         return self._member_probe.search(data) is not None
 
-    def pii_member(self, key: str, value: str) -> str | None:
-        """The PII type of a member value that is PII only by its name (an SSN under a name like C{ssn_full})."""
+    def pii_member(self, key: str, value: str, budget: CheckBudget | None = None) -> str | None:
+        """
+        The PII type of a member value that is PII only by its name: an SSN under a name like
+        C{ssn_full}, a phone number in any grouping under one like C{msisdn} or C{contactPhone}.
+        """
         if 9 <= len(value) <= 17 and SSN_VALUE.fullmatch(value) is not None and _ssn_spans(value) and \
                 self._ssn_key.search(key) is not None:
             return "ssn"
+        if self._phone_member is not None and 6 <= len(value) <= 26 and PHONE_SHAPE.fullmatch(value) is not None \
+                and self._phone_key.search(key) is not None:
+            if budget is not None:
+                if budget.left <= 0:
+                    budget.exhausted = True
+                    return "phone"
+                budget.left -= 1
+            if self._phone_member(value):
+                return "phone"
         return None
 
     def allowed(self, value: str, allow: AllowList) -> bool:
