@@ -152,6 +152,14 @@ class SsnLabelTests(SynchronousTestCase):
                      "INSERT INTO people (name, ssn) VALUES ('Silva, Ana', '472228338');"):
             self.assertEqual([k for k, _ in found(text)], ["ssn"], text)
 
+    def test_every_row_of_a_long_table(self) -> None:
+        """Every row of a CSV or Markdown table is under its header, however far down (the header walk is remembered)."""
+        rows = [f"{i},Ana Silva,{472228338 + i}" for i in range(300)]
+        text = "id,name,ssn\n" + "\n".join(rows)
+        self.assertEqual(len(found(text)), 300)
+        table = "| name | SS# |\n|---|---|\n" + "\n".join(f"| Ana | {472228338 + i} |" for i in range(300))
+        self.assertEqual(len(found(table)), 300)
+
     def test_a_label_that_is_not_the_values(self) -> None:
         """Another column's header, another clause or line, or more words between: not an SSN."""
         for text in ("id,order_no,ssn\n7,472228338,", "| ssn | order |\n|---|---|\n| | 472228338 |",
