@@ -183,6 +183,7 @@ class ContentScanner:
             replaced: dict[str, Any] | None = None
             # a JSON Patch operation (RFC 6902): its value's name is the last step of its path
             path = node.get("path") if "op" in node else None
+            patched = path.rpartition("/")[2] if isinstance(path, str) else None
             for key, value in node.items():
                 if every_string or key in focus:
                     new_key = text(key, tally)
@@ -190,7 +191,7 @@ class ContentScanner:
                         renamed = renamed or {}
                         renamed[key] = new_key
                 if isinstance(value, str):
-                    name = path.rpartition("/")[2] if key == "value" and isinstance(path, str) else key
+                    name = key if patched is None or key != "value" else patched
                     if every_string or value in focus or (
                             by_name and len(value) >= 6 and secret_name(name)) or (
                             numbers and 6 <= len(value) <= 26 and value[0] in _NUMBER_START):
@@ -214,10 +215,10 @@ class ContentScanner:
                 node.update(replaced)
         for items in lists:
             # a [name, value] row (a sheet's rows, a list of pairs): the value is named by the first
-            pair = items[0] if len(items) == 2 and isinstance(items[0], str) else None
+            pair = items[0] if len(items) == 2 and type(items[0]) is str else None
             for index, value in enumerate(items):
                 if isinstance(value, str):
-                    if index == 1 and pair is not None:
+                    if pair is not None and index == 1:
                         if every_string or value in focus or (by_name and len(value) >= 6 and secret_name(pair)) or (
                                 numbers and 6 <= len(value) <= 26 and value[0] in _NUMBER_START):
                             new_value = self.member(pair, value, tally)
