@@ -68,6 +68,13 @@ class SecretFormatTests(SynchronousTestCase):
         assert out is not None
         self.assertEqual(orjson.loads(orjson.loads(out)["arguments"]), {"line": "export HF_TOKEN=\"[REDACTED:generic_secret]\""})
 
+    def test_your_inside_a_random_value_is_chance(self) -> None:
+        """A random value that happens to hold "your" inside a run of letters is a secret; "your-…" is a placeholder."""
+        self.assertEqual(found('Environment="VAULT_TOKEN=Hq7mYoURk2Pz9wLx4Tb"'),
+                         [("generic_secret", "Hq7mYoURk2Pz9wLx4Tb")])
+        for placeholder in ("your-vault-token-here", "YOUR_VAULT_TOKEN_1", "sk-yourtoken12345"):
+            self.assertEqual(found(f"VAULT_TOKEN={placeholder}"), [], placeholder)
+
     def test_code_that_reads_the_environment_is_no_secret(self) -> None:
         """process.env.X, os.environ['X'], os.getenv("X"), ENV['X'] and #{X} under a key name are references."""
         for ref in ("process.env.OPENAI_API_KEY", "os.environ['DB_PASSWORD']", 'os.getenv("API_TOKEN")',

@@ -31,11 +31,11 @@ FLOORS: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
     },
     # scored blind once after the second round, then tuned on (the third round): what that reached, held
     "heldout2": {
-        "detector": {"pii": (0.996, 0.988), "secrets": (1.0, 0.999)},
+        "detector": {"pii": (0.996, 0.988), "secrets": (1.0, 1.0)},
         "carrier": {"json_request": (0.997, 1.0), "json_response": (1.0, 0.997), "text": (1.0, 0.994),
-                    "sse_lines": (1.0, 0.994), "sse_events": (1.0, 0.994)},
+                    "sse_lines": (1.0, 0.994), "sse_events": (1.0, 0.997)},
         "kind": {"card": (1.0, 0.99), "ssn": (1.0, 1.0), "iban": (1.0, 1.0), "phone": (0.99, 0.95),
-                 "email": (1.0, 1.0), "env_secret": (1.0, 0.99), "url_password": (1.0, 1.0),
+                 "email": (1.0, 1.0), "env_secret": (1.0, 1.0), "url_password": (1.0, 1.0),
                  "aws_access_key_id": (1.0, 1.0), "aws_secret_access_key": (1.0, 1.0), "github_token": (1.0, 1.0),
                  "slack_token": (1.0, 1.0), "stripe_key": (1.0, 1.0), "google_credential": (1.0, 1.0),
                  "openai_key": (1.0, 1.0), "private_key": (1.0, 1.0), "jwt": (1.0, 1.0)},

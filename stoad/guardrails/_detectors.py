@@ -391,7 +391,7 @@ def entropy(text: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in Counter(text).values())
 
 
-_PLACEHOLDER_WORDS = ("example", "xxxx", "your", "placeholder", "dummy", "sample", "redacted",
+_PLACEHOLDER_WORDS = ("example", "xxxx", "placeholder", "dummy", "sample", "redacted",
                       "insert", "changeme", "replace", "abcdef", "123456", "000000", "test_key",
                       "<", ">", "***")
 # A reference to a variable that holds the secret: $NAME, ${NAME} (shell), %NAME% (Windows),
@@ -404,9 +404,15 @@ _VARIABLE_REFERENCE = re2.compile(
     r"|env\([^)]{1,80}\)")
 
 
+# "your" starts a placeholder's word ("your-api-key", "<YOUR_TOKEN>", "sk-yourkey"); inside a run of
+# letters it is chance ("GryoURvi75…": 17 places × (2/62)^4, about one random 20-character
+# base62 value in 54,000, holds "your").
+_YOUR = re2.compile(r"(?i)(?:^|[^a-z])your")
+
+
 def looks_placeholder(value: str) -> bool:
     low = value.lower()
-    if any(word in low for word in _PLACEHOLDER_WORDS):
+    if any(word in low for word in _PLACEHOLDER_WORDS) or ("your" in low and _YOUR.search(low) is not None):
         return True
     # A mask shows a run of three stars or is a third stars ("ab**", "**"); "k**d5O%*9f" is a password.
     if low.count("*") * 3 >= len(low):
