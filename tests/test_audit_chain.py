@@ -8,7 +8,15 @@ import shutil
 
 from twisted.trial.unittest import TestCase
 
-from stoad.audit._chain import CHECKPOINTS, ChainReader, load_private_key, log_files
+from stoad.audit._chain import (
+    CHECKPOINTS,
+    HEAD,
+    ChainReader,
+    HeadSigner,
+    load_private_key,
+    log_files,
+    sign_checkpoint,
+)
 from stoad.audit._event import build_alert_event, build_request_event
 from stoad.audit._writer import AuditChainWriter
 from tests.support.audit import context, run_cli, write_key
@@ -130,6 +138,54 @@ class WriterTests(ChainFixture):
         writer.close(5.0)
         record = json.loads(self.lines(self.files()[0])[0])
         self.assertEqual((record["event_type"], record["details"]), ("alert", {"backlog": 5}))
+
+
+    def test_head_is_what_sign_checkpoint_makes(self) -> None:
+        """
+        The head signed after each group (built from its fields' fixed order) is byte for byte
+        the canonical signed point L{sign_checkpoint} makes, also for a chain or file name that
+        JSON must escape; a value that would need escaping where none is done is refused.
+        """
+        timestamp = "2026-05-04T12:34:56.789Z"
+        for chain in ("worker-0", 'odd "chain" \\ \u00e9\u2028\U0001f600'):
+            signer = HeadSigner(self.key, chain)
+            for seq, file in ((1, "audit-00000000000000000001.jsonl"), (2**53 - 1, 'x"\n.jsonl')):
+                digest = f"{seq:064x}"
+                self.assertEqual(signer.line(seq, digest, file, timestamp),
+                                 sign_checkpoint(self.key, seq, digest, file, timestamp,
+                                                 chain=chain))
+        signer = HeadSigner(self.key, "worker-0")
+        for seq, digest, stamp in ((2**53, "a" * 64, timestamp), (True, "a" * 64, timestamp),
+                                   (1, 'a"' * 32, timestamp), (1, "a" * 64, 'x"y')):
+            self.assertRaises(ValueError, signer.line, seq, digest, "f.jsonl", stamp)
+
+    def test_head_signed_after_every_group(self) -> None:
+        """head.json names the newest durable record after each group, signed and verifying."""
+        writer = self.writer()
+        for n in range(3):
+            writer.append(*build_request_event(context(n), 1_700_000_001.0, 0), urgent=True)
+            self.assertTrue(writer.wait_durable(5.0))
+            with open(os.path.join(self.directory, HEAD), "rb") as f:
+                head = json.loads(f.read())
+            self.assertEqual((head["seq"], head["hash"]), (writer.durable_seq, writer.durable_hash))
+            self.assertEqual(head["seq"], n + 1)
+            report = ChainReader(self.directory, self.key.public_key(),
+                                 allow_unsigned_tail=True).verify()
+            self.assertTrue(report.ok, report.errors)
+            self.assertEqual(report.unsigned_tail, 0)
+
+    def test_wake_is_not_lost(self) -> None:
+        """
+        A wake-up given while the writer is busy (or several given at once) makes its next wait
+        return at once, exactly once; with none given the wait times out.
+        """
+        writer = AuditChainWriter(self.directory, self.key)
+        wake = writer._wake
+        self.assertFalse(wake.wait(0.0))
+        wake.set()
+        wake.set()
+        self.assertTrue(wake.wait(5.0))
+        self.assertFalse(wake.wait(0.01))
 
 
 class TamperTests(ChainFixture):

@@ -26,6 +26,7 @@ HEAD = "head.json"
 HEAD_SIZE = 1024  # the head file is rewritten in place at a fixed size: a torn write cannot leave
                   # a shorter valid-looking head followed by stale bytes
 SHIPPED = "shipped.json"
+_MAX_SAFE_INTEGER = 2**53 - 1
 _FILE = re.compile(r"^audit-(\d{20})\.jsonl$")
 
 
@@ -106,6 +107,38 @@ def sign_checkpoint(key: Ed25519PrivateKey, seq: int, head_hash: str, file: str,
     signature = key.sign(canonical(body))
     body["signature"] = base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
     return canonical(body) + b"\n"
+
+
+class HeadSigner:
+    """
+    Signs the chain head for C{head.json} after every group commit: the same bytes as
+    L{sign_checkpoint} with C{chain=...} (Ed25519 is deterministic), built from the fields'
+    fixed order instead of encoding a dict twice. The key id and the chain's name are encoded
+    once, the file's name once per file.
+    """
+
+    def __init__(self, key: Ed25519PrivateKey, chain: str) -> None:
+        self._sign = key.sign
+        self._chain = b'{"chain":' + canonical(chain) + b',"file":'
+        self._key_id = b'","key_id":"' + key_id(key.public_key()).encode() + b'","seq":'
+        self._file = ""
+        self._file_bytes = b""
+
+    def line(self, seq: int, head_hash: str, file: str, timestamp: str) -> bytes:
+        """The canonical signed head (with newline) naming record C{seq} with C{head_hash}."""
+        if file != self._file:
+            self._file, self._file_bytes = file, canonical(file)
+        # Only values that need no escaping go in as they are: the bytes stay canonical JSON.
+        if (type(seq) is not int or not 0 <= seq <= _MAX_SAFE_INTEGER
+                or not (head_hash.isascii() and head_hash.isalnum())
+                or not (timestamp.isascii() and timestamp.replace(".", "").replace("-", "")
+                        .replace(":", "").isalnum())):
+            raise ValueError(f"not a chain head: {seq!r}, {head_hash!r}, {timestamp!r}")
+        start = (self._chain + self._file_bytes + b',"hash":"' + head_hash.encode() + self._key_id
+                 + str(seq).encode())
+        end = b',"timestamp":"' + timestamp.encode() + b'"}'
+        signature = base64.urlsafe_b64encode(self._sign(start + end)).rstrip(b"=")
+        return start + b',"signature":"' + signature + b'"' + end + b"\n"
 
 
 @dataclass

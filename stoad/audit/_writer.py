@@ -22,6 +22,7 @@ from stoad.audit._chain import (
     GENESIS_HASH,
     HEAD,
     HEAD_SIZE,
+    HeadSigner,
     file_name,
     fsync_directory,
     key_id,
@@ -44,6 +45,28 @@ _MAX_GROUP = 4096  # records per write; bounds the time the chain state is held 
 _SPACE_CHECK_INTERVAL = 1.0
 _RETENTION_CHECK_INTERVAL = 10.0
 WORKER_DIED = "worker_died"
+
+
+class _Wake:
+    """
+    Wakes the writer thread: one C-level lock used as a binary semaphore, held by the writer
+    while it waits. L{set} from any thread costs a lock release (C{threading.Event} costs a
+    Python-level condition variable on both sides, on every urgent record and every group).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+
+    def set(self) -> None:
+        try:
+            self._lock.release()
+        except RuntimeError:
+            pass  # already set and not yet taken: one wake serves both
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to C{timeout} seconds for L{set}; True if it was set (and is now clear)."""
+        return self._lock.acquire(timeout=timeout)
 
 
 class AuditChainWriter:
@@ -88,6 +111,7 @@ class AuditChainWriter:
         self.chain = os.path.basename(os.path.normpath(directory))
         self._key = signing_key
         self._key_id = key_id(signing_key.public_key())
+        self._head_signer = HeadSigner(signing_key, self.chain)
         self._fsync_every = fsync_every
         self._interval = fsync_interval
         self._batch = fsync_batch
@@ -107,7 +131,7 @@ class AuditChainWriter:
         self._now = wall_clock
 
         self._queue: collections.deque[tuple[dict[str, Any], HashSource]] = collections.deque()
-        self._wake = threading.Event()
+        self._wake = _Wake()
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._progress = threading.Condition()
@@ -344,7 +368,6 @@ class AuditChainWriter:
     def _run(self) -> None:
         while True:
             self._wake.wait(self._interval)
-            self._wake.clear()
             stopping = self._stopping
             try:
                 self._check_space()
@@ -450,8 +473,7 @@ class AuditChainWriter:
         """
         if seq == self._head_signed or seq == 0:
             return
-        line = sign_checkpoint(self._key, seq, digest, self._file, rfc3339_ms(self._now()),
-                               chain=self.chain)
+        line = self._head_signer.line(seq, digest, self._file, rfc3339_ms(self._now()))
         if self._head_fd is None:
             self._head_fd = os.open(os.path.join(self.directory, HEAD),
                                     os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
