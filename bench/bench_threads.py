@@ -1,13 +1,15 @@
 """Where a stoad worker's CPU goes by thread, and each layer's mean request-step time, under load.
 
     .venv/bin/python bench/bench_threads.py --loadgen .cache/bench/loadgen [--mode full|bare]
-        [--seconds 8] [--connections 16]
+        [--seconds 8] [--connections 16] [--rate R]
 
 Starts the Go upstream and stoad (1 worker) as `bench/bench_table.py` does — `full`: audit, auth
 with a bound ES256 token, the shipped policy, guardrails; `bare`: no layers — runs keep-alive
 mTLS 2 KB JSON POSTs, and prints each thread's CPU (utime and stime from /proc, per request) and
 the mean of `stoad_layer_duration_seconds` per layer (wall time on the reactor thread, so it
-includes waiting for the GIL while the audit writer thread holds it).
+includes waiting for the GIL while the audit writer thread holds it), and the load generator's
+latency percentiles. With C{--rate} the load is that many requests per second instead of as many
+as the connections can carry.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ def main() -> int:
     parser.add_argument("--mode", choices=("full", "bare"), default="full")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rate", dest="fixed_rate", type=float, default=0.0,
+                        help="requests per second in all (0: as fast as they are answered)")
     args = parser.parse_args()
     args.py_spy, args.rate, args.idle_connections = "", 200.0, 0
     tmp = tempfile.mkdtemp(prefix="stoad-threads-")
@@ -58,6 +62,8 @@ def main() -> int:
         worker = daemon.worker_pids()[0]
         url = daemon.url("/api/bench")
         table.extra = ["-body-bytes", str(BODY_BYTES)]
+        if args.fixed_rate:
+            table.extra += ["-rate", str(args.fixed_rate)]
         subprocess.run(table.command(url, True, 2, 0), check=True, capture_output=True)
         before = thread_cpu(worker)
         done = subprocess.run(table.command(url, True, args.seconds, 0), check=True,
@@ -70,7 +76,8 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     n = max(result["requests"], 1)
     print(f"{args.mode}: {result['requests']} requests, {result['rps']:.0f} req/s, "
-          f"{result['errors']} errors, load average {os.getloadavg()[0]:.2f}")
+          f"{result['errors']} errors, p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms, "
+          f"load average {os.getloadavg()[0]:.2f}")
     total = 0.0
     for tid, (user, system) in sorted(after.items()):
         was = before.get(tid, (0.0, 0.0))
