@@ -162,3 +162,43 @@ class RecordPairTests(TestCase):
         self.assertIn(("audit_disk_low", "critical"), raised)
         self.assertEqual(self.registry.get_sample_value(
             "stoad_audit_refused_requests_total", {"reason": "disk_space"}), 1)
+
+    def test_decisions_of_one_reactor_turn_share_one_group(self) -> None:
+        """
+        The decisions queued during one turn of the reactor wake the writer once, when the turn
+        ends, and are made durable together: one write, one head signature, one settlement.
+        """
+        layer = self.layer(fsync_interval=5.0, durable_wait=20.0)  # no timer wakes the writer
+        groups: list[int] = []
+        on_records = layer.writer._on_records
+
+        def counting(count: int, kinds: dict[str, int]) -> None:
+            groups.append(count)
+            if on_records is not None:
+                on_records(count, kinds)
+
+        layer.writer._on_records = counting
+        waiting = [layer.before_forward(context(n, status=None, outcome=None)) for n in range(3)]
+        self.assertEqual([call.getTime() for call in self.clock.getDelayedCalls()
+                          if call.getTime() == self.clock.seconds()], [self.clock.seconds()])
+        for each in waiting:
+            assert each is not None
+            self.settle(each)
+            self.successResultOf(each)
+        self.assertEqual(groups, [3])
+
+    def test_a_long_reactor_turn_does_not_hold_a_decision_back(self) -> None:
+        """
+        A turn that never ends (the clock is not run) delays a decision at most half of
+        durable_wait: the writer makes it durable on its own, before the deadline could pass.
+        """
+        layer = self.layer(fsync_interval=5.0, durable_wait=0.2)
+        waiting = layer.before_forward(context(1, status=None, outcome=None))
+        assert waiting is not None
+        writer = layer.writer
+        with writer._progress:
+            self.assertTrue(writer._progress.wait_for(lambda: writer.processed >= 1, timeout=5.0))
+        self.assertGreaterEqual(writer.durable_seq, 1)
+        self.assertNoResult(waiting)  # the reactor hears of it when its turn ends
+        self.settle(waiting)
+        self.successResultOf(waiting)

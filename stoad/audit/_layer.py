@@ -11,7 +11,7 @@ from __future__ import annotations
 import collections
 import os
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from prometheus_client import CollectorRegistry
 from twisted.internet import defer
@@ -116,6 +116,8 @@ class AuditLayer(LayerBase):
             on_records=self._records_written,
             on_write_error=self._write_failed,
             on_progress=self._progress_from_writer,
+            wake_after_turn=self._after_turn,
+            turn_wait=settings.durable_wait / 2,
         )
         self.shipper: KafkaShipper | None = None
         if settings.kafka is not None:
@@ -233,6 +235,10 @@ class AuditLayer(LayerBase):
             raise self._refusal(why, detail)
 
         return waiting.addErrback(refuse)
+
+    def _after_turn(self, wake: Callable[[], None]) -> None:
+        """Call C{wake} once the reactor has handled every event of its current turn."""
+        self._clock.callLater(0, wake)
 
     def _progress_from_writer(self, processed: int) -> None:
         """Called on the writer thread after every group: settle waiters on the reactor."""

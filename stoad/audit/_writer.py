@@ -106,6 +106,8 @@ class AuditChainWriter:
         on_write_error: Callable[[str], None] | None = None,
         on_progress: Callable[[int], None] | None = None,
         wall_clock: Callable[[], float] = time.time,
+        wake_after_turn: Callable[[Callable[[], None]], object] | None = None,
+        turn_wait: float = 0.05,
     ) -> None:
         self.directory = directory
         self.chain = os.path.basename(os.path.normpath(directory))
@@ -113,7 +115,9 @@ class AuditChainWriter:
         self._key_id = key_id(signing_key.public_key())
         self._head_signer = HeadSigner(signing_key, self.chain)
         self._fsync_every = fsync_every
-        self._interval = fsync_interval
+        # With a reactor to wait for (wake_after_turn), the writer still looks at the queue at
+        # least every turn_wait, however long a turn lasts.
+        self._interval = min(fsync_interval, turn_wait) if wake_after_turn else fsync_interval
         self._batch = fsync_batch
         self._rotate_size = rotate_size
         self._rotate_interval = rotate_interval
@@ -129,6 +133,8 @@ class AuditChainWriter:
         self._on_write_error = on_write_error
         self._on_progress = on_progress
         self._now = wall_clock
+        self._wake_after_turn = wake_after_turn
+        self._wake_pending = False  # a wake at the end of the reactor's turn is scheduled
 
         self._queue: collections.deque[tuple[dict[str, Any], HashSource]] = collections.deque()
         self._wake = _Wake()
@@ -359,9 +365,21 @@ class AuditChainWriter:
         queue = self._queue
         queue.append((event, source))
         self.appended += 1
-        if urgent or self._fsync_every or len(queue) >= self._batch:
+        if self._fsync_every or len(queue) >= self._batch:
             self._wake.set()
+        elif urgent:
+            if self._wake_after_turn is None:
+                self._wake.set()
+            elif not self._wake_pending:
+                # One group for every urgent record of this turn of the reactor: none of them
+                # can be forwarded before the reactor's next turn anyway.
+                self._wake_pending = True
+                self._wake_after_turn(self._turn_ended)
         return self.appended
+
+    def _turn_ended(self) -> None:
+        self._wake_pending = False
+        self._wake.set()
 
     # -- the writer thread ----------------------------------------------------------------
 

@@ -153,6 +153,12 @@ class ThreadedClock(MemoryReactorClock):
         self.from_threads.put((f, args))
 
     def run_calls(self, wait: float = 0.0) -> int:
+        """
+        One turn of a reactor: the timed calls already due (C{callLater(0)}, as the audit layer
+        uses to wake its writer once a turn), then the calls from other threads, then what those
+        made due.
+        """
+        self.advance(0)
         ran = 0
         try:
             f, args = self.from_threads.get(timeout=wait) if wait else self.from_threads.get_nowait()
@@ -164,6 +170,7 @@ class ThreadedClock(MemoryReactorClock):
             try:
                 f, args = self.from_threads.get_nowait()
             except queue.Empty:
+                self.advance(0)
                 return ran
 
 
