@@ -4,14 +4,14 @@
     PYTHONPATH=OTHER_TREE .venv/bin/python bench/bench_audit_writer.py   # another tree, same venv
 
 A closed loop drives the real audit layer and writer thread as the daemon does: the main thread
-plays the reactor (it spends C{--work-us} of CPU on each request's other work, letting go of the GIL every
-C{--step-us} as its socket calls do, appends the
-decision, waits for it to be durable, settles it through C{callFromThread}, appends the
-completion) with C{--in-flight} requests at once; each pass of the loop is one turn of the
-reactor (the requests it starts, then the calls due at its end and those from the writer). The writer thread's CPU is read with its own
-thread clock (C{pthread_getcpuclockid}), so the figures are the writer's alone: µs per request
-(decision + completion), per record and per group commit, and records per group. Then the parts,
-timed alone on the main thread: finishing and sealing each record, the head's signature, a group's
+plays the reactor (it spends C{--work-us} of CPU on each request's other work, letting go of the
+GIL every C{--step-us} as its socket calls do, appends the decision, waits for it to be durable,
+settles it through C{callFromThread}, appends the completion) with C{--in-flight} requests at once;
+each pass of the loop is one turn of the reactor (the requests it starts, then the calls due at its
+end and those from the writer). The writer thread's CPU is read with its own thread clock
+(C{pthread_getcpuclockid}), so the figures are the writer's alone: µs per request (decision +
+completion), per record and per group commit, and records per group. Then the parts, timed alone on
+the main thread: finishing and sealing each record, the head's signature, a group's
 write + fdatasync.
 """
 

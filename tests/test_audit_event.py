@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from typing import Any
 
 import orjson
 import rfc8785
@@ -147,6 +148,44 @@ class CanonicalTests(SynchronousTestCase):
                 ]) for _ in range(rng.randint(0, 4))
             }
             self.assertEqual(canonical(value), rfc8785.dumps(value), value)
+
+    def test_nested_values_match_rfc8785(self) -> None:
+        """
+        Values inside lists and dicts at any depth (integers past 2**53, integral and tiny
+        floats, non-ASCII keys) take the fast path only where it gives RFC 8785's exact bytes:
+        the two encoders agree, or both refuse.
+        """
+        rng = random.Random(2**53)
+        alphabet = "aZ09 \"\\\n\x01é€😀"
+
+        def scalar() -> Any:
+            return rng.choice([
+                rng.randint(-2**53 + 1, 2**53 - 1), 2**53 + rng.randint(0, 9),
+                -2**53 - rng.randint(0, 9), float(rng.randint(-9, 9)),
+                round(rng.uniform(-1e6, 1e6), rng.randint(0, 9)),
+                rng.random() * 10 ** rng.randint(-8, 22), None, True, False,
+                "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 5))),
+            ])
+
+        def value(depth: int) -> Any:
+            if depth == 0 or rng.random() < 0.4:
+                return scalar()
+            if rng.random() < 0.5:
+                items = [value(depth - 1) for _ in range(rng.randint(0, 4))]
+                return items if rng.random() < 0.7 else tuple(items)
+            return {"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 3))): value(depth - 1)
+                    for _ in range(rng.randint(0, 4))}
+
+        for _ in range(4000):
+            record = {"k": value(4), "z": value(3)}
+            try:
+                expected: bytes | None = rfc8785.dumps(record)
+            except (rfc8785.CanonicalizationError, TypeError):
+                expected = None
+            if expected is None:
+                self.assertRaises(ValueError, canonical, record)
+            else:
+                self.assertEqual(canonical(record), expected, record)
 
     def test_digest_both_paths(self) -> None:
         """A record's hash covers its RFC 8785 bytes on the fast path and on the fallback."""
