@@ -359,8 +359,9 @@ class AuditChainWriter:
         """
         Queue one captured event (see L{stoad.audit._event}); never blocks and never drops: the
         request path refuses new requests while the queue is full (L{accepting}) instead. An
-        C{urgent} event (a decision the forward waits for) wakes the writer at once. Returns the
-        event's ticket (see L{processed}).
+        C{urgent} event (a decision the forward waits for) wakes the writer when the reactor's
+        current turn ends (through C{wake_after_turn}, which only the reactor thread may call
+        here), or at once without one. Returns the event's ticket (see L{processed}).
         """
         queue = self._queue
         queue.append((event, source))
@@ -378,6 +379,7 @@ class AuditChainWriter:
         return self.appended
 
     def _turn_ended(self) -> None:
+        """The reactor's turn that queued urgent events has ended (on the reactor thread)."""
         self._wake_pending = False
         self._wake.set()
 
