@@ -402,19 +402,60 @@ class _Exchange:
         except Deny:
             _discard(response)
             raise
-        if not filters and not self.client_gone:
+        if not self.client_gone and (not filters or _framed_by_length(ctx.method, head.status)):
             take_body = getattr(response, "take_body", None)  # stoad/proxy/client.py's
             whole: bytes | None = take_body() if take_body is not None else None
             if whole is not None:
-                # All of it is here and nothing filters it: head and body leave in one write,
-                # with no relay, producer or body timer.
-                self._send_whole(ctx, head, whole)
+                # All of it is here: head and body leave in one write, with no relay, producer
+                # or body timer; filters see it in one piece, as the relay would feed it.
+                headers = end_to_end(head.headers)
+                if filters:
+                    whole = self._filter_whole(ctx, head, headers, FilterPipeline(filters), whole)
+                    headers["content-length"] = [str(len(whole))]
+                self._send_whole(ctx, head, headers, whole)
                 return
         await self._relay(ctx, response, head, FilterPipeline(filters))
 
-    def _send_whole(self, ctx: RequestContext, head: ResponseHead, body: bytes) -> None:
+    def _filter_whole(self, ctx: RequestContext, head: ResponseHead,
+                      headers: dict[str, list[str]], pipeline: FilterPipeline,
+                      body: bytes) -> bytes:
+        """
+        The whole body through the filters, with the outcomes the relay gives a body that came
+        in one read: a refusal while nothing was let out is the client's answer; once C{feed}
+        let bytes out, they are sent and the stream is cut (a filter's other failures are a
+        502, logged). The body is counted against the worker's buffer budget meanwhile.
+        """
+        budget = self.request.channel.budget
+        if not budget.reserve(len(body)):
+            raise Deny(503, "service_unavailable", "worker buffer budget exhausted", layer="http")
+        out = b""
+        try:
+            try:
+                out = pipeline.feed(body) if body else b""
+                return out + pipeline.finish()
+            except Deny:
+                raise
+            except Exception:
+                log.failure("response body filter failed")
+                raise Deny(502, "bad_gateway", "response filter failed", layer="gateway") from None
+        except Deny:
+            if not out:
+                raise
+            # As the relay: what the filters let out has gone; cut the stream after it.
+            headers.pop("content-length", None)
+            self._send_head(ctx, head, headers)
+            ctx.bytes_out += len(out)
+            self.request.write(out)
+            ctx.outcome, ctx.status = "denied", head.status
+            self._abort()
+            raise _ClientGone() from None
+        finally:
+            budget.release(len(body))
+
+    def _send_whole(self, ctx: RequestContext, head: ResponseHead, headers: dict[str, list[str]],
+                    body: bytes) -> None:
         request = self.request
-        self._send_head(ctx, head, end_to_end(head.headers))
+        self._send_head(ctx, head, headers)
         if body:
             ctx.bytes_out += len(body)
             request.write(body)
@@ -581,6 +622,12 @@ class _Exchange:
             self.ctx.bytes_out += len(body)
         request.write(body)
         request.finish()
+
+
+def _framed_by_length(method: str, status: int) -> bool:
+    """Whether a response's Content-Length is its body's length (not for HEAD, 1xx, 204, 304),
+    so that a filtered whole body can be sent with its new length."""
+    return method != "HEAD" and status >= 200 and status not in (204, 304)
 
 
 class _UpstreamBodyIdle(ConnectionError):
