@@ -408,11 +408,11 @@ class _Exchange:
             if whole is not None:
                 # All of it is here: head and body leave in one write, with no relay, producer
                 # or body timer; filters see it in one piece, as the relay would feed it.
-                headers = end_to_end(head.headers)
+                sent = end_to_end(head.headers)
                 if filters:
-                    whole = self._filter_whole(ctx, head, headers, FilterPipeline(filters), whole)
-                    headers["content-length"] = [str(len(whole))]
-                self._send_whole(ctx, head, headers, whole)
+                    whole = self._filter_whole(ctx, head, sent, FilterPipeline(filters), whole)
+                    sent["content-length"] = [str(len(whole))]
+                self._send_whole(ctx, head, sent, whole)
                 return
         await self._relay(ctx, response, head, FilterPipeline(filters))
 
