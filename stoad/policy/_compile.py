@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 import regorus
+
+from stoad.policy._reads import InputPath, input_reads, minimal
 
 TEST_SUFFIX = "_test.rego"
 
@@ -51,6 +53,10 @@ class CompiledPolicies:
     # the query compiled in, and the generated rule that evaluates it with the clock replaced
     query: str | None = None
     decision_rule: str | None = None
+    # The input paths the policies read (stoad.policy._reads), None when they cannot be listed;
+    # with them, decisions are cached by the input's projection on those paths (one engine's).
+    reads: tuple[InputPath, ...] | None = None
+    decisions: dict[bytes, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def _skipped(name: str) -> bool:
@@ -139,6 +145,8 @@ def compile_directory(directory: str, query: str | None = None,
     if not modules:
         raise PolicyLoadError(f"policy directory {directory}: no .rego file")
     packages = tuple(engine.get_packages())
+    # Before the generated rule is added: it reads the clock from input for every policy.
+    reads = _reads_of(engine, query) if query is not None else None
     decision_rule = None
     if query is not None:
         _check_statically(modules, data, query)
@@ -152,7 +160,16 @@ def compile_directory(directory: str, query: str | None = None,
         directory=directory,
         query=query,
         decision_rule=decision_rule,
+        reads=reads,
     )
+
+
+def _reads_of(engine: Any, query: str) -> tuple[InputPath, ...] | None:
+    try:
+        found = input_reads(engine.get_ast_as_json(), query)
+    except Exception:  # a syntax tree this reader does not know: no cache, never a wrong key
+        return None
+    return minimal(found) if found is not None else None
 
 
 DECISION_PACKAGE = "stoad_gateway_generated"

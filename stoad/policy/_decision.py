@@ -13,6 +13,7 @@ from typing import Any, Mapping
 import orjson
 
 from stoad.policy._compile import CompiledPolicies, one_line
+from stoad.policy._reads import CACHE_ENTRIES, cache_key, project
 
 ALLOW = "opa:allow"
 DENY = "opa:deny"
@@ -68,11 +69,39 @@ def evaluation_query(query: str) -> str:
 
 
 def decide(policies: CompiledPolicies, query: str, document: Mapping[str, Any]) -> Decision:
-    """Evaluate C{query} for one input document on a clone of the compiled engine."""
+    """
+    The decision of C{query} for one input document. When the compiled policies' input reads
+    are known, it is evaluated on the document's projection on them, once per distinct
+    projection (a decision depends on nothing else: the data is fixed per compiled engine).
+    """
+    reads = policies.reads
+    if reads is not None and policies.decision_rule is not None and policies.query == query:
+        try:
+            key = cache_key(project(document, reads))
+        except (TypeError, orjson.JSONEncodeError):
+            return decide_uncached(policies, query, document)  # says why it cannot be encoded
+        cache = policies.decisions
+        found: Decision | None = cache.get(key)
+        if found is None:
+            found = _evaluate(policies, query, key.decode())
+            if found.result != ERROR:  # an error is decided again (and logged) every time
+                if len(cache) >= CACHE_ENTRIES:
+                    cache.clear()
+                cache[key] = found
+        return found
+    return decide_uncached(policies, query, document)
+
+
+def decide_uncached(policies: CompiledPolicies, query: str, document: Mapping[str, Any]) -> Decision:
+    """Evaluate C{query} for the whole input document on a clone of the compiled engine."""
     try:
         payload = orjson.dumps(document).decode()
     except (TypeError, orjson.JSONEncodeError) as e:
         return error(f"input document cannot be encoded: {e}")
+    return _evaluate(policies, query, payload)
+
+
+def _evaluate(policies: CompiledPolicies, query: str, payload: str) -> Decision:
     # A fresh clone per request: nothing (input, rule caches) carries over between requests.
     engine = policies.engine.clone()
     if policies.decision_rule is not None and policies.query == query:
