@@ -130,6 +130,42 @@ class RecordPairTests(TestCase):
         self.assertEqual(completion["decision_event_id"], decision["event_id"])
         self.assertEqual((completion["outcome"], completion["denied_by"]), ("denied", "audit"))
 
+    def test_waiting_forwards_share_one_timer_and_each_is_refused_at_its_own_deadline(
+            self) -> None:
+        """
+        Forwards waiting for their decisions are bounded by one timer between them, set for
+        the oldest deadline: each is refused when its own durable_wait has passed, not before,
+        and a forward whose record became durable is let through meanwhile.
+        """
+        layer = self.layer(durable_wait=0.1)
+        stuck = threading.Event()
+        real = layer.writer._write
+
+        def slow_write(data: bytes) -> None:
+            stuck.wait(5.0)
+            real(data)
+
+        self.patch(layer.writer, "_write", slow_write)
+        timers = len(self.clock.getDelayedCalls())
+        first = layer.before_forward(context(1, status=None, outcome=None))
+        self.clock.advance(0.05)
+        second = layer.before_forward(context(2, status=None, outcome=None))
+        assert first is not None and second is not None
+        self.assertEqual(len(self.clock.getDelayedCalls()), timers + 1)
+        self.clock.advance(0.049)
+        self.assertNoResult(first)
+        self.clock.advance(0.002)
+        self.assertEqual(self.failureResultOf(first, Deny).value.error, "audit_unavailable")
+        self.assertNoResult(second)
+        self.clock.advance(0.048)
+        self.assertNoResult(second)
+        self.clock.advance(0.002)
+        self.assertEqual(self.failureResultOf(second, Deny).value.error, "audit_unavailable")
+        self.assertEqual(len(self.clock.getDelayedCalls()), timers)  # none left behind
+        self.assertEqual(self.registry.get_sample_value(
+            "stoad_audit_refused_requests_total", {"reason": "slow_disk"}), 2)
+        stuck.set()
+
     def test_write_failure_fails_waiting_forwards_at_once(self) -> None:
         """When the writer fails, a forward waiting for its decision is refused without delay."""
         layer = self.layer(durable_wait=5.0)

@@ -128,10 +128,12 @@ class AuditLayer(LayerBase):
                 max_in_flight=kafka.max_in_flight, commit_interval=kafka.commit_interval,
                 checkpoints_topic=kafka.checkpoints_topic,
             )
-        # Requests waiting for their decision record to be durable, in ticket order, and
-        # requests waiting for room in a full queue.
+        # Requests waiting for their decision record to be durable, in ticket order (and so in
+        # deadline order) with their deadlines, and requests waiting for room in a full queue.
         self._durable_waiters: collections.deque[
-            tuple[int, dict[str, Any], defer.Deferred[None]]] = collections.deque()
+            tuple[int, dict[str, Any], defer.Deferred[None], float]] = collections.deque()
+        # One timer for every durable waiter: set for the oldest one's deadline.
+        self._durable_timer: Any = None
         self._room_waiters: collections.deque[defer.Deferred[None]] = collections.deque()
         self._call_from_thread = getattr(services.reactor, "callFromThread", None)
         self._refused_seen = 0.0
@@ -180,6 +182,9 @@ class AuditLayer(LayerBase):
         self._started = False
         if self._monitor.running:
             self._monitor.stop()
+        if self._durable_timer is not None and self._durable_timer.active():
+            self._durable_timer.cancel()
+        self._durable_timer = None
         if self.record_alert in self._alerts.subscribers:
             self._alerts.subscribers.remove(self.record_alert)
         self.writer.close(timeout)
@@ -220,9 +225,32 @@ class AuditLayer(LayerBase):
             self.writer.append(event, source, urgent=True)
             return None
         durable: defer.Deferred[None] = defer.Deferred()
-        self._durable_waiters.append((self.writer.appended + 1, event, durable))
+        wait = self.settings.durable_wait
+        self._durable_waiters.append((self.writer.appended + 1, event, durable,
+                                      self._clock.seconds() + wait))
+        if self._durable_timer is None:
+            self._durable_timer = self._clock.callLater(wait, self._expire_durable)
         self.writer.append(event, source, urgent=True)
-        return self._bounded(durable, "slow_disk", "the decision record was not durable in time")
+        # Bounded by the one timer (_expire_durable) rather than a timer of its own each.
+        return durable.addErrback(self._refuse_slow_disk)
+
+    def _refuse_slow_disk(self, failure: Failure) -> None:
+        if failure.check(Deny):
+            failure.raiseException()
+        failure.trap(defer.TimeoutError, defer.CancelledError)
+        raise self._refusal("slow_disk", "the decision record was not durable in time")
+
+    def _expire_durable(self) -> None:
+        """Refuse the waiters whose deadline has come; set the timer for the next one."""
+        self._durable_timer = None
+        waiters = self._durable_waiters
+        now = self._clock.seconds()
+        while waiters and waiters[0][3] <= now:
+            _, _, durable, _ = waiters.popleft()
+            if not durable.called:
+                durable.errback(defer.TimeoutError())
+        if waiters:
+            self._durable_timer = self._clock.callLater(waiters[0][3] - now, self._expire_durable)
 
     def _bounded(self, waiting: defer.Deferred[None], why: str,
                  detail: str) -> defer.Deferred[None]:
@@ -249,7 +277,7 @@ class AuditLayer(LayerBase):
         writer = self.writer
         waiters = self._durable_waiters
         while writer.healthy and waiters and waiters[0][0] <= processed:
-            _, event, durable = waiters.popleft()
+            _, event, durable, _ = waiters.popleft()
             if durable.called:
                 continue
             if "seq" in event:
@@ -258,7 +286,7 @@ class AuditLayer(LayerBase):
                 durable.errback(self._refusal("encode", "the decision record could not be encoded"))
         if not writer.healthy:
             while waiters:
-                _, _, durable = waiters.popleft()
+                _, _, durable, _ = waiters.popleft()
                 if not durable.called:
                     durable.errback(self._refusal("write_failure", writer.error or "write failed"))
         rooms = self._room_waiters
