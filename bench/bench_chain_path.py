@@ -220,19 +220,28 @@ def profile(bench: ChainPath, requests: int) -> None:
     profiler.runcall(bench.run, requests)
     stats = pstats.Stats(profiler)
     stats.sort_stats("tottime").print_stats(50)
-    totals: dict[str, float] = {}
     entries = stats.stats  # type: ignore[attr-defined]
-    for (filename, _, function), (_, _, tottime, _, callers) in entries.items():
-        if filename != "~" or not callers:
-            part = part_of(filename, function)
-            totals[part] = totals.get(part, 0.0) + tottime
-            continue
-        # A C function (regorus, orjson, re2, hashlib, a lock) counts for the code calling it.
-        weights = {caller: timing[2] for caller, timing in callers.items()}
-        whole_weight = sum(weights.values()) or 1.0
-        for (caller_file, _, caller_function), weight in weights.items():
-            part = part_of(caller_file, caller_function)
-            totals[part] = totals.get(part, 0.0) + tottime * weight / whole_weight
+
+    def owner(func: tuple[str, int, str], depth: int = 0) -> dict[str, float]:
+        """Which parts a function's own time counts for: its own, or (C functions, other
+        libraries, the layers' helpers) its callers', split by how much each called it."""
+        filename, _, function = func
+        part = part_of(filename, function)
+        helper = filename == "~" or part == "other" or any(h in filename for h in _LAYER_HELPERS)
+        callers = entries[func][4] if func in entries else {}
+        if not helper or not callers or depth > 8:
+            return {part: 1.0}
+        whole_weight = sum(timing[2] for timing in callers.values()) or 1.0
+        shares: dict[str, float] = {}
+        for caller, timing in callers.items():
+            for name, share in owner(caller, depth + 1).items():
+                shares[name] = shares.get(name, 0.0) + share * timing[2] / whole_weight
+        return shares
+
+    totals: dict[str, float] = {}
+    for func, (_, _, tottime, _, _) in entries.items():
+        for part, share in owner(func).items():
+            totals[part] = totals.get(part, 0.0) + tottime * share
     others: dict[str, float] = {}
     for (filename, line, function), (_, _, tottime, _, _) in entries.items():
         if part_of(filename, function) == "other" and filename != "~":
@@ -242,7 +251,7 @@ def profile(bench: ChainPath, requests: int) -> None:
     print("own time by part (cProfile; its overhead inflates every figure, compare shares):")
     for part, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
         print(f"  {part:30s} {seconds / requests * 1e6:7.1f} us  {seconds / whole:6.1%}")
-    print("largest Python functions in 'other':")
+    print("largest Python functions of no part (counted above for their callers):")
     for name, seconds in sorted(others.items(), key=lambda kv: -kv[1])[:12]:
         print(f"  {seconds / requests * 1e6:7.1f} us  {name}")
 
