@@ -16,7 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from stoad.policy import _decision as decision_module
 from stoad.policy._compile import compile_directory
 from stoad.policy._decision import ERROR, decide, decide_uncached
-from stoad.policy._reads import input_reads, minimal, project
+from stoad.policy._reads import CACHE_KEY_BYTES, input_reads, minimal, project
 from tests.support.policy import SHIPPED_POLICIES
 
 SHIPPED_QUERIES = ("data.stoa.authz.decision", "data.stoa.examples.business_hours.decision",
@@ -133,6 +133,21 @@ class DifferentialTests(SynchronousTestCase):
         assert policies.reads is not None
         self.assertNotIn(("client_certificate", "serial"), policies.reads)  # package unreached
         self.assertIn(("token", "claims", "exp"), policies.reads)  # reached through data.t.lib
+
+    def test_large_projections_are_decided_but_not_kept(self) -> None:
+        """A projection larger than the key bound (big MCP tool arguments, which the default
+        policy's `input.mcp` reads) gets its decision, equal to a full evaluation, and is not
+        kept: the cache's memory stays bounded whatever clients send."""
+        policies = compile_directory(SHIPPED_POLICIES, SHIPPED_QUERIES[0])
+        document = random_document(random.Random(1))
+        document["mcp"] = {"method": "tools/call", "tool_name": "x",
+                           "arguments": {"q": "a" * CACHE_KEY_BYTES}}
+        self.assertEqual(decide(policies, SHIPPED_QUERIES[0], document),
+                         decide_uncached(policies, SHIPPED_QUERIES[0], document))
+        self.assertEqual(policies.decisions, {})
+        del document["mcp"]["arguments"]
+        decide(policies, SHIPPED_QUERIES[0], document)
+        self.assertEqual(len(policies.decisions), 1)
 
     def test_errors_are_not_cached(self) -> None:
         """An evaluation that fails (a policy error) is evaluated again next time, not kept."""

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import orjson
 
 from stoad.policy._compile import CompiledPolicies, one_line
-from stoad.policy._reads import CACHE_ENTRIES, cache_key, project
+from stoad.policy._reads import CACHE_ENTRIES, CACHE_KEY_BYTES, cache_key, project
 
 ALLOW = "opa:allow"
 DENY = "opa:deny"
@@ -84,7 +84,9 @@ def decide(policies: CompiledPolicies, query: str, document: Mapping[str, Any]) 
         found: Decision | None = cache.get(key)
         if found is None:
             found = _evaluate(policies, query, key.decode())
-            if found.result != ERROR:  # an error is decided again (and logged) every time
+            # An error is decided again (and logged) every time; a large projection (MCP tool
+            # arguments) is decided on it but not kept, so the cache's memory stays bounded.
+            if found.result != ERROR and len(key) <= CACHE_KEY_BYTES:
                 if len(cache) >= CACHE_ENTRIES:
                     cache.clear()
                 cache[key] = found

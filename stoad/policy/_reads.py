@@ -21,6 +21,7 @@ _NOT_CACHEABLE_CALLS = frozenset({"io.jwt.decode_verify", "trace", "print"})
 _CLOCK = "time.now_ns"
 _CLOCK_PATH = ("time", "now_ns")
 CACHE_ENTRIES = 4096
+CACHE_KEY_BYTES = 2048  # larger projections are evaluated on, not kept: at most ~8 MB of keys
 
 
 class _ReadsWholeInput(Exception):
