@@ -126,37 +126,40 @@ class ChainPath:
 
     def exchange(self, channel: Any, upstream: Any, transport: StringTransport,
                  upstream_transport: StringTransport) -> None:
+        self.forward(channel, transport, upstream_transport)
+        upstream.dataReceived(RESPONSE)
+        self.reactor.runUntilCurrent()
+        upstream_transport.clear()
+        transport.clear()
+
+    def forward(self, channel: Any, transport: StringTransport,
+                upstream_transport: StringTransport) -> None:
+        """One request in, until it is forwarded: the reactor's turn ends (calls due now run,
+        such as the audit writer's end-of-turn wake-up), then it sleeps until the writer's
+        callback comes through the waker, as the running reactor would."""
         reactor = self.reactor
         waker = reactor.waker  # type: ignore[attr-defined]
         channel.dataReceived(self.request)
+        reactor.runUntilCurrent()
         while not upstream_transport.value():
             if transport.value():
                 raise AssertionError(f"refused: {transport.value()[:300]!r}")
             _wait_for_writer(waker)
             waker.doRead()
             reactor.runUntilCurrent()
-        upstream.dataReceived(RESPONSE)
-        reactor.runUntilCurrent()
-        upstream_transport.clear()
-        transport.clear()
 
     def run(self, requests: int) -> tuple[float, float]:
         """Process and reactor-thread CPU microseconds per request over C{requests} keep-alive
         requests on one channel."""
         channel, upstream, transport, upstream_transport = self.connect()
         self.exchange(channel, upstream, transport, upstream_transport)
-        channel.dataReceived(self.request)
-        while not upstream_transport.value():
-            _wait_for_writer(self.reactor.waker)
-            self.reactor.waker.doRead()
-            self.reactor.runUntilCurrent()
+        self.forward(channel, transport, upstream_transport)
         sent = upstream_transport.value()
         assert sent.startswith(b"POST /api/bench HTTP/1.1\r\n") and sent.endswith(BODY), sent[:200]
         assert b"\r\nx-stoad-consumer: demo-team\r\n" in sent.lower(), sent[:600]
         upstream.dataReceived(RESPONSE)
         self.reactor.runUntilCurrent()
         answer = transport.value()
-        # Chunked: the guardrails' response filter streams the body it scans.
         assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b'{"ok":true}' in answer, answer
         upstream_transport.clear()
         transport.clear()
