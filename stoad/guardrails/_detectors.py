@@ -194,25 +194,29 @@ def _ssn_spans(text: str) -> list[tuple[int, int]]:
     return [(0, len(text))] if ssn_ok(digits) else []
 
 
-# ISO 13616 lengths of the countries most often seen; others pass with a 15..34 length check.
+# The countries of SWIFT's IBAN registry (ISO 13616) and the length of each one's IBAN. A country
+# outside it has no IBAN: "US", "CA", "AU", "JP" or "IN" with check digits that happen to work is
+# some other number (or an IBAN made up by hand).
 IBAN_LENGTHS = {
-    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22,
-    "BR": 29, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20,
-    "EG": 29, "ES": 24, "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18,
-    "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27,
-    "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21,
-    "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15,
-    "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "SA": 24, "SC": 31,
-    "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28, "TL": 23, "TN": 24, "TR": 26,
-    "UA": 29, "VA": 22, "VG": 24, "XK": 20, "BY": 28, "LY": 25, "SD": 18, "IR": 26,
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BI": 27,
+    "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27, "DK": 18, "DO": 28,
+    "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23,
+    "GL": 18, "GR": 27, "GT": 28, "HN": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26,
+    "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21,
+    "LY": 25, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28,
+    "NL": 18, "NO": 15, "OM": 23, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22,
+    "RU": 33, "SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25,
+    "SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
 }
 
 
 def iban_ok(compact: str) -> bool:
-    if not 15 <= len(compact) <= 34 or not compact[:2].isalpha() or not compact[2:4].isdigit():
+    """A registry country, its IBAN length, check digits MOD 97-10 can produce (02-98), and MOD 97 = 1."""
+    if IBAN_LENGTHS.get(compact[:2]) != len(compact) or not compact[2:4].isdigit():
         return False
-    expected = IBAN_LENGTHS.get(compact[:2])
-    if expected is not None and len(compact) != expected:
+    if not 2 <= int(compact[2:4]) <= 98:
+        return False  # 00, 01 and 99 are congruent to 97, 98 and 02: never computed
+    if not compact[4:].isalnum() or not compact.isascii():
         return False
     rearranged = compact[4:] + compact[:4]
     number = "".join(str(int(ch, 36)) for ch in rearranged)
@@ -499,8 +503,95 @@ def _intl_email_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _email_spans(text: str) -> list[tuple[int, int]]:
-    domain = text.rpartition("@")[2]
-    return [] if _DENSITY_DOMAIN.fullmatch(domain) else [(0, len(text))]
+    """
+    The address in the match. The match takes along an opening "<" and what follows the domain
+    (">", or ":" and a path's first character), to tell an address from what only looks like one:
+    an RFC 5322 Message-ID ("<Y5rPdpoJk6MiMdj8YvM0.4112@mx.example>": a machine-made left part in
+    angle brackets), an scp-style SSH destination ("git@github.com:org/repo.git"), and the names
+    RFC 2606 and RFC 6761 reserve for documentation and tests, where no one has a mailbox.
+    """
+    start = 1 if text.startswith("<") else 0
+    end = len(text)
+    if text.endswith(">"):
+        end -= 1
+    elif text[-2:-1] == ":":
+        return []  # user@host:path
+    address = text[start:end]
+    local, _, domain = address.rpartition("@")
+    if _DENSITY_DOMAIN.fullmatch(domain) or reserved_domain(domain):
+        return []
+    if start and end < len(text) and machine_made(local):
+        return []  # <id-left@id-right>: a Message-ID (Content-ID) whose left part is a random run
+    return [(start, end)]
+
+
+# Top-level names reserved by RFC 2606 and RFC 6761, and the second-level example domains.
+_RESERVED_TLDS = frozenset({"test", "example", "invalid", "localhost"})
+_EXAMPLE_DOMAINS = ("example.com", "example.net", "example.org")
+
+
+def reserved_domain(domain: str) -> bool:
+    """Whether C{domain} is one that RFC 2606 / RFC 6761 reserve (example.com, *.test, ...)."""
+    low = domain.lower().rstrip(".")
+    if low.rpartition(".")[2] in _RESERVED_TLDS:
+        return True
+    return any(low == d or low.endswith("." + d) for d in _EXAMPLE_DOMAINS)
+
+
+# A run of 12 or more letters and digits that mixes upper case, lower case and digits: what a mail
+# system generates for a Message-ID, not what a person picks for a mailbox.
+_MACHINE_ID = re2.compile(r"[A-Za-z0-9]{12,}")
+
+
+def machine_made(local: str) -> bool:
+    """Whether an address's left part holds a generated run (mixed case and digits, 12 or more long)."""
+    return any(any(c.isupper() for c in run) and any(c.islower() for c in run) and any(c.isdigit() for c in run)
+               for run in (m.group() for m in _MACHINE_ID.finditer(local)))
+
+
+# Key material in a PEM body: base64 lines, with RFC 1421 header lines (Proc-Type, DEK-Info) before them.
+_PEM_HEADER_LINE = re2.compile(r"[A-Za-z-]{2,20}: [^\n\\]*")  # to the line's end (or a JSON "\\n")
+_BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+# A key's body must hold some key material and nothing else: a body that is empty, or holds a
+# word, "..." or "<...>", is an example. (How much material a real key has is not asked: a key
+# cut short in a log is still the start of a key.)
+
+
+# Around the lines of a key held in a JSON array of strings (a notebook cell's source), seen in raw bytes.
+_PEM_QUOTING = frozenset('\\",[]')
+
+
+def _pem_material(body: str) -> int | None:
+    """The number of base64 characters in a PEM body, or None when anything else is in it (a placeholder)."""
+    body = _PEM_HEADER_LINE.sub("", body).replace("\\n", "").replace("\\r", "")
+    count = 0
+    for ch in body:
+        if ch in _BASE64_CHARS:
+            count += 1
+        elif not ch.isspace() and ch not in _PEM_QUOTING:
+            return None  # "...", "(contents of key.pem)", "<your private key here>"
+    return count
+
+
+def _pem_spans(text: str) -> list[tuple[int, int]]:
+    """A whole PEM private key: its body is key material, not a placeholder ("...") or nothing."""
+    body = text[text.index("-----", 10) + 5:text.rindex("-----END")]
+    material = _pem_material(body)
+    return [(0, len(text))] if material else []
+
+
+def _open_pem_spans(text: str) -> list[tuple[int, int]]:
+    """A key's BEGIN line and the material after it: some material, not cut short with "..." (an example)."""
+    if text.endswith((".", "…")):
+        return []
+    body = text[text.index("-----", 10) + 5:]
+    material = _pem_material(body)
+    return [(0, len(text))] if material else []
+
+
+def _ppk_spans(text: str) -> list[tuple[int, int]]:
+    """A PuTTY key file: its header line and at least the "Encryption:" line that follows."""
+    return [(0, len(text))] if "Encryption: " in text else []
 
 
 # Values that stand for a secret without being one: template variables and masks.
@@ -609,8 +700,11 @@ def _pii_rules(phone: Validator, labelled_phone: Validator) -> tuple[Rule, ...]:
         Rule(PII, "card", r"\b((?:[A-Z]{2}\d{2} ?)?(?:\d{4,19}(?:" + _CARD_SEPARATOR + r"\d{1,13}){1,8}|\d{12,19}))"
              r"(?:[^\w/]|$)", _card_spans, 1),
         # Not after a "/": "scheme://user@host" names a user of a URL, not a mailbox.
-        Rule(PII, "email", r"(?:^|[^\w.%+/-])([A-Za-z0-9._%+-]{1,64}@"
-             r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24})\b", _email_spans, 1),
+        # An opening "<", and a closing ">" or ":" and a path's first character, are taken along for
+        # the validator (Message-IDs, scp-style SSH destinations); the finding is the address.
+        Rule(PII, "email", r"(?:^|[^\w.%+/-])(<?[A-Za-z0-9._%+-]{1,64}@"
+             r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}\b(?:>|:[A-Za-z0-9~/_.-])?)",
+             _email_spans, 1),
         # Internationalised addresses (RFC 6531: UTF-8 local parts, IDN domains): "田中.健二@例え.jp".
         # Unbounded repetitions keep the re2 program small; the validator checks the lengths.
         Rule(PII, "email", r"(?:^|[^\pL\pN_.%+/-])([\pL\pN._%+-]+@(?:[\pL\pN](?:[\pL\pN-]*[\pL\pN])?\.)+\pL\pL+)",
@@ -670,12 +764,18 @@ _SECRET_RULES: tuple[Rule, ...] = (
     Rule(SECRETS, "private_key",
          r"(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?s:.*?)"
          r"-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)",
-         None, 1),
+         _pem_spans, 1),
     # A key without its END line (cut off, or split over stream events): the BEGIN line and the
-    # key material that follows it, header lines (Proc-Type: ...) and base64 lines.
+    # key material that follows it, header lines (Proc-Type: ...) and base64 lines; a "..." after
+    # the material is taken along to tell a shortened example.
     # No capture group: re2 then finds the span with its DFA alone (a group made it NFA, ~1 s/MB).
     Rule(SECRETS, "private_key", r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
-         r"(?:\s*(?:[A-Za-z-]{2,20}: [^\n]{0,200}|[A-Za-z0-9+/=]{16,}))*(?:\s*[A-Za-z0-9+/=]+)?", None, 0),
+         r"(?:\s*(?:[A-Za-z-]{2,20}: [^\n]{0,200}|[A-Za-z0-9+/=]{16,}))*(?:\s*[A-Za-z0-9+/=]+)?(?:\.\.|…)?",
+         _open_pem_spans, 0),
+    # PuTTY's .ppk (format 2 and 3): the key file's header line, its "Name: value" lines and the
+    # base64 lines of its public and private parts.
+    Rule(SECRETS, "private_key", r"PuTTY-User-Key-File-\d: [^\n]{1,64}"
+         r"(?:\r?\n[ \t]{0,16}(?:[A-Za-z-]{2,20}: [^\n]{0,200}|[A-Za-z0-9+/=]{4,}))*", _ppk_spans, 0),
     Rule(SECRETS, "jwt", r"\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,})", _jwt_spans, 1),
     Rule(SECRETS, "bearer_token", r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{20,512}=*)", _token_validator(3.5, True), 1),
     # scheme://user:password@host: the password alone is the finding. The user may be empty
