@@ -184,6 +184,10 @@ class ContentScanner:
             # a JSON Patch operation (RFC 6902): its value's name is the last step of its path
             path = node.get("path") if "op" in node else None
             patched = path.rpartition("/")[2] if isinstance(path, str) else None
+            if patched is None and "value" in node:
+                # a name/value pair (a Kubernetes env entry, a HAR header or form field, a FHIR
+                # identifier's system): the value is named by its sibling
+                patched = _pair_name(node)
             for key, value in node.items():
                 if every_string or key in focus:
                     new_key = text(key, tally)
@@ -365,6 +369,19 @@ class ContentScanner:
             tally.changed = False
             return None
         return new.encode(codec) if tally.changed else None
+
+
+# The members that name a "value" member beside them: Kubernetes EnvVar and HAR's name/value
+# pairs, key/value lists, FHIR Identifier's system (http://hl7.org/fhir/sid/us-ssn).
+_PAIR_NAMES = ("name", "key", "system")
+
+
+def _pair_name(node: dict[str, Any]) -> str | None:
+    for member in _PAIR_NAMES:
+        named = node.get(member)
+        if type(named) is str:
+            return named
+    return None
 
 
 def _collect_strings(node: Any, out: list[str], dicts: list[dict[str, Any]],

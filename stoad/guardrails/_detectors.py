@@ -397,7 +397,7 @@ def entropy(text: str) -> float:
 
 _PLACEHOLDER_WORDS = ("example", "xxxx", "placeholder", "dummy", "sample", "redacted",
                       "insert", "changeme", "replace", "abcdef", "123456", "000000", "test_key",
-                      "<", ">", "***")
+                      "<", "***")
 # A reference to a variable that holds the secret: $NAME, ${NAME} (shell), %NAME% (Windows),
 # #{NAME} (Ruby, CoffeeScript interpolation), and reading the environment in code: process.env.NAME
 # (Node), os.environ['NAME'] / os.getenv("NAME") (Python), ENV['NAME'] (Ruby), env("NAME") (Laravel).
@@ -416,7 +416,8 @@ _YOUR = re2.compile(r"(?i)(?:^|[^a-z])your")
 
 def looks_placeholder(value: str) -> bool:
     low = value.lower()
-    if any(word in low for word in _PLACEHOLDER_WORDS) or ("your" in low and _YOUR.search(low) is not None):
+    # "<your-key>", "<password" and "token>" are stand-ins; a ">" inside a random password ("N>x4") is not
+    if low.endswith(">") or any(word in low for word in _PLACEHOLDER_WORDS) or ("your" in low and _YOUR.search(low) is not None):
         return True
     # A mask shows a run of three stars or is a third stars ("ab**", "**"); "k**d5O%*9f" is a password.
     if low.count("*") * 3 >= len(low):
@@ -652,17 +653,22 @@ SECRET_NAME_WORDS = (
     # DB_PASS, RABBITMQ_DEFAULT_PASS (the images' documented variables); an admin or master key
     # of a hosted service (Algolia's and Meilisearch's "Admin API key")
     r"[_-]pass", r"admin[_-]?(?:api[_-]?)?key",
+    # Rails' SECRET_KEY_BASE (128 hex digits that sign its cookies)
+    r"secret[_-]?key[_-]?base",
 )
 _NAMES = "(?:" + "|".join(SECRET_NAME_WORDS) + ")"
 _NAME_VALUE = r"([^\s\"'`<>,;()\[\]{}]{8,256})"
 
-# An SSN's label: SSN, SS#, social security (number, no, #), soc. sec. no., ss_number, and "ssn"
-# as a word of an identifier (ssn_full, insured_ssn, employee.ssn, insuredSsn).
-SSN_LABEL = (r"(?i:(?:^|[^a-z])(?:ssn|ss ?#|social[ _.-]?security|soc\.? ?sec\.?|ss[_ .-]?(?:number|no|num|nr))"
+# An SSN's label: SSN, SS#, social security (number, no, #), soc. sec. no., ss_number, the SSA's
+# Spanish "número de Seguro Social", and "ssn" as a word of an identifier (ssn_full, insured_ssn,
+# employee.ssn, insuredSsn, FHIR's identifier system http://hl7.org/fhir/sid/us-ssn).
+SSN_LABEL = (r"(?i:(?:^|[^a-z])(?:ssn|ss ?#|social[ _.-]?security|soc\.? ?sec\.?|ss[_ .-]?(?:number|no|num|nr)"
+             r"|seguro social)"
              r"(?:[ _.-]?(?:number|no|num|nr|#)\.?)?)|(?-i:[a-z]Ssn)")
 # An SSN as people write it: dashed, spaced, dotted, " - " between the parts, or nine digits.
 # Dashed and spaced SSNs are found anywhere (the rule above); the others only under their label.
-_SSN_VALUE = (r"\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4}|\d{3}\.\d{2}\.\d{4}|\d{3} {1,2}- {1,2}\d{2} {1,2}- {1,2}\d{4}"
+_SSN_DASH = r"[- \x{2010}-\x{2014}\x{2212}]"
+_SSN_VALUE = (r"\d{3}[\x{2010}-\x{2014}\x{2212}]\d{2}[\x{2010}-\x{2014}\x{2212}]\d{4}|\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4}|\d{3}\.\d{2}\.\d{4}|\d{3} {1,2}- {1,2}\d{2} {1,2}- {1,2}\d{4}"
               r"|\d{9}")
 SSN_VALUE = re2.compile(_SSN_VALUE)
 # An AWS secret access key's label: AWS (or Amazon, IAM) and "secret" together, or secret access key.
@@ -690,7 +696,8 @@ def builtin_rules(phone_regions: Sequence[str] = DEFAULT_PHONE_REGIONS) -> tuple
 
 def _pii_rules(phone: Validator, labelled_phone: Validator) -> tuple[Rule, ...]:
     return (
-        Rule(PII, "ssn", r"\b(\d{3}[- ]\d{2}[- ]\d{4})\b", _ssn_spans, 1),
+        # Dashes as word processors and forms write them too: U+2010-2014 (hyphen to em dash), U+2212 (minus).
+        Rule(PII, "ssn", r"\b(\d{3}" + _SSN_DASH + r"\d{2}" + _SSN_DASH + r"\d{4})\b", _ssn_spans, 1),
         # Nine digits, dotted or " - " SSNs count only with their label near (_near.label_near).
         Rule(PII, "ssn", r"(?:^|[^\w.+-])(" + _SSN_VALUE + r")(?:[^\w-]|$)", _ssn_spans, 1, SSN_LABEL),
         # 12-19 digits plain or in groups of any issuer's printing (4-4-4-4, 6-13, 4-6-5, 4-6-4, 4-3-3-3,
@@ -792,6 +799,26 @@ _SECRET_RULES: tuple[Rule, ...] = (
          r"(?i)(?:^|[^A-Za-z0-9])[A-Za-z0-9_.-]{0,40}?" + _NAMES + r"(?:\\?[\"'])?[ \t]*(?:=|:)[ \t]*(?:\\?[\"'])?"
          + _NAME_VALUE,
          _name_value_validator, 1),
+    # The same in quotes, where the value may hold any punctuation but no white space
+    # (python-dotenv's NAME = "value"  # comment, a YAML or TOML string).
+    Rule(SECRETS, "generic_secret",
+         r"(?i)(?:^|[^A-Za-z0-9])[A-Za-z0-9_.-]{0,40}?" + _NAMES + r"(?:\\?[\"'])?[ \t]*(?:=|:)[ \t]*\\?[\"']"
+         r"([^\"'\s\\]{8,256})\\?[\"']", _name_value_validator, 1),
+    # A Kubernetes container's env entry: "- name: DB_PASSWORD" and, on the next line, "value: ...".
+    Rule(SECRETS, "generic_secret",
+         r"(?i)-[ \t]+name:[ \t]*[\"']?[A-Za-z0-9_.-]{0,40}?" + _NAMES + r"[\"']?[ \t]*\r?\n[ \t]*value:[ \t]*[\"']?"
+         r"([^\"'\s\\]{8,256})", _name_value_validator, 1),
+    # Set on a command line or in a Dockerfile, where the value runs to the next space: ARG and ENV
+    # (Dockerfile reference), export, IPython's %env, heroku config:set, fly secrets set,
+    # kubectl create secret --from-literal=, gh secret set NAME --body.
+    Rule(SECRETS, "generic_secret",
+         r"(?i)(?:(?:^|[^\w-])(?:ARG|ENV|export|%env|%set_env|config:set|secrets set)[ \t]+|--from-literal=)"
+         r"[A-Za-z0-9_.-]{0,40}?" + _NAMES + r"=([^\s\"'`]{8,256})", _name_value_validator, 1),
+    Rule(SECRETS, "generic_secret",
+         r"(?i)\bsecret set [A-Za-z0-9_.-]{0,40}?" + _NAMES + r"[ \t]+(?:--body|-b)[ =][\"']?([^\s\"'`]{8,256})",
+         _name_value_validator, 1),
+    # Laravel's APP_KEY: "base64:" and a 32-byte key (the framework's key:generate), under any name.
+    Rule(SECRETS, "generic_secret", r"(?:^|[^\w])(base64:[A-Za-z0-9+/]{43}=)", _token_validator(3.5), 1),
 )
 
 BUILTIN_RULES: tuple[Rule, ...] = builtin_rules()
