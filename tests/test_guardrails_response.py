@@ -73,7 +73,7 @@ class BufferedTests(SynchronousTestCase):
         """Alert on the response side passes the body unchanged and records it."""
         layer = make_layer({"pii.response": "alert"})
         ctx = context()
-        raw = b'{"mail": "jane@example.org"}'
+        raw = b'{"mail": "jane@mailbox.org"}'
         self.assertEqual(run(layer, ctx, "application/json", [raw]), raw)
         self.assertEqual([t.action for t in ctx.guardrail_triggers], ["alert"])
 
@@ -168,7 +168,7 @@ class EventStreamTests(SynchronousTestCase):
 
     def test_json_event_redacted_valid(self) -> None:
         """JSON data in an event is redacted as JSON and stays parseable."""
-        event = json.dumps({"jsonrpc": "2.0", "id": 1, "result": {"text": "mail jane@example.org"}}).encode()
+        event = json.dumps({"jsonrpc": "2.0", "id": 1, "result": {"text": "mail jane@mailbox.org"}}).encode()
         out = run(make_layer(), context(), "text/event-stream", [b"data: " + event + b"\n\n"])
         self.assertEqual(json.loads(out[len(b"data: "):])["result"]["text"], "mail [REDACTED:email]")
 

@@ -48,7 +48,7 @@ routes = *
 """
 
 # What must never be written to the audit log: tool results and arguments in clear.
-PII = ("jane.roe@example.com", "+1 415 736 0134", "4111 1111 1111 1111")
+PII = ("jane.roe@fastmail.com", "+1 415 736 0134", "4111 1111 1111 1111")
 SECRET = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"
 # Exchanges every SDK session here makes and awaits: initialize, tools/list before its first
 # tool call, and the closing DELETE. The SDK client closes each POST's event stream as soon as
