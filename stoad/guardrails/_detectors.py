@@ -145,7 +145,17 @@ def card_issuer_ok(digits: str) -> bool:
     if two == 62 or two == 81:
         return 16 <= n <= 19  # UnionPay
     if two in (60, 82) or three == 508:
-        return n == 16  # RuPay (also 65 and 81, above)
+        return n == 16  # RuPay (also 65 and 81, above; Hipercard's 606282 is in 60 too)
+    if 637 <= three <= 639:
+        return n == 16  # InstaPayment
+    if three == 636:
+        return 16 <= n <= 19  # InterPayment (Elo's 636297 and 636368 are in it)
+    if six == 504175 or 506699 <= six <= 506778 or 509000 <= six <= 509999:
+        return n == 16  # Elo (its other ranges are Visa's, Discover's and UnionPay's)
+    if four == 5019:
+        return n == 16  # Dankort
+    if four in (9792, 8600, 9860):
+        return n == 16  # Troy, UzCard, Humo
     return False
 
 
