@@ -476,14 +476,23 @@ def _b64json(part: str) -> object:
 
 
 def jwt_ok(token: str) -> bool:
-    """A compact JWS: a JSON header with C{alg}, then base64url payload and signature parts."""
+    """
+    A compact JWS (a JSON header with C{alg}, then base64url payload and signature parts), or a
+    compact JWE (RFC 7516: five parts, a header with C{alg} and C{enc}; an encrypted token is still a
+    bearer token). An unsecured JWT (RFC 7519 section 6: C{alg} "none", no signature) proves
+    nothing and is none.
+    """
     parts = token.split(".")
+    if len(parts) == 5:
+        header = _b64json(parts[0])
+        return isinstance(header, dict) and "alg" in header and "enc" in header and all(
+            len(part) >= 8 and _B64URL.fullmatch(part) for part in parts[2:])
     if len(parts) != 3 or len(parts[1]) < 8 or len(parts[2]) < 16 or looks_placeholder(parts[2]):
         return False
     if not all(_B64URL.fullmatch(part) for part in parts[1:]):
         return False  # "<payload>", "…" and other stand-ins
     header = _b64json(parts[0])
-    return isinstance(header, dict) and "alg" in header
+    return isinstance(header, dict) and "alg" in header and header["alg"] != "none"
 
 
 _B64URL = re2.compile(r"[A-Za-z0-9_-]+")
@@ -498,6 +507,16 @@ def _opaque_token_spans(text: str) -> list[tuple[int, int]]:
     if text.startswith("eyJ"):
         return [(0, len(text))] if jwt_ok(text) else []
     return _OPAQUE_TOKEN(text)
+
+
+def _bearer_spans(text: str) -> list[tuple[int, int]]:
+    """
+    A bearer token; one that is base64url JSON ("eyJ") must be a whole JWT or JWE: a header alone,
+    a cut-off token or a pagination cursor sent as a bearer token is none.
+    """
+    if text.startswith("eyJ"):
+        return [(0, len(text))] if jwt_ok(text) else []
+    return _BEARER_TOKEN(text)
 
 
 # "name@2x.png": the HiDPI asset-naming convention, not an address
@@ -620,6 +639,7 @@ def _password_validator(text: str) -> list[tuple[int, int]]:
 
 
 _OPAQUE_TOKEN = _token_validator(3.5, need_digit=True)
+_BEARER_TOKEN = _token_validator(3.5, need_digit=True)
 
 _PASSWORD_WORDS = frozenset({"password", "passwd", "pass", "secret", "changeit", "hunter2", "admin", "root",
                              "postgres", "guest", "user", "username", "token", "pwd", "mypassword",
@@ -794,7 +814,10 @@ _SECRET_RULES: tuple[Rule, ...] = (
     Rule(SECRETS, "private_key", r"PuTTY-User-Key-File-\d: [^\n]{1,64}"
          r"(?:\r?\n[ \t]{0,16}(?:[A-Za-z-]{2,20}: [^\n]{0,200}|[A-Za-z0-9+/=]{4,}))*", _ppk_spans, 0),
     Rule(SECRETS, "jwt", r"\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,})", _jwt_spans, 1),
-    Rule(SECRETS, "bearer_token", r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{20,512}=*)", _token_validator(3.5, True), 1),
+    # A compact JWE: header, encrypted key (empty for "dir"), IV, ciphertext, tag.
+    Rule(SECRETS, "jwt", r"\b(eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})",
+         _jwt_spans, 1),
+    Rule(SECRETS, "bearer_token", r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{20,512}=*)", _bearer_spans, 1),
     # scheme://user:password@host: the password alone is the finding. The user may be empty
     # (redis://:password@host, as Redis clients write a password without an ACL user).
     Rule(SECRETS, "url_password", r"(?i)\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@?#]{0,128}:([^\s/@?#]{1,256})@[a-z0-9.\[-]",
