@@ -434,9 +434,13 @@ def looks_placeholder(value: str) -> bool:
         return True
     if _VARIABLE_REFERENCE.fullmatch(value) is not None or _MASK_WORD.fullmatch(value) is not None:
         return True
+    if _CONSTANT_NAME.fullmatch(value) is not None:
+        return True  # a constant's name in code ({"accessToken": ACCESS_TOKEN}), "JWT_GOES_HERE"
     return len(set(low)) < min(8, max(2, len(low) // 3))
 
 
+# Words of capital letters joined by "_" (SCREAMING_SNAKE_CASE): a constant or variable's name.
+_CONSTANT_NAME = re2.compile(r"[A-Z]+(?:_[A-Z]+)+[0-9]*")
 # What a log filter writes in place of a value: Rails' "[FILTERED]", "[REDACTED]", "[hidden]".
 _MASK_WORD = re2.compile(r"\[[A-Za-z][A-Za-z _-]{0,30}\]")
 _HEX = re2.compile(r"[0-9a-f]+|[0-9A-F]+")
