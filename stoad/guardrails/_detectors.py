@@ -405,7 +405,7 @@ def entropy(text: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in Counter(text).values())
 
 
-_PLACEHOLDER_WORDS = ("example", "xxxx", "placeholder", "dummy", "sample", "redacted",
+_PLACEHOLDER_WORDS = ("example", "xxxx", "placeholder", "dummy", "sample", "redacted", "todo", "paste",
                       "insert", "changeme", "replace", "abcdef", "123456", "000000", "test_key",
                       "<", "***")
 # A reference to a variable that holds the secret: $NAME, ${NAME} (shell), %NAME% (Windows),
@@ -434,11 +434,21 @@ def looks_placeholder(value: str) -> bool:
         return True
     if _VARIABLE_REFERENCE.fullmatch(value) is not None or _MASK_WORD.fullmatch(value) is not None:
         return True
-    if _CONSTANT_NAME.fullmatch(value) is not None:
-        return True  # a constant's name in code ({"accessToken": ACCESS_TOKEN}), "JWT_GOES_HERE"
+    if _CONSTANT_NAME.fullmatch(value.rstrip(":")) is not None:
+        return True  # a constant's name in code ({"accessToken": ACCESS_TOKEN}), "JWT_GOES_HERE", "API_TOKEN:"
+    if _SECRET_REFERENCE.search(value) is not None:
+        return True
     return len(set(low)) < min(8, max(2, len(low) // 3))
 
 
+# A reference to a secret kept elsewhere, as the stores and tools write one: HashiCorp Vault
+# ("vault:secret/data/api#token"), 1Password ("op://vault/item/field"), CloudFormation ("!Ref X",
+# "{{resolve:secretsmanager:...}}"), AWS ARNs of Secrets Manager and SSM parameters, SOPS ("ENC[...]"),
+# Grafana ("$__env{...}"), Terraform ("var.x"), Ansible ("lookup('env', ...)"), Kubernetes
+# ("valueFrom: secretKeyRef: ...").
+_SECRET_REFERENCE = re2.compile(r"(?i)^(?:vault:|op://|!ref |!sub |!getatt |\{\{ ?resolve:|ssm:|enc\[|\$__env\{|"
+                                r"\$__file\{|var\.[a-z_])|arn:aws:(?:secretsmanager|ssm):|secretkeyref|"
+                                r"lookup\(|\{\{ ?lookup")
 # Words of capital letters joined by "_" (SCREAMING_SNAKE_CASE): a constant or variable's name.
 _CONSTANT_NAME = re2.compile(r"[A-Z]+(?:_[A-Z]+)+[0-9]*")
 # What a log filter writes in place of a value: Rails' "[FILTERED]", "[REDACTED]", "[hidden]".
@@ -691,7 +701,8 @@ SECRET_NAME_WORDS = (
     r"secret[_-]?key[_-]?base",
 )
 _NAMES = "(?:" + "|".join(SECRET_NAME_WORDS) + ")"
-_NAME_VALUE = r"([^\s\"'`<>,;()\[\]{}]{8,256})"
+# (not a backslash: in raw JSON it starts an escape, "\\n" ending a line of a notebook cell)
+_NAME_VALUE = r"([^\s\"'`<>,;()\[\]{}\\]{8,256})"
 
 # An SSN's label: SSN, SS#, social security (number, no, #), soc. sec. no., ss_number, the SSA's
 # Spanish "número de Seguro Social", and "ssn" as a word of an identifier (ssn_full, insured_ssn,
