@@ -798,7 +798,8 @@ _SECRET_RULES: tuple[Rule, ...] = (
     Rule(SECRETS, "github_token", r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36})\b", _token_validator(3.0), 1),
     Rule(SECRETS, "github_token", r"\b(github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})\b", _token_validator(3.0), 1),
     Rule(SECRETS, "gitlab_token", r"\b(gl(?:pat|dt|rt|ptt|cbt|oas)-[A-Za-z0-9_-]{20,256})", _token_validator(3.0), 1),
-    Rule(SECRETS, "slack_token", r"\b(xox[abposr]-[A-Za-z0-9-]{10,256})", _token_validator(3.0), 1),
+    # xoxb, xoxp, xoxa, ...; xoxe- refresh tokens and xoxe.xoxp- access tokens of token rotation
+    Rule(SECRETS, "slack_token", r"\b((?:xoxe\.)?xox[abposre]-[A-Za-z0-9-]{10,256})", _token_validator(3.0), 1),
     Rule(SECRETS, "slack_app_token", r"\b(xapp-\d-[A-Za-z0-9]{6,16}-\d{6,16}-[A-Za-z0-9]{32,128})\b",
          _token_validator(3.0), 1),
     Rule(SECRETS, "slack_webhook",

@@ -73,7 +73,34 @@ class Tables:
 def _same_shape(row: str, delimiter: str, width: int) -> bool:
     if delimiter == "|":
         return row.lstrip().startswith("|")
-    return row.count(delimiter) == width
+    return delimiters(row, delimiter) == width
+
+
+# A quoted CSV field (RFC 4180: a doubled quote inside is two of these in a row); re2, linear.
+_QUOTED = re2.compile(r'"[^"\n]*"')
+
+
+def delimiters(row: str, delimiter: str) -> int:
+    """How many C{delimiter}s in C{row} separate its fields (not those inside a quoted field: "called back, ok")."""
+    if '"' in row:
+        row = _QUOTED.sub("", row)
+    return row.count(delimiter)
+
+
+def _cells(row: str, delimiter: str) -> list[str]:
+    """The fields of a header row, a delimiter inside a quoted field kept in its field."""
+    if '"' not in row:
+        return row.split(delimiter)
+    cells = [""]
+    quoted = False
+    for ch in row:
+        if ch == '"':
+            quoted = not quoted
+        elif ch == delimiter and not quoted:
+            cells.append("")
+            continue
+        cells[-1] += ch
+    return cells
 
 
 def label_near(text: str, start: int, label: re2._Regexp, tables: Tables | None = None) -> bool:
@@ -128,8 +155,9 @@ def column_header(text: str, line_start: int, start: int, tables: Tables) -> str
         return _sql_column(line, values, at)
     for delimiter in ("\t", ",", ";"):
         if delimiter in line:
-            cells = tables.header(line_start, delimiter, line.count(delimiter)).split(delimiter)
-            return cells[line[:at].count(delimiter)]
+            cells = _cells(tables.header(line_start, delimiter, delimiters(line, delimiter)), delimiter)
+            column = delimiters(line[:at], delimiter)
+            return cells[column] if column < len(cells) else None
     return None
 
 
