@@ -263,20 +263,21 @@ def _digit_groups(text: str) -> list[str]:
 # Numbers the regulators reserve for films, TV and books, never assigned to anyone (libphonenumber
 # calls them valid: they are in the plans' valid ranges). As "country code:national number":
 # NANPA 555-0100 to 555-0199 in every area; Ofcom's drama numbers (020 7946 0xxx, 0113/0114/0115/
-# 0116/0117/0118/0121/0131/0141/0151/0161 496 0xxx, 028 9018 0xxx, 029 2018 0xxx, 01632 960xxx,
-# 07700 900xxx, 08081 570xxx, 0909 879 0xxx, 03069 990xxx); ACMA's fictitious (0x) 5550 xxxx and
-# (0x) 7010 xxxx.
+# 0116/0117/0118/0121/0131/0141/0151/0161 496 0xxx, 0191 498 0xxx, 028 9018 0xxx, 028 9649 6xxx,
+# 029 2018 0xxx, 01632 960xxx, 07700 900xxx, 08081 570xxx, 0909 879 0xxx, 03069 990xxx); ACMA's
+# fictitious (0x) 5550 xxxx, (0x) 7010 xxxx and the 0491 57x xxx mobiles.
 _FICTIONAL = re2.compile(r"1:\d{3}55501\d{2}"
-                         r"|44:(?:2079460|11[3-8]4960|1[2-6]14960|2890180|2920180|1632960|7700900|8081570|9098790"
-                         r"|3069990)\d{3}"
-                         r"|61:[2378](?:5550|7010)\d{4}")
+                         r"|44:(?:2079460|11[3-8]4960|1[2-6]14960|1914980|2890180|2896496|2920180|1632960|7700900"
+                         r"|8081570|9098790|3069990)\d{3}"
+                         r"|61:(?:[2378](?:5550|7010)|49157)\d{4}")
 
 
 # The same ranges as national digits (with the trunk prefix 0 in the UK and Australia).
 _NATIONAL_FICTION = {
     "NANP": r"1?\d{3}55501\d{2}",
-    "GB": r"0(?:2079460|11[3-8]4960|1[2-6]14960|2890180|2920180|1632960|7700900|8081570|9098790|3069990)\d{3}",
-    "AU": r"0[2378](?:5550|7010)\d{4}",
+    "GB": r"0(?:2079460|11[3-8]4960|1[2-6]14960|1914980|2890180|2896496|2920180|1632960|7700900|8081570|9098790"
+          r"|3069990)\d{3}",
+    "AU": r"0(?:[2378](?:5550|7010)|49157)\d{4}",
 }
 
 
@@ -721,10 +722,11 @@ AWS_SECRET_LABEL = (r"(?i:(?:aws|amazon|iam)[^\n]{0,30}?secret|secret[^\n]{0,30}
                     r"|secret[_ -]?access[_ -]?key)")
 # A phone number's label (its member or column name, or words before it): English, German, French,
 # Spanish, Italian and Dutch words, "msisdn" (3GPP), and camelCase (contactPhone). Short words
-# must end there ("tel:", "Tel.", "fax_no"; not "telemetry").
+# must end there ("tel:", "Tel.", "fax_no"; not "telemetry"), and not name an ID ("cell id",
+# "CELL_ID": a spreadsheet's or a radio network's cell).
 PHONE_LABEL = (r"(?:^|[^A-Za-z])(?i:phone|telephone|telefon|t[ée]l[ée]phone|tel[ée]fono|mobile|mobil|mobiel"
                r"|cellulare|cellphone|m[óo]vil|portable|whatsapp|msisdn|call me (?:at|on)"
-               r"|(?:tel|cell|fax|handy)(?:[^a-z]|$))|[a-z](?:Phone|Mobile|Tel|Fax|Msisdn)")
+               r"|(?:tel|cell|fax|handy)(?:[^a-z _-]|[ _-](?:[^i]|i[^d]|$)|$))|[a-z](?:Phone|Mobile|Tel|Fax|Msisdn)")
 # A phone number with its label near: any grouping ("333 4651718", "0160/9846106", "41 95814-5172").
 _PHONE_VALUE = r"(?:^|[^\w+.-])((?:\+|00)?\(?\d[\d ()./-]{4,22}\d)(?:[^\w-]|$)"
 PHONE_SHAPE = re2.compile(r"(?:\+|00)?\(?\d[\d ()./-]{4,22}\d")
@@ -763,8 +765,9 @@ def _pii_rules(phone: Validator, labelled_phone: Validator) -> tuple[Rule, ...]:
              _intl_email_spans, 1),
         Rule(PII, "phone", r"(?:^|[^\w+])(\+[1-9]\d{0,3}(?:[ .-]?\(?\d{1,4}\)?){2,6})\b", phone, 1),
         # North-American shape, with separators.
-        Rule(PII, "phone", r"(?:^|[^\w+(])((?:\+?1[ .-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4})\b",
-             phone, 1),
+        # A country code before it is taken along ("+0 707 975 0762" is no North-American number).
+        Rule(PII, "phone", r"(?:^|[^\w+(])((?:\+\d{1,3}[ .-]?|1[ .-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4})"
+             r"\b", phone, 1),
         # National format elsewhere, with separators: a trunk "0" or an area code in brackets first
         # ("0151 14852825", "06 12 34 56 78", "(02) 9876 5432", "(11) 91234-5678").
         # Not a group inside a longer run of digit groups ("4708 2304 0274 0492 004", "+1 093 830 2993",
