@@ -398,6 +398,14 @@ def phone_validator(regions: Sequence[str], labelled: bool = False) -> Validator
     return validate
 
 
+def _click_to_chat(phone: Validator) -> Validator:
+    """A wa.me link is a finding, the whole link, when its digits are a valid international number."""
+    def validate(text: str) -> list[tuple[int, int]]:
+        return [(0, len(text))] if phone("+" + text.rpartition("/")[2]) else []
+
+    return validate
+
+
 def entropy(text: str) -> float:
     """Shannon entropy in bits per character."""
     if not text:
@@ -777,6 +785,8 @@ def _pii_rules(phone: Validator, labelled_phone: Validator) -> tuple[Rule, ...]:
         Rule(PII, "phone", r"(?:^|[^\w+( .:/-]|(?:^|[^0-9) .-])[ .]|(?:^|[^\w) .-])-|(?:^|\n)[ \t]{0,8}[-*][ \t]{1,4})"
              r"((?:\(0\d{1,4}\) ?|\(\d{2}\) ?|0\d{1,4}[ ./-])\d{1,10}(?:[ .-]\d{1,8}){0,4})(?:$|[^\w-]|-(?:$|\W))",
              phone, 1),
+        # WhatsApp's click-to-chat link: the full international number without "+" (the link names a person).
+        Rule(PII, "phone", r"\b(https?://(?:api\.)?wa\.me/\d{7,15})\b", _click_to_chat(phone), 1),
         # Any grouping, or none, with a phone label near (_near.label_near).
         Rule(PII, "phone", _PHONE_VALUE, labelled_phone, 1, PHONE_LABEL),
         Rule(PII, "iban", r"\b([A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)\b", _iban_spans, 1),
