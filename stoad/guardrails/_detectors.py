@@ -398,6 +398,19 @@ def phone_validator(regions: Sequence[str], labelled: bool = False) -> Validator
     return validate
 
 
+_EXTENSION = re2.compile(r",? ?(?:ext\.?|x|#) ?\d{1,6}$")
+
+
+def _with_extension(phone: Validator) -> Validator:
+    """A number with an extension after it: the number is checked, the finding covers both."""
+    def validate(text: str) -> list[tuple[int, int]]:
+        extension = _EXTENSION.search(text)
+        number = text if extension is None else text[:extension.start()]
+        return [(0, len(text))] if phone(number) else []
+
+    return validate
+
+
 def _click_to_chat(phone: Validator) -> Validator:
     """A wa.me link is a finding, the whole link, when its digits are a valid international number."""
     def validate(text: str) -> list[tuple[int, int]]:
@@ -773,9 +786,10 @@ def _pii_rules(phone: Validator, labelled_phone: Validator) -> tuple[Rule, ...]:
              _intl_email_spans, 1),
         Rule(PII, "phone", r"(?:^|[^\w+])(\+[1-9]\d{0,3}(?:[ .-]?\(?\d{1,4}\)?){2,6})\b", phone, 1),
         # North-American shape, with separators.
-        # A country code before it is taken along ("+0 707 975 0762" is no North-American number).
-        Rule(PII, "phone", r"(?:^|[^\w+(])((?:\+\d{1,3}[ .-]?|1[ .-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4})"
-             r"\b", phone, 1),
+        # A country code before it is taken along ("+0 707 975 0762" is no North-American number), and
+        # an extension after it ("ext. 4877", "x3926": the number and its extension are one finding).
+        Rule(PII, "phone", r"(?:^|[^\w+(])((?:\+\d{1,3}[ .-]?|1[ .-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4}"
+             r"(?:,? ?(?:ext\.?|x|#) ?\d{1,6})?)\b", _with_extension(phone), 1),
         # National format elsewhere, with separators: a trunk "0" or an area code in brackets first
         # ("0151 14852825", "06 12 34 56 78", "(02) 9876 5432", "(11) 91234-5678").
         # Not a group inside a longer run of digit groups ("4708 2304 0274 0492 004", "+1 093 830 2993",

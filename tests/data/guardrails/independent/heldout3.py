@@ -613,8 +613,10 @@ def gen_url_password_negative(rng: random.Random, family: str) -> tuple[str, str
         value = rng.choice(["ssh://git@git.tailwind.dev:2222/platform/infra.git", "https://deploy@registry.tailwind.dev/v2/",
                             "ftp://anonymous:@ftp.gnu.org/gnu/", "postgresql://reporter@db.internal/analytics"])
     else:  # lookalike: a colon and an @ that are not userinfo
+        # (the mailto: address is at a name RFC 2606 reserves: ops@tailwind.dev was a real-looking mailbox, which is
+        # PII, so a sample labelled "nothing to find" could not hold it; README.md, "heldout3", label corrections)
         value = rng.choice(["http://[2001:db8::17]:8080/healthz", "https://medium.com/@tailwind/how-we-ship-4f2a",
-                            "https://maps.example.net/@52.5200,13.4050,12z", "mailto:ops@tailwind.dev?subject=pager"])
+                            "https://maps.example.net/@52.5200,13.4050,12z", "mailto:ops@example.net?subject=pager"])
     return value, value
 
 
