@@ -617,33 +617,25 @@ def machine_made(local: str) -> bool:
 
 # Key material in a PEM body: base64 lines, with RFC 1421 header lines (Proc-Type, DEK-Info) before them.
 _PEM_HEADER_LINE = re2.compile(r"[A-Za-z-]{2,20}: [^\n\\]*")  # to the line's end (or a JSON "\\n")
-_BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+# A body of key material: base64 and white space, and around the lines of a key held in a JSON
+# array of strings (a notebook cell's source, seen in raw bytes) quotes, commas and brackets.
+_PEM_BODY = re2.compile(r'[A-Za-z0-9+/=\s\\",\[\]]*')
+_BASE64_CHAR = re2.compile(r"[A-Za-z0-9+/]")
 # A key's body must hold some key material and nothing else: a body that is empty, or holds a
 # word, "..." or "<...>", is an example. (How much material a real key has is not asked: a key
 # cut short in a log is still the start of a key.)
 
 
-# Around the lines of a key held in a JSON array of strings (a notebook cell's source), seen in raw bytes.
-_PEM_QUOTING = frozenset('\\",[]')
-
-
-def _pem_material(body: str) -> int | None:
-    """The number of base64 characters in a PEM body, or None when anything else is in it (a placeholder)."""
+def _pem_material(body: str) -> bool:
+    """Whether a PEM body is key material: base64 lines (after any RFC 1421 header lines), not a placeholder."""
     body = _PEM_HEADER_LINE.sub("", body).replace("\\n", "").replace("\\r", "")
-    count = 0
-    for ch in body:
-        if ch in _BASE64_CHARS:
-            count += 1
-        elif not ch.isspace() and ch not in _PEM_QUOTING:
-            return None  # "...", "(contents of key.pem)", "<your private key here>"
-    return count
+    return _PEM_BODY.fullmatch(body) is not None and _BASE64_CHAR.search(body) is not None
 
 
 def _pem_spans(text: str) -> list[tuple[int, int]]:
     """A whole PEM private key: its body is key material, not a placeholder ("...") or nothing."""
     body = text[text.index("-----", 10) + 5:text.rindex("-----END")]
-    material = _pem_material(body)
-    return [(0, len(text))] if material else []
+    return [(0, len(text))] if _pem_material(body) else []
 
 
 def _open_pem_spans(text: str) -> list[tuple[int, int]]:
@@ -651,8 +643,7 @@ def _open_pem_spans(text: str) -> list[tuple[int, int]]:
     if text.endswith((".", "…")):
         return []
     body = text[text.index("-----", 10) + 5:]
-    material = _pem_material(body)
-    return [(0, len(text))] if material else []
+    return [(0, len(text))] if _pem_material(body) else []
 
 
 def _ppk_spans(text: str) -> list[tuple[int, int]]:
