@@ -3,7 +3,8 @@
 The held-out split was first scored once, after tuning on dev was over; issue 14's second round of rule fixes
 then tuned on both dev and held-out, so these floors are what both reached after it (docs/guardrails.md,
 "Independent corpus"). heldout2 was scored blind once after that; the third round then tuned on it, and its
-floors are what that reached. A change that loses any of it fails here.
+floors are what that reached; heldout3 likewise (scored blind once after the third round, tuned on in the fourth).
+A change that loses any of it fails here.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests.independent_scoring import load_corpus, score_split
 
 # (precision, recall) floors per split and table row, as measured after issue 14's rule fixes, which were made on
-# what the splits showed (docs/guardrails.md: "Second round" for dev and held-out, "Third round" for heldout2);
+# what the splits showed (docs/guardrails.md: "Second round" for dev and held-out, "Third round" for heldout2,
+# "Fourth round" for heldout3);
 # phone_regions is the corpus's DEPLOYMENT_REGIONS.
 FLOORS: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
     "heldout": {
@@ -31,14 +33,26 @@ FLOORS: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
     },
     # scored blind once after the second round, then tuned on (the third round): what that reached, held
     "heldout2": {
-        "detector": {"pii": (0.996, 0.988), "secrets": (1.0, 1.0)},
-        "carrier": {"json_request": (0.997, 1.0), "json_response": (1.0, 0.997), "text": (1.0, 0.994),
+        "detector": {"pii": (0.998, 0.988), "secrets": (1.0, 1.0)},
+        "carrier": {"json_request": (1.0, 1.0), "json_response": (1.0, 0.997), "text": (1.0, 0.994),
                     "sse_lines": (1.0, 0.994), "sse_events": (1.0, 0.997)},
         "kind": {"card": (1.0, 0.99), "ssn": (1.0, 1.0), "iban": (1.0, 1.0), "phone": (0.99, 0.95),
                  "email": (1.0, 1.0), "env_secret": (1.0, 1.0), "url_password": (1.0, 1.0),
                  "aws_access_key_id": (1.0, 1.0), "aws_secret_access_key": (1.0, 1.0), "github_token": (1.0, 1.0),
                  "slack_token": (1.0, 1.0), "stripe_key": (1.0, 1.0), "google_credential": (1.0, 1.0),
                  "openai_key": (1.0, 1.0), "private_key": (1.0, 1.0), "jwt": (1.0, 1.0)},
+    },
+    # scored blind once after the third round (PII 0.818/0.869, secrets 0.947/0.926), then tuned on (the fourth
+    # round): what that reached, held
+    "heldout3": {
+        "detector": {"pii": (0.975, 0.971), "secrets": (0.998, 0.993)},
+        "carrier": {"json_request": (1.0, 0.99), "json_response": (1.0, 0.976), "text": (1.0, 0.993),
+                    "sse_lines": (0.986, 0.983), "sse_events": (0.969, 0.99)},
+        "kind": {"card": (1.0, 1.0), "ssn": (1.0, 0.967), "iban": (1.0, 1.0), "phone": (0.964, 0.889),
+                 "email": (0.938, 1.0), "env_secret": (1.0, 0.967), "url_password": (0.978, 1.0),
+                 "aws_access_key_id": (1.0, 1.0), "aws_secret_access_key": (1.0, 1.0), "github_token": (1.0, 1.0),
+                 "slack_token": (1.0, 1.0), "stripe_key": (1.0, 1.0), "google_credential": (1.0, 1.0),
+                 "openai_key": (1.0, 1.0), "private_key": (0.989, 0.956), "jwt": (1.0, 1.0)},
     },
     "dev": {
         "detector": {"pii": (1.0, 0.995), "secrets": (0.999, 1.0)},
@@ -51,7 +65,7 @@ FLOORS: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
 }
 # Negatives a PII/secrets detector fired on, at most (per split): benign values and placeholders.
 MAX_NEGATIVE_HITS = {"heldout": {"benign": 0, "placeholder": 0}, "dev": {"benign": 0, "placeholder": 1},
-                     "heldout2": {"benign": 0, "placeholder": 0}}
+                     "heldout2": {"benign": 0, "placeholder": 0}, "heldout3": {"benign": 0, "placeholder": 1}}
 
 
 @functools.cache
@@ -107,6 +121,10 @@ class IndependentCorpusTests(SynchronousTestCase):
     def test_heldout2_figures_hold(self) -> None:
         """On heldout2 (scored blind once, tuned on since the third round), the figures stay at what was reached."""
         self.check("heldout2")
+
+    def test_heldout3_figures_hold(self) -> None:
+        """On heldout3 (scored blind once, tuned on since the fourth round), the figures stay at what was reached."""
+        self.check("heldout3")
 
     def test_dev_figures_hold(self) -> None:
         """On the dev split (tuned on), precision and recall stay at what the fixes reached."""
