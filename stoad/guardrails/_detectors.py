@@ -449,7 +449,9 @@ _YOUR = re2.compile(r"(?i)(?:^|[^a-z])your")
 def looks_placeholder(value: str) -> bool:
     low = value.lower()
     # "<your-key>", "<password" and "token>" are stand-ins; a ">" inside a random password ("N>x4") is not
-    if low.endswith(">") or any(word in low for word in _PLACEHOLDER_WORDS) or ("your" in low and _YOUR.search(low) is not None):
+    if low.endswith(">") or any(word in low for word in _PLACEHOLDER_WORDS):
+        return True
+    if "your" in low and _YOUR.search(low) is not None:
         return True
     # A mask shows a run of three stars or is a third stars ("ab**", "**"); "k**d5O%*9f" is a password.
     if low.count("*") * 3 >= len(low):
@@ -457,7 +459,8 @@ def looks_placeholder(value: str) -> bool:
     if _VARIABLE_REFERENCE.fullmatch(value) is not None or _MASK_WORD.fullmatch(value) is not None:
         return True
     if _CONSTANT_NAME.fullmatch(value.rstrip(":")) is not None:
-        return True  # a constant's name in code ({"accessToken": ACCESS_TOKEN}), "JWT_GOES_HERE", "API_TOKEN:"
+        # a constant's name in code ({"accessToken": ACCESS_TOKEN}), "JWT_GOES_HERE", "API_TOKEN:"
+        return True
     if _SECRET_REFERENCE.search(value) is not None:
         return True
     return len(set(low)) < min(8, max(2, len(low) // 3))
@@ -723,10 +726,12 @@ _NAME_VALUE = r"([^\s\"'`<>,;()\[\]{}\\]{8,256})"
 SSN_LABEL = (r"(?i:(?:^|[^a-z])(?:ssn|ss ?#|social[ _.-]?security|soc\.? ?sec\.?|ss[_ .-]?(?:number|no|num|nr)"
              r"|seguro social)"
              r"(?:[ _.-]?(?:number|no|num|nr|#)\.?)?)|(?-i:[a-z]Ssn)")
-# An SSN as people write it: dashed, spaced, dotted, " - " between the parts, or nine digits.
+# An SSN as people write it: dashed (also with Unicode dashes), spaced, dotted, " - " between the
+# parts, or nine digits.
 # Dashed and spaced SSNs are found anywhere (the rule above); the others only under their label.
 _SSN_DASH = r"[- \x{2010}-\x{2014}\x{2212}]"
-_SSN_VALUE = (r"\d{3}[\x{2010}-\x{2014}\x{2212}]\d{2}[\x{2010}-\x{2014}\x{2212}]\d{4}|\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4}|\d{3}\.\d{2}\.\d{4}|\d{3} {1,2}- {1,2}\d{2} {1,2}- {1,2}\d{4}"
+_SSN_VALUE = (r"\d{3}[\x{2010}-\x{2014}\x{2212}]\d{2}[\x{2010}-\x{2014}\x{2212}]\d{4}"
+              r"|\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4}|\d{3}\.\d{2}\.\d{4}|\d{3} {1,2}- {1,2}\d{2} {1,2}- {1,2}\d{4}"
               r"|\d{9}")
 SSN_VALUE = re2.compile(_SSN_VALUE)
 # An AWS secret access key's label: AWS (or Amazon, IAM) and "secret" together, or secret access key.
@@ -779,8 +784,8 @@ def _pii_rules(phone: Validator, labelled_phone: Validator) -> tuple[Rule, ...]:
         # North-American shape, with separators.
         # A country code before it is taken along ("+0 707 975 0762" is no North-American number), and
         # an extension after it ("ext. 4877", "x3926": the number and its extension are one finding).
-        Rule(PII, "phone", r"(?:^|[^\w+(])((?:\+\d{1,3}[ .-]?|1[ .-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4}"
-             r"(?:,? ?(?:ext\.?|x|#) ?\d{1,6})?)\b", _with_extension(phone), 1),
+        Rule(PII, "phone", r"(?:^|[^\w+(])((?:\+\d{1,3}[ .-]?|1[ .-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])"
+             r"[2-9]\d{2}[ .-]\d{4}(?:,? ?(?:ext\.?|x|#) ?\d{1,6})?)\b", _with_extension(phone), 1),
         # National format elsewhere, with separators: a trunk "0" or an area code in brackets first
         # ("0151 14852825", "06 12 34 56 78", "(02) 9876 5432", "(11) 91234-5678").
         # Not a group inside a longer run of digit groups ("4708 2304 0274 0492 004", "+1 093 830 2993",
@@ -849,7 +854,8 @@ _SECRET_RULES: tuple[Rule, ...] = (
          r"(?:\r?\n[ \t]{0,16}(?:[A-Za-z-]{2,20}: [^\n]{0,200}|[A-Za-z0-9+/=]{4,}))*", _ppk_spans, 0),
     Rule(SECRETS, "jwt", r"\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,})", _jwt_spans, 1),
     # A compact JWE: header, encrypted key (empty for "dir"), IV, ciphertext, tag.
-    Rule(SECRETS, "jwt", r"\b(eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})",
+    Rule(SECRETS, "jwt",
+         r"\b(eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})",
          _jwt_spans, 1),
     Rule(SECRETS, "bearer_token", r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{20,512}=*)", _bearer_spans, 1),
     # scheme://user:password@host: the password alone is the finding. The user may be empty
