@@ -44,7 +44,8 @@ def benign_prose(size: int = 10_000) -> bytes:
 
 def with_hits(size: int = 10_000) -> bytes:
     doc = json.loads(benign(size))
-    doc["items"][3]["description"] = "Contact jane@example.org or (415) 555-2671, card 4111 1111 1111 1111"
+    # (an address at an RFC 2606 name such as example.org is no PII: a real-looking domain keeps five hits)
+    doc["items"][3]["description"] = "Contact jane@mailbox.org or (415) 555-2671, card 4111 1111 1111 1111"
     doc["items"][7]["name"] = "key ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z5A"
     doc["items"][9]["tags"].append("DE89 3704 0044 0532 0130 00")
     return json.dumps(doc).encode()
