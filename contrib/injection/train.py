@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
 import json
 import math
 import os
@@ -25,9 +24,22 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import carriers  # noqa: E402
+
 import stoad.config  # noqa: F401  (imports stoad.runtime.layers in the right order)
 from stoad.guardrails._detectors import normalise
-from stoad.guardrails._learned import InjectionModel, dump, features, from_weights, load, scale, tokens
+from stoad.guardrails._learned import (
+    STRIDE,
+    WINDOW,
+    InjectionModel,
+    dump,
+    features,
+    from_weights,
+    load,
+    scale,
+    tokens,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEED = 1204
@@ -39,13 +51,40 @@ OPTIONS = re2.Options()
 OPTIONS.max_mem = 64 << 20  # as the runtime compiles the gate
 
 
-def load_corpus() -> Any:
-    spec = importlib.util.spec_from_file_location("injection_corpus", os.path.join(HERE, "corpus.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["injection_corpus"] = module
-    spec.loader.exec_module(module)
-    return module
+def span_words(example: carriers.Example) -> tuple[int, int] | None:
+    """The inserted span as word positions (the words before its start and before its end)."""
+    if example.span is None:
+        return None
+    start, end = example.span
+    return len(tokens(normalise(example.text[:start]))), len(tokens(normalise(example.text[:end])))
+
+
+def windows(words: list[str], label: int, span: tuple[int, int] | None, window: int,
+            stride: int) -> list[tuple[list[str], int]]:
+    """
+    The training rows of one text, as the runtime scores it: a text up to one window long is one row;
+    a longer one is cut into the runtime's windows. A benign text's windows are all benign; of a text
+    with an inserted span, the windows holding (most of) the span are injections and the windows
+    without any of it benign. A template injection longer than a window stays one row.
+    """
+    n = len(words)
+    if n <= window or (label == 1 and span is None):
+        return [(words, label)]
+    starts = list(range(0, n - window + 1, stride if label else max(stride, window // 2)))
+    if starts[-1] != n - window:
+        starts.append(n - window)
+    if label == 0:
+        return [(words[s:s + window], 0) for s in starts]
+    assert span is not None
+    a, b = span
+    out = []
+    for s in starts:
+        overlap = min(b, s + window) - max(a, s)
+        if overlap >= 0.8 * min(b - a, window):
+            out.append((words[s:s + window], 1))
+        elif overlap <= 0:
+            out.append((words[s:s + window], 0))
+    return out or [(words, label)]
 
 
 def vector(words: list[str]) -> dict[str, float]:
@@ -83,37 +122,56 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", required=True, help="the model file to write")
     parser.add_argument("--metrics", required=True, help="a JSON file for the figures")
+    parser.add_argument("--window", type=int, default=WINDOW, help="words scored together")
+    parser.add_argument("--stride", type=int, default=STRIDE, help="words between window starts")
     args = parser.parse_args()
     random.seed(SEED)
     np.random.seed(SEED)
-    corpus = load_corpus()
-    samples = corpus.generate()
+    samples = carriers.examples()
     split: dict[str, tuple[list[str], list[int], list[list[str]]]] = {}
     templates: dict[str, list[str]] = {}
-    for name in corpus.SPLITS:
+    parts: dict[str, list[str]] = {}
+    for name in carriers.corpus.SPLITS:
         part = [s for s in samples if s.split == name]
         texts = [s.text for s in part]
         split[name] = (texts, [s.label for s in part], [tokens(normalise(t)) for t in texts])
-        templates[name] = [s.template for s in part]
+        templates[name] = [s.group for s in part]
+        parts[name] = [s.part for s in part]
+    train_spans = [span_words(s) for s in samples if s.split == "train"]
+    row_of: list[int] = []  # the training text each row comes from
+    row_words: list[list[str]] = []
+    row_labels: list[int] = []
+    for i, (words, label, span) in enumerate(zip(split["train"][2], split["train"][1], train_spans, strict=True)):
+        for piece, row_label in windows(words, label, span, args.window, args.stride):
+            row_of.append(i)
+            row_words.append(piece)
+            row_labels.append(row_label)
+    print(f"{len(row_words)} training rows from {len(train_spans)} texts", file=sys.stderr)
     vectoriser = DictVectorizer(sort=True)
-    x_train = vectoriser.fit_transform([vector(w) for w in split["train"][2]]).tocsr()
+    x_train = vectoriser.fit_transform([vector(w) for w in row_words]).tocsr()
     x_train.indices = x_train.indices.astype(np.int32)  # liblinear takes 32-bit indices only
     x_train.indptr = x_train.indptr.astype(np.int32)
+    y_rows = np.array(row_labels)
     y_train = np.array(split["train"][1])
+    rows_of_text: list[list[int]] = [[] for _ in train_spans]
+    for row, text in enumerate(row_of):
+        rows_of_text[text].append(row)
     names = vectoriser.get_feature_names_out()
     val_texts, val_labels, val_words = split["validation"]
 
     train_words = split["train"][2]
     groups = np.array(templates["train"])
 
-    def fitted(c: float, rows: Any) -> InjectionModel:
-        """The pruned float32 model fitted on these training rows (threshold 0)."""
+    def fitted(c: float, texts: Any) -> InjectionModel:
+        """The pruned float32 model fitted on these training texts' rows (threshold 0)."""
+        rows = np.array([row for text in texts for row in rows_of_text[text]])
         fit = LogisticRegression(C=c, class_weight="balanced", max_iter=5000, solver="liblinear",
-                                 random_state=SEED).fit(x_train[rows], y_train[rows])
+                                 random_state=SEED).fit(x_train[rows], y_rows[rows])
         coef = fit.coef_[0]
         order = np.argsort(-np.abs(coef))[:KEEP]
         weights = [(str(names[i]), float(np.float32(coef[i]))) for i in order if abs(coef[i]) >= 1e-4]
-        return from_weights(weights, float(np.float32(fit.intercept_[0])), 0.0, ())
+        model = from_weights(weights, float(np.float32(fit.intercept_[0])), 0.0, ())
+        return dataclasses.replace(model, window=args.window, stride=args.stride)
 
     everything = np.arange(len(y_train))
     best: tuple[float, float, InjectionModel] | None = None
@@ -131,7 +189,8 @@ def main() -> None:
         threshold = max(threshold_for(negatives), threshold_for(unseen))
         model = dataclasses.replace(model, threshold=threshold)
         recall = evaluate(model, re2.compile(r"[\s\S]", OPTIONS), val_texts, val_labels)["recall"]
-        print(f"C={c}: validation recall {recall} at FPR <= {MAX_FPR}", file=sys.stderr)
+        print(f"C={c}: validation recall {recall} at FPR <= {MAX_FPR} (threshold {threshold:.3f}: validation "
+              f"{threshold_for(negatives):.3f}, folds {threshold_for(unseen):.3f})", file=sys.stderr)
         if best is None or recall > best[0]:
             best = (recall, c, model)
     assert best is not None
@@ -165,8 +224,7 @@ def main() -> None:
         positive = candidates(rare_fraction)
         for size in (50, 100, 200, 300, 400, 600, 800, 1200, 1600, 2400, 3200, len(positive)):
             gate = tuple(name for _, name in positive[:size])
-            candidate = InjectionModel(model.unigrams, model.bigrams, model.prefixes, model.bias, model.threshold,
-                                       gate, gate_min)
+            candidate = dataclasses.replace(model, gate=gate, gate_min=gate_min)
             gated = evaluate(candidate, re2.compile(candidate.gate_pattern(), OPTIONS), val_texts,
                              val_labels)["recall"]
             print(f"gate of {size}, {gate_min} distinct: validation recall {gated}", file=sys.stderr)
@@ -182,14 +240,20 @@ def main() -> None:
         chosen = best_gate[3]
     model = chosen
 
-    blob = dump(model, {"seed": SEED, "C": c, "corpus_seed": corpus.SEED})
+    blob = dump(model, {"seed": SEED, "C": c, "corpus_seed": carriers.corpus.SEED})
     model = load(blob)  # figures from exactly what ships
     gate_re = re2.compile(model.gate_pattern(), OPTIONS)
-    figures = {name: evaluate(model, gate_re, split[name][0], split[name][1]) for name in corpus.SPLITS}
-    figures["model"] = {"C": c, "features": len(model.unigrams) + len(model.bigrams) + len(model.prefixes),
+    figures = {name: evaluate(model, gate_re, split[name][0], split[name][1]) for name in carriers.corpus.SPLITS}
+    for name in carriers.corpus.SPLITS:
+        for part_name in ("templates", "carriers"):
+            rows = [i for i, p in enumerate(parts[name]) if p == part_name]
+            figures[f"{name}: {part_name}"] = evaluate(model, gate_re, [split[name][0][i] for i in rows],
+                                                       [split[name][1][i] for i in rows])
+    figures["model"] = {"C": c, "window": model.window, "stride": model.stride,
+                        "features": len(model.unigrams) + len(model.bigrams) + len(model.prefixes),
                         "gate_words": len(model.gate), "gate_min": model.gate_min, "threshold": model.threshold,
                         "bytes": len(blob),
-                        "samples": {name: len(split[name][0]) for name in corpus.SPLITS}}
+                        "samples": {name: len(split[name][0]) for name in carriers.corpus.SPLITS}}
     with open(args.out, "wb") as f:
         f.write(blob)
     with open(args.metrics, "w", encoding="utf-8") as f:

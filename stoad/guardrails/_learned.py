@@ -11,21 +11,23 @@ import re
 import struct
 import sys
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
-from itertools import accumulate, repeat
-from operator import add, itemgetter
-from typing import Any, Iterable
+from itertools import accumulate, chain, repeat
+from operator import add, itemgetter, sub
+from typing import Any, Iterable, Iterator
 
 import orjson
 import re2
 
 MAGIC = b"STOAD-INJECTION-MODEL 1\n"
 MODEL_FILE = "injection_model.bin"
-WINDOW = 64  # tokens scored together; longer text is scored in windows, half-overlapping
-STRIDE = 32
+WINDOW = 16  # words scored together; longer text is scored in overlapping windows (chosen on validation)
+STRIDE = 4
 MIN_TOKENS = 4
+MEMO_WORDS = 1 << 16  # words whose weight is remembered, at most
+MEMO_WORD_LENGTH = 32  # longer words are not remembered (so the memo stays below ~10 MB)
 FEATURES_PER_TOKEN = 3
 # \w+, plus the Arabic and Indic blocks whole: their vowel signs and marks are not \w, and
 # would cut every word into pieces.
@@ -37,9 +39,11 @@ _PREFIX = itemgetter(slice(0, 5))
 _ASCII_WORDS = bytes(c if chr(c).isalnum() or c == 95 else 32 for c in range(128)) + b" " * 128
 
 
-# Scripts written without spaces (Chinese, Japanese kana and kanji): a run of them inside a word
-# is cut into overlapping character pairs.
-_UNSPACED = re.compile("([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]+)")
+# Scripts written without spaces (Chinese, Japanese kana and kanji): a run of them is cut into
+# overlapping character pairs. Only their \w characters (the kana voicing marks and a few
+# unassigned points are not, and separate words as any other non-word character).
+_UNSPACED = re.compile("([\u3041-\u3096\u309d-\u309f\u30a1-\u30fa\u30fc-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+                       "\uf900-\ufa6d\ufa70-\ufad9\uff66-\uff9f]+)")
 
 
 def tokens(normalised: str) -> list[str]:
@@ -47,24 +51,21 @@ def tokens(normalised: str) -> list[str]:
     if normalised.isascii():
         # the same words as the pattern, several times faster: a byte table and str.split
         return normalised.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split()
-    words = _TOKEN.findall(normalised)
-    if _UNSPACED.search(normalised) is None:
-        return words
+    pieces = _UNSPACED.split(normalised)
+    if len(pieces) == 1:
+        return _TOKEN.findall(normalised)
     out: list[str] = []
-    search, split = _UNSPACED.search, _UNSPACED.split
-    for word in words:
-        if search(word) is None:
-            out.append(word)
-            continue
-        # split keeps the runs at odd places: [other, run, other, run, ..., other]
-        for i, piece in enumerate(split(word)):
-            if not i % 2:
-                if piece:
-                    out.append(piece)
-            elif len(piece) > 1:
-                out.extend(map(add, piece, piece[1:]))
-            else:
-                out.append(piece)
+    findall = _TOKEN.findall
+    # split keeps the runs at odd places: [other, run, other, run, ..., other]; a run is a word
+    # boundary on both sides, as \w+ then cutting the word at the run would make it
+    for i, piece in enumerate(pieces):
+        if not i % 2:
+            if piece:
+                out += findall(piece)
+        elif len(piece) > 1:
+            out += map(add, piece, piece[1:])
+        else:
+            out.append(piece)
     return out
 
 
@@ -102,6 +103,12 @@ class InjectionModel:
     threshold: float
     gate: tuple[str, ...]
     gate_min: int = 1  # distinct gate words a text needs before it is scored
+    window: int = WINDOW  # words scored together; a longer text's score is its best window's
+    stride: int = STRIDE  # windows start every this many words (and one ends at the text's end)
+    # A word's own weight (word + prefix), remembered: most words of real text recur, and one
+    # look-up replaces two and a slice. Bounded in words and word length; a full memo is replaced,
+    # never cleared, so that a thread scoring with the old one is not disturbed.
+    _memo: list[dict[str, float]] = field(default_factory=lambda: [{}], init=False, repr=False, compare=False)
 
     def gate_pattern(self) -> str:
         """A re2 pattern of the gate's words and word pairs, one of which the text must contain."""
@@ -113,24 +120,32 @@ class InjectionModel:
         n = len(words)
         if n < MIN_TOKENS:
             return -math.inf
-        zero = repeat(0.0)
-        contributions = list(map(add, map(self.unigrams.get, words, zero),
-                                 map(self.prefixes.get, map(_PREFIX, words), zero)))
+        memo = self._memo[0]
+        try:
+            sums = self._sums(map(memo.__getitem__, words), words)
+        except KeyError:
+            # remember the new short words for the next text; this one is scored directly
+            if len(memo) > MEMO_WORDS:
+                memo = self._memo[0] = {}
+            unigrams, prefixes = self.unigrams, self.prefixes
+            for word in set(words).difference(memo):
+                if len(word) <= MEMO_WORD_LENGTH:
+                    memo[word] = unigrams.get(word, 0.0) + prefixes.get(word[:5], 0.0)
+            zero = repeat(0.0)
+            sums = self._sums(map(add, map(unigrams.get, words, zero), map(prefixes.get, map(_PREFIX, words), zero)),
+                              words)
+        window, stride = self.window, self.stride
+        if n <= window:
+            return self.bias + sums[n] * scale(n)
+        # every window starting at a multiple of the stride, and the one that ends the text
+        best: float = max(max(map(sub, sums[window::stride], sums[:n - window + 1:stride])), sums[n] - sums[n - window])
+        return self.bias + best * scale(window)
+
+    def _sums(self, own: Iterator[float], words: list[str]) -> list[float]:
+        """Running sums of the words' weights, given each word's own (word and prefix) weight."""
         # a pair counts for its second word
-        pairs = map(self.bigrams.get, zip(words, words[1:], strict=False), zero)
-        contributions[1:] = map(add, contributions[1:], pairs)
-        sums = list(accumulate(contributions, initial=0.0))
-        best = -math.inf
-        start = 0
-        while True:
-            end = min(start + WINDOW, n)
-            value = (sums[end] - sums[start]) * scale(end - start)
-            if value > best:
-                best = value
-            if end == n:
-                break
-            start += STRIDE
-        return self.bias + best
+        pairs = chain((0.0,), map(self.bigrams.get, zip(words, words[1:], strict=False), repeat(0.0)))
+        return list(accumulate(map(add, own, pairs), initial=0.0))
 
     def flags(self, words: list[str]) -> bool:
         return self.score(words) >= self.threshold
@@ -160,7 +175,7 @@ def dump(model: InjectionModel, extra: dict[str, object] | None = None) -> bytes
     if sys.byteorder == "big":
         weights.byteswap()
     header = {"bias": model.bias, "threshold": model.threshold, "gate": list(model.gate), "gate_min": model.gate_min,
-              "features": len(names), "window": WINDOW, "stride": STRIDE, **(extra or {})}
+              "features": len(names), "window": model.window, "stride": model.stride, **(extra or {})}
     blob = weights.tobytes()
     return MAGIC + orjson.dumps(header) + b"\n" + struct.pack("<I", len(blob)) + blob + \
         "\n".join(names).encode("utf-8")
@@ -180,8 +195,9 @@ def _load(data: bytes) -> InjectionModel:
     rest = data[len(MAGIC):]
     line, _, rest = rest.partition(b"\n")
     header = orjson.loads(line)
-    if header.get("window") != WINDOW or header.get("stride") != STRIDE:
-        raise ValueError("model trained for another window")
+    window, stride = header["window"], header["stride"]
+    if not (isinstance(window, int) and isinstance(stride, int) and 0 < stride <= window):
+        raise ValueError("model file has no valid window")
     (size,) = struct.unpack("<I", rest[:4])
     weights = array("f")
     weights.frombytes(rest[4:4 + size])
@@ -191,8 +207,9 @@ def _load(data: bytes) -> InjectionModel:
     if len(names) != len(weights) or len(names) != header["features"] or \
             any(name[:2] not in ("u:", "b:", "p:") for name in names):
         raise ValueError("model file is truncated")
-    return from_weights(zip(names, weights, strict=True), float(header["bias"]), float(header["threshold"]),
-                        header["gate"], int(header.get("gate_min", 1)))
+    model = from_weights(zip(names, weights, strict=True), float(header["bias"]), float(header["threshold"]),
+                         header["gate"], int(header.get("gate_min", 1)))
+    return replace(model, window=window, stride=stride)
 
 
 def from_weights(weights: Iterable[tuple[str, float]], bias: float, threshold: float,
