@@ -4,14 +4,14 @@ each used alone (benign) and with an injection span or a benign look-alike span 
 A detector trained on templates alone learned the templates' filler words; here every carrier appears on
 both sides of the label, so only the inserted span can tell them apart. Carriers are reproducible from
 the repository and its pinned dependencies: the docstrings and source of Python's standard library
-(PSF licence; read at run time, nothing copied into the repository), the repository's own docs, and
-Faker (word lists and records in fourteen locales). Splits are by carrier source and by span template.
+(PSF licence; read at run time, nothing copied into the repository), the repository's own docs as of
+a fixed commit (read with git), and Faker (word lists and records in fourteen locales). Splits are by
+carrier source and by span template.
 """
 
 from __future__ import annotations
 
 import ast
-import glob
 import importlib
 import importlib.util
 import inspect
@@ -19,6 +19,7 @@ import json
 import os
 import random
 import re
+import subprocess
 import sys
 import warnings
 from dataclasses import dataclass
@@ -66,6 +67,8 @@ FAKER_LOCALES = {"en": "en_US", "de": "de_DE", "fr": "fr_FR", "es": "es_ES", "it
 LOREM = ("en", "de", "fr", "es", "it", "nl", "pl", "ru", "zh", "ja", "ar")
 # Sources whose carriers only the validation split sees.
 VALIDATION_SOURCES = frozenset({"repo-docs", "records", "lorem-fr", "lorem-ru", "lorem-zh", "lorem-ar"})
+# The docs are read as of this commit, so that editing them does not change the training data.
+DOCS_REVISION = "0984286ad70e0c275bf5345e8abfc8df3ba9b0bf"
 # Words that mark a paragraph of the repository's docs as being about injection itself.
 _ABOUT_INJECTION = re.compile(r"(?i)inject|jailbreak|prompt|persona|developer mode|\bDAN\b|ignore|instruction")
 EPOCH, LAST = datetime(1990, 1, 1), datetime(2025, 12, 31)
@@ -131,11 +134,15 @@ def stdlib_code(rng: random.Random) -> Iterator[Carrier]:
 
 
 def repo_docs(rng: random.Random) -> Iterator[Carrier]:
-    """Paragraphs of the repository's docs/*.md that are not about injection."""
-    for path in sorted(glob.glob(os.path.join(REPOSITORY, "docs", "*.md"))):
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-        for paragraph in re.split(r"\n\s*\n", text):
+    """Paragraphs of the repository's docs/*.md, as of DOCS_REVISION, that are not about injection."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", REPOSITORY, *args], check=True, capture_output=True,
+                              text=True, encoding="utf-8").stdout
+
+    for path in sorted(git("ls-tree", "--name-only", DOCS_REVISION, "docs/").split()):
+        if not path.endswith(".md"):
+            continue
+        for paragraph in re.split(r"\n\s*\n", git("show", f"{DOCS_REVISION}:{path}")):
             if _ABOUT_INJECTION.search(paragraph) or len(paragraph.split()) < 8 or paragraph.startswith("|"):
                 continue
             yield from (Carrier(c, "repo-docs", "en", "prose") for c in _chunks(paragraph.split(), rng, 12, 90))

