@@ -11,7 +11,17 @@ from twisted.trial.unittest import SynchronousTestCase
 import stoad.config  # noqa: F401  (imports stoad.runtime.layers in the right order)
 from stoad.guardrails import BUILTIN_RULES, ContentScanner, Scanner, Tally, builtin_phrases
 from stoad.guardrails._detectors import LEARNED, normalise
-from stoad.guardrails._learned import MODEL_FILE, builtin_model, dump, from_weights, gate_entry, load, tokens
+from stoad.guardrails._learned import (
+    MEMO_CHARACTERS,
+    MEMO_WORDS,
+    MODEL_FILE,
+    builtin_model,
+    dump,
+    from_weights,
+    gate_entry,
+    load,
+    tokens,
+)
 from tests.support.modules import load_by_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -87,10 +97,11 @@ class ScoreTests(SynchronousTestCase):
         self.assertEqual(model.score(words), fresh)
         small = replace(model)
         for i in range(3):
-            small.score([f"w{i}x{j}" for j in range(40000)] + ["x" * 40 + str(i)])
+            small.score([f"w{i}x{j}" for j in range(40000)] + ["x" * 100_000 + str(i)])
+            self.assertLessEqual(len(small._memo.words), MEMO_WORDS)
+            self.assertLessEqual(small._memo.characters, MEMO_CHARACTERS)
+            self.assertEqual(small._memo.characters, sum(map(len, small._memo.words)))
         self.assertEqual(small.score(words), fresh)
-        self.assertLessEqual(len(small._memo[0]), 80000)
-        self.assertFalse(any(len(word) > 32 for word in small._memo[0]))  # long words are not remembered
         long_words = words + ["instructionsinstructionsinstructions" * 2]
         self.assertEqual(small.score(long_words), small.score(long_words))
         self.assertEqual(small.score(long_words), replace(model).score(long_words))

@@ -27,7 +27,7 @@ WINDOW = 16  # words scored together; longer text is scored in overlapping windo
 STRIDE = 4
 MIN_TOKENS = 4
 MEMO_WORDS = 1 << 16  # words whose weight is remembered, at most
-MEMO_WORD_LENGTH = 32  # longer words are not remembered (so the memo stays below ~10 MB)
+MEMO_CHARACTERS = 1 << 20  # ... and characters in them (past either, a new memo is started)
 FEATURES_PER_TOKEN = 3
 # \w+, plus the Arabic and Indic blocks whole: their vowel signs and marks are not \w, and
 # would cut every word into pieces.
@@ -92,6 +92,20 @@ def scale(count: int) -> float:
     return 1.0 / math.sqrt(FEATURES_PER_TOKEN * count)
 
 
+class _Memo:
+    """
+    Each word's own weight (word + prefix), remembered: most words of real text recur, and one
+    look-up replaces two and a slice. Bounded in words and characters; a full memo is replaced,
+    never cleared, so that a thread scoring with the old one is not disturbed.
+    """
+
+    __slots__ = ("words", "characters")
+
+    def __init__(self) -> None:
+        self.words: dict[str, float] = {}
+        self.characters = 0
+
+
 @dataclass(frozen=True)
 class InjectionModel:
     """A linear model over L{features}; L{score} is the highest window score of a text."""
@@ -105,10 +119,7 @@ class InjectionModel:
     gate_min: int = 1  # distinct gate words a text needs before it is scored
     window: int = WINDOW  # words scored together; a longer text's score is its best window's
     stride: int = STRIDE  # windows start every this many words (and one ends at the text's end)
-    # A word's own weight (word + prefix), remembered: most words of real text recur, and one
-    # look-up replaces two and a slice. Bounded in words and word length; a full memo is replaced,
-    # never cleared, so that a thread scoring with the old one is not disturbed.
-    _memo: list[dict[str, float]] = field(default_factory=lambda: [{}], init=False, repr=False, compare=False)
+    _memo: _Memo = field(default_factory=lambda: _Memo(), init=False, repr=False, compare=False)
 
     def gate_pattern(self) -> str:
         """A re2 pattern of the gate's words and word pairs, one of which the text must contain."""
@@ -120,20 +131,20 @@ class InjectionModel:
         n = len(words)
         if n < MIN_TOKENS:
             return -math.inf
-        memo = self._memo[0]
+        memo = self._memo.words
         try:
             sums = self._sums(map(memo.__getitem__, words), words)
         except KeyError:
-            # remember the new short words for the next text; this one is scored directly
-            if len(memo) > MEMO_WORDS:
-                memo = self._memo[0] = {}
-            unigrams, prefixes = self.unigrams, self.prefixes
-            for word in set(words).difference(memo):
-                if len(word) <= MEMO_WORD_LENGTH:
-                    memo[word] = unigrams.get(word, 0.0) + prefixes.get(word[:5], 0.0)
+            missing = list(set(words).difference(memo))
+            size = sum(map(len, missing))
+            if len(memo) + len(missing) > MEMO_WORDS or self._memo.characters + size > MEMO_CHARACTERS:
+                memo = self._memo.words = {}
+                self._memo.characters = 0
+            self._memo.characters += size
             zero = repeat(0.0)
-            sums = self._sums(map(add, map(unigrams.get, words, zero), map(prefixes.get, map(_PREFIX, words), zero)),
-                              words)
+            memo.update(zip(missing, map(add, map(self.unigrams.get, missing, zero),
+                                         map(self.prefixes.get, map(_PREFIX, missing), zero)), strict=True))
+            sums = self._sums(map(memo.__getitem__, words), words)
         window, stride = self.window, self.stride
         if n <= window:
             return self.bias + sums[n] * scale(n)
