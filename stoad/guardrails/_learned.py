@@ -11,12 +11,12 @@ import re
 import struct
 import sys
 from array import array
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from itertools import accumulate, chain, repeat
 from operator import add, itemgetter, sub
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import orjson
 import re2
@@ -26,8 +26,6 @@ MODEL_FILE = "injection_model.bin"
 WINDOW = 16  # words scored together; longer text is scored in overlapping windows (chosen on validation)
 STRIDE = 4
 MIN_TOKENS = 4
-MEMO_WORDS = 1 << 16  # words whose weight is remembered, at most
-MEMO_CHARACTERS = 1 << 20  # ... and characters in them (past either, a new memo is started)
 FEATURES_PER_TOKEN = 3
 # \w+, plus the Arabic and Indic blocks whole: their vowel signs and marks are not \w, and
 # would cut every word into pieces.
@@ -92,20 +90,6 @@ def scale(count: int) -> float:
     return 1.0 / math.sqrt(FEATURES_PER_TOKEN * count)
 
 
-class _Memo:
-    """
-    Each word's own weight (word + prefix), remembered: most words of real text recur, and one
-    look-up replaces two and a slice. Bounded in words and characters; a full memo is replaced,
-    never cleared, so that a thread scoring with the old one is not disturbed.
-    """
-
-    __slots__ = ("words", "characters")
-
-    def __init__(self) -> None:
-        self.words: dict[str, float] = {}
-        self.characters = 0
-
-
 @dataclass(frozen=True)
 class InjectionModel:
     """A linear model over L{features}; L{score} is the highest window score of a text."""
@@ -119,7 +103,6 @@ class InjectionModel:
     gate_min: int = 1  # distinct gate words a text needs before it is scored
     window: int = WINDOW  # words scored together; a longer text's score is its best window's
     stride: int = STRIDE  # windows start every this many words (and one ends at the text's end)
-    _memo: _Memo = field(default_factory=lambda: _Memo(), init=False, repr=False, compare=False)
 
     def gate_pattern(self) -> str:
         """A re2 pattern of the gate's words and word pairs, one of which the text must contain."""
@@ -131,32 +114,17 @@ class InjectionModel:
         n = len(words)
         if n < MIN_TOKENS:
             return -math.inf
-        memo = self._memo.words
-        try:
-            sums = self._sums(map(memo.__getitem__, words), words)
-        except KeyError:
-            missing = list(set(words).difference(memo))
-            size = sum(map(len, missing))
-            if len(memo) + len(missing) > MEMO_WORDS or self._memo.characters + size > MEMO_CHARACTERS:
-                memo = self._memo.words = {}
-                self._memo.characters = 0
-            self._memo.characters += size
-            zero = repeat(0.0)
-            memo.update(zip(missing, map(add, map(self.unigrams.get, missing, zero),
-                                         map(self.prefixes.get, map(_PREFIX, missing), zero)), strict=True))
-            sums = self._sums(map(memo.__getitem__, words), words)
+        zero = repeat(0.0)
+        own = map(add, map(self.unigrams.get, words, zero), map(self.prefixes.get, map(_PREFIX, words), zero))
+        # a pair counts for its second word
+        pairs = chain((0.0,), map(self.bigrams.get, zip(words, words[1:], strict=False), zero))
+        sums: list[float] = list(accumulate(map(add, own, pairs), initial=0.0))
         window, stride = self.window, self.stride
         if n <= window:
             return self.bias + sums[n] * scale(n)
         # every window starting at a multiple of the stride, and the one that ends the text
         best: float = max(max(map(sub, sums[window::stride], sums[:n - window + 1:stride])), sums[n] - sums[n - window])
         return self.bias + best * scale(window)
-
-    def _sums(self, own: Iterator[float], words: list[str]) -> list[float]:
-        """Running sums of the words' weights, given each word's own (word and prefix) weight."""
-        # a pair counts for its second word
-        pairs = chain((0.0,), map(self.bigrams.get, zip(words, words[1:], strict=False), repeat(0.0)))
-        return list(accumulate(map(add, own, pairs), initial=0.0))
 
     def flags(self, words: list[str]) -> bool:
         return self.score(words) >= self.threshold
