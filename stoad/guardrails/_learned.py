@@ -23,7 +23,9 @@ import re2
 
 MAGIC = b"STOAD-INJECTION-MODEL 1\n"
 MODEL_FILE = "injection_model.bin"
-WINDOW = 16  # words scored together; longer text is scored in overlapping windows (chosen on validation)
+# Words scored together and words between window starts, for new models (the third retrain's
+# choice on validation); a model file says its own (the shipped one: 64 and 32).
+WINDOW = 16
 STRIDE = 4
 MIN_TOKENS = 4
 FEATURES_PER_TOKEN = 3
@@ -54,8 +56,8 @@ def tokens(normalised: str) -> list[str]:
         return _TOKEN.findall(normalised)
     out: list[str] = []
     findall = _TOKEN.findall
-    # split keeps the runs at odd places: [other, run, other, run, ..., other]; a run is a word
-    # boundary on both sides, as \w+ then cutting the word at the run would make it
+    # split keeps the runs at odd places: [other, run, other, run, ..., other]; cutting at the
+    # runs first gives the same words as \w+ followed by cutting each word at its runs
     for i, piece in enumerate(pieces):
         if not i % 2:
             if piece:
