@@ -146,6 +146,90 @@ class ChainTests(SynchronousTestCase):
         self.assertEqual(clock.getDelayedCalls(), [])
 
 
+class StepDeadlineTests(SynchronousTestCase):
+    """Every running step is bounded by the chain's step_timeout through one shared timer."""
+
+    def test_running_steps_share_one_timer_and_each_keeps_its_deadline(self) -> None:
+        """Two requests waiting on a step need one timer; each times out at its own deadline."""
+        clock = Clock()
+        chain = FilterChain([_Layer("slow", [], lambda ctx: Deferred())], clock, step_timeout=2)
+        first = ensureDeferred(chain.run_request(context()))
+        clock.advance(1)
+        second = ensureDeferred(chain.run_request(context()))
+        self.assertEqual(len(clock.getDelayedCalls()), 1)
+        clock.advance(1)
+        self.assertEqual(self.failureResultOf(first, Deny).value.status, 503)
+        self.assertNoResult(second)
+        self.assertEqual(len(clock.getDelayedCalls()), 1)
+        clock.advance(1)
+        failure = self.failureResultOf(second, Deny)
+        self.assertEqual((failure.value.status, failure.value.layer), (503, "slow"))
+        self.assertEqual(clock.getDelayedCalls(), [])
+
+    def test_an_answered_step_leaves_no_timer(self) -> None:
+        """Once the last running step answers, its deadline timer is gone; an earlier step
+        that is still running keeps it, and still times out."""
+        clock = Clock()
+        held: list[Deferred[None]] = []
+
+        def hold(ctx: RequestContext) -> Deferred[None]:
+            held.append(Deferred())
+            return held[-1]
+
+        chain = FilterChain([_Layer("a", [], hold)], clock, step_timeout=2)
+        first = ensureDeferred(chain.run_request(context()))
+        second = ensureDeferred(chain.run_request(context()))
+        held[1].callback(None)
+        self.successResultOf(second)
+        self.assertEqual(len(clock.getDelayedCalls()), 1)
+        clock.advance(2)
+        self.assertEqual(self.failureResultOf(first, Deny).value.status, 503)
+        self.assertEqual(clock.getDelayedCalls(), [])
+        third = ensureDeferred(chain.run_request(context()))
+        held[2].callback(None)
+        self.successResultOf(third)
+        self.assertEqual(clock.getDelayedCalls(), [])
+
+    def test_a_layer_turning_its_cancellation_into_a_deny_keeps_its_deny(self) -> None:
+        """A step cancelled at its deadline whose layer answers the cancellation with its own
+        refusal (as the audit layer does) is refused with that refusal."""
+        clock = Clock()
+
+        def own(ctx: RequestContext) -> Deferred[None]:
+            def refuse(failure: Any) -> None:
+                raise Deny(503, "audit_unavailable", "not durable in time")
+            return Deferred().addErrback(refuse)
+
+        chain = FilterChain([_Layer("audit", [], own)], clock, step_timeout=1)
+        d = ensureDeferred(chain.run_request(context()))
+        clock.advance(1)
+        failure = self.failureResultOf(d, Deny)
+        self.assertEqual((failure.value.error, failure.value.layer), ("audit_unavailable", "audit"))
+
+    def test_a_cancellation_before_the_deadline_is_a_failure(self) -> None:
+        """A step that fails with a cancellation of its own, before its deadline, is an internal
+        error (500), not a timeout."""
+        from twisted.internet.defer import CancelledError
+
+        clock = Clock()
+        pending: Deferred[None] = Deferred()
+        chain = FilterChain([_Layer("a", [], lambda ctx: pending)], clock, step_timeout=5)
+        d = ensureDeferred(chain.run_request(context()))
+        pending.errback(CancelledError())
+        self.assertEqual(self.failureResultOf(d, Deny).value.status, 500)
+        self.assertEqual(len(self.flushLoggedErrors(CancelledError)), 1)
+        self.assertEqual(clock.getDelayedCalls(), [])
+
+    def test_allow_decisions_name_their_layer(self) -> None:
+        """Each request gets one allow decision per layer, naming the layer, whatever came before."""
+        chain = FilterChain([_Layer("a", []), _Layer("b", [])], Clock())
+        for _ in range(2):
+            ctx = context()
+            self.successResultOf(ensureDeferred(chain.run_request(ctx)))
+            self.assertEqual([(d.layer, d.outcome, d.reason) for d in ctx.decisions],
+                             [("a", "allow", ""), ("b", "allow", "")])
+
+
 def defer_succeed() -> Deferred[None]:
     from twisted.internet.defer import succeed
 

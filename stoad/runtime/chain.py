@@ -5,11 +5,12 @@ A layer never calls another layer; the chain composes them and turns any failure
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass, replace
 from types import CoroutineType
 from typing import Any, Protocol, Sequence
 
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import CancelledError, Deferred, ensureDeferred
 from twisted.internet.defer import TimeoutError as DeferredTimeout
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
@@ -68,8 +69,15 @@ class FilterChain:
         # Only layers that implement before_forward (audit) cost the request an extra step.
         self._before_forward = tuple(layer for layer in self.layers
                                      if type(layer).before_forward is not LayerBase.before_forward)
+        # A layer allowing is the same fact every time: one frozen decision per layer, shared.
+        self._allowed = {layer.name: LayerDecision(layer.name, "allow") for layer in self.layers}
         self._clock = clock
         self._step_timeout = step_timeout
+        # Steps still running, in the order they started and so in deadline order (every step
+        # gets the same timeout): [deadline, Deferred, timed out]. One timer, set for the
+        # oldest, bounds them all, instead of a timer and two callbacks per waiting step.
+        self._running: collections.deque[list[Any]] = collections.deque()
+        self._deadline_timer: Any = None
 
     def _call(self, layer: Layer, step: str, *args: Any) -> Any:
         """Call a step; a plain value is its result (no coroutine, no Deferred, no timer)."""
@@ -82,18 +90,58 @@ class FilterChain:
 
     async def _settle(self, layer: Layer, step: str, result: Any) -> Any:
         """Wait, within the step deadline, for a step that is still running."""
+        entry: list[Any] | None = None
         try:
             pending = result if isinstance(result, Deferred) else ensureDeferred(result)
-            pending.addTimeout(self._step_timeout, self._clock)
+            if not pending.called or pending.paused:
+                entry = self._watch(pending)
             return await pending
         except Deny as deny:
             raise deny if deny.layer else replace(deny, layer=layer.name) from None
-        except DeferredTimeout:
-            log.warn("layer {layer} {step} timed out", layer=layer.name, step=step)
-            raise Deny(503, "temporarily_unavailable", f"{layer.name} {step} timed out",
-                       layer=layer.name) from None
         except Exception as exc:  # fail closed: any failure in a layer is a deny
+            if isinstance(exc, DeferredTimeout) or (
+                    entry is not None and entry[2] and isinstance(exc, CancelledError)):
+                log.warn("layer {layer} {step} timed out", layer=layer.name, step=step)
+                raise Deny(503, "temporarily_unavailable", f"{layer.name} {step} timed out",
+                           layer=layer.name) from None
             raise self._failed(layer, step, exc) from None
+        finally:
+            if entry is not None:
+                self._done()
+
+    def _watch(self, pending: Deferred[Any]) -> list[Any]:
+        """Bound C{pending} by the step deadline: cancelled (and so timed out) when it passes."""
+        entry = [self._clock.seconds() + self._step_timeout, pending, False]
+        self._running.append(entry)
+        if self._deadline_timer is None:
+            self._deadline_timer = self._clock.callLater(self._step_timeout, self._expire)
+        return entry
+
+    def _done(self) -> None:
+        # Forget the steps that have answered at the front; one that answered behind a
+        # running one is forgotten when it reaches the front or its deadline passes. With
+        # none left running, no timer stays behind (a reactor shut down or a retired chain
+        # holds no timer of it).
+        running = self._running
+        while running and running[0][1].called:
+            running.popleft()
+        if not running and self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+            self._deadline_timer = None
+
+    def _expire(self) -> None:
+        """Cancel the steps whose deadline has come; set the timer for the next one."""
+        self._deadline_timer = None
+        running = self._running
+        now = self._clock.seconds()
+        while running and running[0][0] <= now:
+            entry = running.popleft()
+            pending = entry[1]
+            if not pending.called:
+                entry[2] = True
+                pending.cancel()
+        if running and self._deadline_timer is None:
+            self._deadline_timer = self._clock.callLater(running[0][0] - now, self._expire)
 
     @staticmethod
     def _failed(layer: Layer, step: str, exc: Exception) -> Deny:
@@ -102,21 +150,15 @@ class FilterChain:
         denial = internal_error(f"{layer.name} {step} raised {type(exc).__name__}")
         return replace(denial, layer=layer.name)
 
-    async def _step(self, layer: Layer, step: str, *args: Any) -> Any:
-        result = self._call(layer, step, *args)
-        # A step that returned a plain value has already finished; only one that is still
-        # running (a Deferred or a coroutine) needs a deadline and a reactor round trip.
-        if isinstance(result, _PENDING):
-            result = await self._settle(layer, step, result)
-        return result
-
     async def run_request(self, ctx: RequestContext) -> None:
         """Run every request step in order; raises L{Deny} at the first refusal."""
         clock = self._clock
+        allowed = self._allowed
         for layer, observe in self._request_steps:
             started = clock.seconds()
             try:
-                # Inline rather than through _step: one coroutine less per synchronous step.
+                # A step that returned a plain value has already finished; only one that is
+                # still running (a Deferred or a coroutine) needs a deadline and a round trip.
                 result = self._call(layer, "on_request", ctx)
                 if isinstance(result, _PENDING):
                     await self._settle(layer, "on_request", result)
@@ -127,13 +169,15 @@ class FilterChain:
                 elapsed = ctx.timings[layer.name] = clock.seconds() - started
                 if observe is not None:
                     observe(elapsed)
-            ctx.decisions.append(LayerDecision(layer.name, "allow"))
+            ctx.decisions.append(allowed[layer.name])
 
     async def run_before_forward(self, ctx: RequestContext) -> None:
         """Run the C{before_forward} step of each layer that declares one, in chain order."""
         for layer in self._before_forward:
             try:
-                await self._step(layer, "before_forward", ctx)
+                result = self._call(layer, "before_forward", ctx)
+                if isinstance(result, _PENDING):
+                    await self._settle(layer, "before_forward", result)
             except Deny as deny:
                 ctx.decisions.append(LayerDecision(layer.name, "deny", deny.reason))
                 raise
