@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from stoad.config import Route
-from stoad.proxy.headers import claims_identity, end_to_end
+from stoad.proxy.headers import canonical_name, claims_identity, end_to_end, end_to_end_raw
 from stoad.proxy.routing import RouteTable
 
 
@@ -56,3 +58,34 @@ class HeaderTests(SynchronousTestCase):
             self.assertTrue(claims_identity(name), name)
         for name in ("accept", "content-type", "x-request-id", "user-agent"):
             self.assertFalse(claims_identity(name), name)
+
+    def test_forwarded_raw_headers_are_end_to_end_less_the_named_ones(self) -> None:
+        """
+        end_to_end_raw keeps exactly what end_to_end keeps, less the names given, in the same
+        order, with canonical names and the values' original bytes (differential, on random
+        header sets with Connection-named, upgrade-only and Latin-1 values).
+        """
+        rng = random.Random(13)
+        names = ["accept", "connection", "keep-alive", "x-private", "sec-websocket-key",
+                 "http2-settings", "host", "content-length", "authorization", "content-type",
+                 "te", "upgrade", "x-custom", "etag", "dnt", "user-agent", "expect"]
+        not_forwarded = frozenset({"host", "content-length", "authorization", "expect"})
+        for _ in range(300):
+            headers: dict[str, list[str]] = {}
+            for name in rng.sample(names, rng.randint(0, len(names))):
+                if name == "connection":
+                    headers[name] = [", ".join(rng.sample(["close", "X-Private", "x-custom",
+                                                           "TE", ""], 2))]
+                else:
+                    headers[name] = [rng.choice(["a", "caf\xe9", "1, 2", ""])
+                                     for _ in range(rng.randint(1, 2))]
+            expected = {canonical_name(name): [v.encode("latin-1") for v in values]
+                        for name, values in end_to_end(headers).items()
+                        if name not in not_forwarded}
+            got = end_to_end_raw(headers, not_forwarded)
+            self.assertEqual(list(got.items()), list(expected.items()))
+
+    def test_forwarded_raw_headers_refuse_a_name_that_is_not_a_token(self) -> None:
+        """A header name that is not an RFC 9110 token cannot be forwarded (ValueError)."""
+        with self.assertRaises(ValueError):
+            end_to_end_raw({"bad name": ["x"]}, frozenset())

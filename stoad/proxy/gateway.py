@@ -28,6 +28,7 @@ from stoad.proxy.headers import (
     RawHeaders,
     canonical_name,
     end_to_end,
+    end_to_end_raw,
     override_names,
 )
 from stoad.proxy.responses import SECURITY_HEADERS, deny_response, error_body
@@ -485,17 +486,14 @@ class _Exchange:
         # Header bytes were decoded as Latin-1; encoding them back the same way forwards every
         # byte unchanged (str values would be re-encoded as UTF-8). Names are checked and
         # values made single-line as twisted.web's Headers does (RawHeaders).
-        raw: dict[bytes, list[bytes]] = {}
-        for name, values in end_to_end(ctx.headers).items():
-            if name not in _NOT_FORWARDED:
-                raw[canonical_name(name)] = [v.encode("latin-1") for v in values]
+        raw = end_to_end_raw(ctx.headers, _NOT_FORWARDED)
         raw[b"X-Forwarded-For"] = [ctx.client_ip.encode("latin-1")]
         raw[b"X-Forwarded-Proto"] = [b"https"]
         raw[b"X-Forwarded-Host"] = [self.gateway.public_host_bytes]
         raw[b"X-Request-Id"] = [ctx.request_id.encode("ascii")]
+        for name, value in ctx.upstream_headers.items():  # as setRawHeaders, without its loop
+            raw[canonical_name(name)] = [value.encode("latin-1")]
         headers = RawHeaders(raw)
-        for name, value in ctx.upstream_headers.items():
-            headers.setRawHeaders(name.encode("latin-1"), [value.encode("latin-1")])
         trace = ctx.extras.get(TRACE)
         if trace is not None:
             trace.upstream_call(headers, self.gateway.routes.upstream_path(ctx.route, ctx.path))

@@ -175,6 +175,27 @@ def end_to_end(headers: dict[str, list[str]]) -> dict[str, list[str]]:
             if name not in drop and not name.startswith(_UPGRADE_ONLY_PREFIXES)}
 
 
+_DROP_SETS: dict[frozenset[str], frozenset[str]] = {}
+
+
+def end_to_end_raw(headers: dict[str, list[str]],
+                   also_dropped: frozenset[str]) -> dict[bytes, list[bytes]]:
+    """
+    The headers L{end_to_end} keeps, less C{also_dropped} (lower-case names), as canonical
+    names to values encoded back to the bytes they were decoded from (Latin-1): one pass, no
+    intermediate dict. A name that is not a token raises C{ValueError} (L{canonical_name}).
+    """
+    drop = _DROP_SETS.get(also_dropped)
+    if drop is None:
+        drop = _DROP_SETS[also_dropped] = _ALWAYS_DROPPED | also_dropped
+    named = headers.get("connection")
+    if named:
+        drop = drop | connection_named(named)
+    return {canonical_name(name): [value.encode("latin-1") for value in values]
+            for name, values in headers.items()
+            if name not in drop and not name.startswith(_UPGRADE_ONLY_PREFIXES)}
+
+
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # As twisted.web's Headers writes them (its _NameEncoder), so that upstreams see the same bytes.
 _SPECIAL_CASES = {b"Content-Md5": b"Content-MD5", b"Dnt": b"DNT", b"Etag": b"ETag",
