@@ -356,3 +356,47 @@ class ChainTests(SynchronousTestCase):
         h.stub.flush()
         self.successResultOf(d)
         self.assertEqual(ok.decisions[-1].outcome, "allow")
+
+
+
+class LockFreeCounterTests(SynchronousTestCase):
+    def test_exposition_matches_prometheus_clients_counter(self) -> None:
+        """stoad_auth_decisions_total and stoad_auth_token_cache_total, kept without locks,
+        expose the same samples as prometheus-client's Counter given the same increments
+        (its _created timestamps aside, which the supervisor's merge drops anyway)."""
+        from prometheus_client import CollectorRegistry, Counter, generate_latest
+
+        from stoad.auth._layer import metrics_for
+
+        mine = CollectorRegistry()
+        ours = metrics_for(mine)
+        registry = CollectorRegistry()
+        decisions = Counter("stoad_auth_decisions", "Identity layer outcomes by result",
+                            ["result"], registry=registry)
+        cache = Counter("stoad_auth_token_cache", "Verified-token cache lookups", ["result"],
+                        registry=registry)
+        for name, theirs, result in [("cache", cache, "hit"), ("cache", cache, "miss"),
+                                     ("cache", cache, "hit"), ("decisions", decisions, "allow"),
+                                     ("decisions", decisions, "invalid_token")]:
+            getattr(ours, name).labels(result).inc()
+            theirs.labels(result).inc()
+
+        def lines(text: bytes) -> list[str]:
+            return sorted(line for line in text.decode().splitlines()
+                          if ("stoad_auth_decisions" in line or "stoad_auth_token_cache" in line)
+                          and "_created" not in line)
+
+        expected = lines(generate_latest(registry))
+        self.assertEqual(len([line for line in expected if not line.startswith("#")]), 4)
+        self.assertEqual(lines(generate_latest(mine)), expected)
+        self.assertEqual(mine.get_sample_value("stoad_auth_token_cache_total",
+                                               {"result": "hit"}), 2.0)
+
+    def test_a_counter_refuses_the_wrong_number_of_labels(self) -> None:
+        """A lock-free counter, like prometheus-client's, refuses a label tuple of the wrong size."""
+        from prometheus_client import CollectorRegistry
+
+        from stoad.auth._layer import metrics_for
+
+        with self.assertRaises(ValueError):
+            metrics_for(CollectorRegistry()).decisions.labels("allow", "extra")

@@ -25,6 +25,7 @@ from stoad.auth._jws import TokenRejected
 from stoad.auth._keys import KeysUnavailable
 from stoad.auth._settings import AuthSettings, RouteAuth
 from stoad.auth._verify import VerifiedToken
+from stoad.daemon.metrics import ReactorCounts
 from stoad.runtime.alerts import AlertBus
 from stoad.runtime.context import Identity, RequestContext
 from stoad.runtime.deny import Deny
@@ -41,8 +42,8 @@ UNAVAILABLE_BODY: dict[str, object] = {"error": "temporarily_unavailable"}
 
 @dataclass
 class AuthMetrics:
-    decisions: Counter
-    cache: Counter
+    decisions: ReactorCounts
+    cache: ReactorCounts
     binding_mismatch: Counter
     token_reuse: Counter
 
@@ -55,10 +56,11 @@ def metrics_for(registry: CollectorRegistry) -> AuthMetrics:
     found = _METRICS.get(registry)
     if found is None:
         found = AuthMetrics(
-            decisions=Counter("stoad_auth_decisions", "Identity layer outcomes by result",
-                              ["result"], registry=registry),
-            cache=Counter("stoad_auth_token_cache", "Verified-token cache lookups", ["result"],
-                          registry=registry),
+            # Counted on the reactor thread at least once per request: without a lock.
+            decisions=ReactorCounts(registry, "stoad_auth_decisions",
+                                    "Identity layer outcomes by result", ("result",)),
+            cache=ReactorCounts(registry, "stoad_auth_token_cache",
+                                "Verified-token cache lookups", ("result",)),
             binding_mismatch=Counter(
                 "stoad_auth_certificate_binding_mismatch",
                 "Tokens presented with a client certificate other than the one they are bound to",

@@ -93,26 +93,27 @@ class _Count:
         self.value += amount
 
 
-class RequestCounts:
+class ReactorCounts:
     """
-    C{stoad_requests_total{route,status}}: incremented once per request, on the reactor thread
-    (where the supervisor's snapshot is taken too), so a plain number per label pair instead of
-    prometheus-client's counter with a lock per increment.
+    A labelled counter incremented only on the reactor thread (where the supervisor's snapshot
+    is taken too): a plain number per label tuple instead of prometheus-client's C{Counter}
+    with a lock per increment; the same exposition (its C{_created} samples aside).
     """
 
-    name = "stoad_requests"
-    documentation = "Requests answered, by route and status."
-    _labelnames = ("route", "status")
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self._children: dict[tuple[str, str], _Count] = {}
+    def __init__(self, registry: CollectorRegistry, name: str, documentation: str,
+                 labelnames: tuple[str, ...]) -> None:
+        self.name = name
+        self.documentation = documentation
+        self._labelnames = labelnames
+        self._children: dict[tuple[str, ...], _Count] = {}
         registry.register(self)
 
-    def labels(self, route: str, status: str) -> _Count:
-        key = (route, status)
-        child = self._children.get(key)
+    def labels(self, *values: str) -> _Count:
+        child = self._children.get(values)
         if child is None:
-            child = self._children[key] = _Count()
+            if len(values) != len(self._labelnames):
+                raise ValueError(f"{self.name} takes labels {self._labelnames}, got {values}")
+            child = self._children[values] = _Count()
         return child
 
     def describe(self) -> Iterator[CounterMetricFamily]:
@@ -123,6 +124,14 @@ class RequestCounts:
         for key, child in sorted(self._children.items()):
             family.add_metric(list(key), child.value)
         yield family
+
+
+class RequestCounts(ReactorCounts):
+    """C{stoad_requests_total{route,status}}: incremented once per request."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        super().__init__(registry, "stoad_requests", "Requests answered, by route and status.",
+                         ("route", "status"))
 
 
 class Metrics:
