@@ -190,6 +190,26 @@ class StepDeadlineTests(SynchronousTestCase):
         self.successResultOf(third)
         self.assertEqual(clock.getDelayedCalls(), [])
 
+    def test_a_step_waiting_on_a_chained_deferred_times_out(self) -> None:
+        """A step whose Deferred has a result that is itself a Deferred still waiting (paused)
+        has not answered: it is cancelled at its deadline like any running step."""
+        clock = Clock()
+        inner: Deferred[None] = Deferred()
+
+        def chained(ctx: RequestContext) -> Deferred[None]:
+            outer: Deferred[None] = Deferred()
+            outer.callback(None)
+            outer.addCallback(lambda _: inner)
+            return outer
+
+        chain = FilterChain([_Layer("a", [], chained)], clock, step_timeout=2)
+        d = ensureDeferred(chain.run_request(context()))
+        self.assertNoResult(d)
+        clock.advance(2)
+        self.assertEqual(self.failureResultOf(d, Deny).value.status, 503)
+        self.assertTrue(inner.called)
+        self.assertEqual(clock.getDelayedCalls(), [])
+
     def test_a_layer_turning_its_cancellation_into_a_deny_keeps_its_deny(self) -> None:
         """A step cancelled at its deadline whose layer answers the cancellation with its own
         refusal (as the audit layer does) is refused with that refusal."""

@@ -74,7 +74,7 @@ class FilterChain:
         self._clock = clock
         self._step_timeout = step_timeout
         # Steps still running, in the order they started and so in deadline order (every step
-        # gets the same timeout): [deadline, Deferred, timed out]. One timer, set for the
+        # gets the same timeout): [deadline, Deferred, timed out, answered]. One timer, set for the
         # oldest, bounds them all, instead of a timer and two callbacks per waiting step.
         self._running: collections.deque[list[Any]] = collections.deque()
         self._deadline_timer: Any = None
@@ -107,11 +107,12 @@ class FilterChain:
             raise self._failed(layer, step, exc) from None
         finally:
             if entry is not None:
+                entry[3] = True
                 self._done()
 
     def _watch(self, pending: Deferred[Any]) -> list[Any]:
         """Bound C{pending} by the step deadline: cancelled (and so timed out) when it passes."""
-        entry = [self._clock.seconds() + self._step_timeout, pending, False]
+        entry = [self._clock.seconds() + self._step_timeout, pending, False, False]
         self._running.append(entry)
         if self._deadline_timer is None:
             self._deadline_timer = self._clock.callLater(self._step_timeout, self._expire)
@@ -123,7 +124,7 @@ class FilterChain:
         # none left running, no timer stays behind (a reactor shut down or a retired chain
         # holds no timer of it).
         running = self._running
-        while running and running[0][1].called:
+        while running and running[0][3]:
             running.popleft()
         if not running and self._deadline_timer is not None:
             self._deadline_timer.cancel()
@@ -136,10 +137,11 @@ class FilterChain:
         now = self._clock.seconds()
         while running and running[0][0] <= now:
             entry = running.popleft()
-            pending = entry[1]
-            if not pending.called:
+            if not entry[3]:
+                # Cancelled even if it has a result but waits on a Deferred (paused), as
+                # addTimeout does: the step has not answered until its awaiter resumed.
                 entry[2] = True
-                pending.cancel()
+                entry[1].cancel()
         if running and self._deadline_timer is None:
             self._deadline_timer = self._clock.callLater(running[0][0] - now, self._expire)
 
