@@ -280,8 +280,11 @@ class ContentScanner:
         dicts: list[dict[str, Any]] = []
         lists: list[list[Any]] = []
         _collect_strings(document, strings, dicts, lists)
+        # JSON inside a JSON string (a tool call's arguments, a HAR body): what the upstream acts on
+        # is the decoded document, so that is what is scanned (and re-encoded where redacted).
+        nested = self._expand_nested(dicts, lists, strings, tally) if b'\\"' in data else []
         joined = "\n".join(strings)
-        if b"\\" in data and not self.scanner.maybe(joined, self.active) and \
+        if not nested and b"\\" in data and not self.scanner.maybe(joined, self.active) and \
                 not self.scanner.maybe(data, self.active, learned=False):
             return None
         self._focus = _touched(strings, self.scanner.spans(joined, self.active))
@@ -294,10 +297,66 @@ class ContentScanner:
             self._focus = None
             self._phrases_possible = True
             self._injection_focus = None
-        self._hidden(data, tally, joined)
+        # the nested documents' own text is part of what the parsed values show
+        self._hidden(data, tally, "\n".join([joined, *(n.text for n in nested)]) if nested else joined)
         if tally.changed:
+            _reencode(nested)
             return dump(rewritten)
         return None
+
+    def _expand_nested(self, dicts: list[dict[str, Any]], lists: list[list[Any]], strings: list[str],
+                       tally: Tally) -> list[_Nested]:
+        """
+        Replace every string value that is itself a JSON object or array by its parsed document (in
+        place, nested ones too), adding its strings and containers to the walk; returns what was
+        replaced, outermost first. At most L{MAX_NESTED_DOCUMENTS} documents and
+        L{MAX_NESTED_DEPTH} levels: a document past either bound is not read, and one that could
+        hold a finding is counted as an unredactable hit of each active PII/secrets detector
+        (redact and block both block).
+        """
+        out: list[_Nested] = []
+        # the containers to look in: the body's own, then each level's new ones
+        level: list[Any] = [*dicts, *lists]
+        depth = 1
+        while level:
+            found: list[Any] = []
+            for node in level:
+                slots: list[tuple[Any, Any]] = list(node.items() if type(node) is dict else enumerate(node))
+                for slot, value in slots:
+                    if type(value) is not str or not _looks_nested(value):
+                        continue
+                    try:
+                        inner = strictjson.loads(value)
+                    except strictjson.DuplicateMember:
+                        raise
+                    except (ValueError, UnicodeEncodeError, RecursionError):
+                        continue  # not JSON: scanned as the text it is
+                    if type(inner) is not dict and type(inner) is not list:
+                        continue
+                    if depth > MAX_NESTED_DEPTH or len(out) >= MAX_NESTED_DOCUMENTS:
+                        self._unread(value, tally)
+                        continue
+                    node[slot] = inner
+                    out.append(_Nested(node, slot, inner, value))
+                    inner_dicts: list[dict[str, Any]] = []
+                    inner_lists: list[list[Any]] = []
+                    _collect_strings(inner, strings, inner_dicts, inner_lists)
+                    dicts.extend(inner_dicts)
+                    lists.extend(inner_lists)
+                    found.extend(inner_dicts)
+                    found.extend(inner_lists)
+            level = found
+            depth += 1
+        return out
+
+    def _unread(self, value: str, tally: Tally) -> None:
+        """A nested document past the bounds: refused if it could hold what the detectors look for."""
+        detectors = [d for d in (PII, SECRETS) if d in self.active]
+        if detectors and ("\\" in value or self.scanner.maybe(value, self.active, learned=False)
+                          or self.scanner.named_member(value.encode("utf-8", "surrogatepass"))):
+            for detector in detectors:
+                tally.counts[detector] += 1
+                tally.unredactable.add(detector)
 
     def _gate_touched(self, strings: list[str], joined: str) -> set[str] | None:
         """
@@ -369,6 +428,48 @@ class ContentScanner:
             tally.changed = False
             return None
         return new.encode(codec) if tally.changed else None
+
+
+# Bounds on JSON documents inside JSON strings, per body: how many are read, and how deep they nest
+# (a string in the body is level 1, a string inside that document level 2, ...).
+MAX_NESTED_DOCUMENTS = 1024
+MAX_NESTED_DEPTH = 4
+
+
+@dataclass
+class _Nested:
+    """A JSON string value replaced by its parsed document: where it was, and its original text."""
+
+    node: Any  # the dict or list holding it
+    slot: Any  # its key or index there
+    document: Any
+    text: str
+
+
+def _looks_nested(value: str) -> bool:
+    """Whether a string could be a JSON object or array (cheap: its first and last characters)."""
+    stripped = value.strip(" \t\r\n")
+    return len(stripped) >= 2 and (stripped[0], stripped[-1]) in (("{", "}"), ("[", "]"))
+
+
+def _reencode(nested: list[_Nested]) -> None:
+    """
+    Put each nested document back as a string, innermost first: its original text where nothing in
+    it was redacted, else the re-encoded document (valid JSON, the redactions in place).
+    """
+    for item in reversed(nested):
+        new = _encode(item.document)
+        if new != _encode(strictjson.loads(item.text)):
+            item.node[item.slot] = new
+        else:
+            item.node[item.slot] = item.text
+
+
+def _encode(document: Any) -> str:
+    try:
+        return orjson.dumps(document).decode("utf-8")
+    except orjson.JSONEncodeError:  # integers beyond 64 bits
+        return _std_dumps(document).decode("utf-8")
 
 
 # The members that name a "value" member beside them: Kubernetes EnvVar and HAR's name/value
