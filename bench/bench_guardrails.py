@@ -51,6 +51,21 @@ def with_hits(size: int = 10_000) -> bytes:
     return json.dumps(doc).encode()
 
 
+def benign_tool_calls(size: int = 10_000) -> bytes:
+    """A chat request whose history holds tool calls: JSON arguments and results inside JSON strings."""
+    messages: list[dict[str, object]] = [{"role": "user", "content": "Find widgets in stock under 20 euros."}]
+    i = 0
+    while len(json.dumps({"model": "gpt-4o", "messages": messages})) < size:
+        arguments = json.dumps({"query": f"widget {i}", "max_price": 20, "in_stock": True, "limit": 5})
+        messages.append({"role": "assistant", "content": None, "tool_calls": [{
+            "id": f"call_{i}", "type": "function", "function": {"name": "search_catalogue", "arguments": arguments}}]})
+        result = json.dumps({"items": [{"id": i * 10 + k, "name": f"widget {i}-{k}", "price": 9.5 + k,
+                                        "tags": ["tools", "home"]} for k in range(3)]})
+        messages.append({"role": "tool", "tool_call_id": f"call_{i}", "content": result})
+        i += 1
+    return json.dumps({"model": "gpt-4o", "messages": messages}).encode()
+
+
 def adversarial(size: int) -> dict[str, bytes]:
     """Inputs that make backtracking engines blow up: long near-matches of every pattern shape."""
     return {
@@ -59,6 +74,8 @@ def adversarial(size: int) -> dict[str, bytes]:
         "phrase-ish": json.dumps({"q": "ignore all all all " * (size // 19)}).encode(),
         "pem-ish": json.dumps({"q": "-----BEGIN PRIVATE KEY-----" + "A" * size}).encode(),
         "token-ish": json.dumps({"q": "api_key=" + "a1" * (size // 2)}).encode(),
+        # JSON documents inside JSON strings, many small ones (past the bound on their number)
+        "nested-many": json.dumps({"q": ['{"a":"b\\n"}'] * (size // 19)}).encode(),
     }
 
 
@@ -168,6 +185,7 @@ def scan(body: bytes) -> Callable[[], object]:
 def main() -> None:
     for name, body, repeat in (("10 KB benign JSON (catalogue)", benign(), 2000),
                                ("10 KB benign JSON (prose with newlines)", benign_prose(), 2000),
+                               ("10 KB benign JSON (tool calls, nested JSON)", benign_tool_calls(), 2000),
                                ("10 KB JSON with 5 hits", with_hits(), 500)):
         print(f"{name:45s} {len(body):8d} B  {timed(scan(body), repeat) * 1e6:9.1f} us "
               f"({cpu(scan(body), repeat) * 1e6:.1f} us CPU)")

@@ -18,7 +18,7 @@ from tests.independent_scoring import load_corpus, score_split
 
 # (precision, recall) floors per split and table row, as measured after issue 14's rule fixes, which were made on
 # what the splits showed (docs/guardrails.md: "Second round" for dev and held-out, "Third round" for heldout2,
-# "Fourth round" for heldout3);
+# "Fourth round" for heldout3; "Fifth round" raised heldout2's and heldout3's JSON floors);
 # phone_regions is the corpus's DEPLOYMENT_REGIONS.
 FLOORS: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
     "heldout": {
@@ -33,10 +33,10 @@ FLOORS: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
     },
     # scored blind once after the second round, then tuned on (the third round): what that reached, held
     "heldout2": {
-        "detector": {"pii": (0.998, 0.988), "secrets": (1.0, 1.0)},
-        "carrier": {"json_request": (1.0, 1.0), "json_response": (1.0, 0.997), "text": (1.0, 0.994),
+        "detector": {"pii": (0.998, 0.99), "secrets": (1.0, 1.0)},
+        "carrier": {"json_request": (1.0, 1.0), "json_response": (1.0, 1.0), "text": (1.0, 0.994),
                     "sse_lines": (1.0, 0.994), "sse_events": (1.0, 0.997)},
-        "kind": {"card": (1.0, 0.99), "ssn": (1.0, 1.0), "iban": (1.0, 1.0), "phone": (0.99, 0.95),
+        "kind": {"card": (1.0, 1.0), "ssn": (1.0, 1.0), "iban": (1.0, 1.0), "phone": (0.99, 0.95),
                  "email": (1.0, 1.0), "env_secret": (1.0, 1.0), "url_password": (1.0, 1.0),
                  "aws_access_key_id": (1.0, 1.0), "aws_secret_access_key": (1.0, 1.0), "github_token": (1.0, 1.0),
                  "slack_token": (1.0, 1.0), "stripe_key": (1.0, 1.0), "google_credential": (1.0, 1.0),
@@ -45,11 +45,11 @@ FLOORS: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
     # scored blind once after the third round (PII 0.818/0.869, secrets 0.947/0.926), then tuned on (the fourth
     # round): what that reached, held
     "heldout3": {
-        "detector": {"pii": (0.975, 0.971), "secrets": (0.998, 0.993)},
-        "carrier": {"json_request": (1.0, 0.99), "json_response": (1.0, 0.976), "text": (1.0, 0.993),
+        "detector": {"pii": (0.976, 0.978), "secrets": (0.998, 0.996)},
+        "carrier": {"json_request": (1.0, 0.997), "json_response": (1.0, 0.99), "text": (1.0, 0.993),
                     "sse_lines": (0.986, 0.983), "sse_events": (0.969, 0.99)},
-        "kind": {"card": (1.0, 1.0), "ssn": (1.0, 0.967), "iban": (1.0, 1.0), "phone": (0.964, 0.889),
-                 "email": (0.938, 1.0), "env_secret": (1.0, 0.967), "url_password": (0.978, 1.0),
+        "kind": {"card": (1.0, 1.0), "ssn": (1.0, 1.0), "iban": (1.0, 1.0), "phone": (0.964, 0.889),
+                 "email": (0.938, 1.0), "env_secret": (1.0, 1.0), "url_password": (0.978, 1.0),
                  "aws_access_key_id": (1.0, 1.0), "aws_secret_access_key": (1.0, 1.0), "github_token": (1.0, 1.0),
                  "slack_token": (1.0, 1.0), "stripe_key": (1.0, 1.0), "google_credential": (1.0, 1.0),
                  "openai_key": (1.0, 1.0), "private_key": (0.989, 0.956), "jwt": (1.0, 1.0)},

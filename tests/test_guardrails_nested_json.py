@@ -157,14 +157,18 @@ class NestedDocumentTests(SynchronousTestCase):
         self.assertNotIn(b"mailbox.org", out)
 
     def test_documents_past_the_count_bound_block_what_may_hide(self) -> None:
-        """Past the bound on nested documents per body, one that may hold a finding counts as unredactable."""
-        items = [json.dumps({"n": i}) for i in range(MAX_NESTED_DOCUMENTS)]
+        """Past the bound on nested documents per body, one that may hold a finding (here an escape) is not read
+        and counts as unredactable."""
+        items = [json.dumps({"n": i, "note": "line\nbreak"}) for i in range(MAX_NESTED_DOCUMENTS)]
         items.append('{"email":"jane.okafor\\u0040mailbox.org"}')
         tally, _ = scan({"results": items})
         self.assertIn("pii", tally.unredactable)
 
-    def test_benign_documents_past_the_count_bound_pass(self) -> None:
-        """Past the count bound, nested documents with nothing that could be a finding pass unflagged."""
-        tally, out = scan({"results": [json.dumps({"n": i, "ok": True}) for i in range(MAX_NESTED_DOCUMENTS + 5)]})
+    def test_plain_documents_past_the_count_bound_pass(self) -> None:
+        """Past the count bound, nested documents in which nothing could be a finding (no escape, no rule's raw
+        match, no secret-named member) pass unflagged: their text scan sees all they hold."""
+        items = [json.dumps({"n": i, "note": "line\nbreak"}) for i in range(MAX_NESTED_DOCUMENTS)]
+        items.extend(json.dumps({"n": i, "ok": True}) for i in range(5))
+        tally, out = scan({"results": items})
         self.assertFalse(tally)
         self.assertIsNone(out)

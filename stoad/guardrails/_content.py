@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl, urlencode
 
 import orjson
+import re2
 
 from stoad.guardrails._detectors import (
     CHECK_BUDGET,
@@ -282,11 +283,29 @@ class ContentScanner:
         _collect_strings(document, strings, dicts, lists)
         # JSON inside a JSON string (a tool call's arguments, a HAR body): what the upstream acts on
         # is the decoded document, so that is what is scanned (and re-encoded where redacted).
-        nested = self._expand_nested(dicts, lists, strings, tally) if b'\\"' in data else []
         joined = "\n".join(strings)
-        if not nested and b"\\" in data and not self.scanner.maybe(joined, self.active) and \
-                not self.scanner.maybe(data, self.active, learned=False):
-            return None
+        probe = self.active & _PII_SECRETS
+        # whether a PII/secret rule matches the parsed strings raw (asked once, used twice)
+        rule_match: bool | None = None
+        nested: list[_Nested] = []
+        if _ESCAPED_QUOTE.search(data):
+            # the strings that could be JSON documents, and whether decoding them could show more
+            # than their text: the body's own fast-path test (escapes, a rule's raw match, a
+            # member named like a secret or an SSN), asked of all of them at once
+            texts = "\n".join(value for value in strings if '"' in value and _looks_nested(value))
+            if texts:
+                rule_match = bool(probe) and self.scanner.maybe(joined, probe)
+                if rule_match or "\\" in texts or (probe and self.scanner.named_member(
+                        texts.encode("utf-8", "surrogatepass"))):
+                    nested = self._expand_nested(dicts, lists, strings, tally)
+                    if nested:
+                        joined = "\n".join(strings)
+        if not nested and b"\\" in data:
+            if rule_match is None:
+                rule_match = bool(probe) and self.scanner.maybe(joined, probe)
+            if not rule_match and not self.scanner.maybe(joined, self.active - probe) and \
+                    not self.scanner.maybe(data, self.active, learned=False):
+                return None
         self._focus = _touched(strings, self.scanner.spans(joined, self.active))
         self._phrases_possible = INJECTION in self.active and self.scanner.phrase_possible(joined)
         if self._phrases_possible:
@@ -310,51 +329,75 @@ class ContentScanner:
         Replace every string value that is itself a JSON object or array by its parsed document (in
         place, nested ones too), adding its strings and containers to the walk; returns what was
         replaced, outermost first. At most L{MAX_NESTED_DOCUMENTS} documents and
-        L{MAX_NESTED_DEPTH} levels: a document past either bound is not read, and one that could
-        hold a finding is counted as an unredactable hit of each active PII/secrets detector
-        (redact and block both block).
+        L{MAX_NESTED_DEPTH} levels: strings past either bound that look like a document are not
+        read, and if they could hold a finding they count as an unredactable hit of each active
+        PII/secrets detector (redact and block both block).
         """
         out: list[_Nested] = []
+        unread: list[str] = []
         # the containers to look in: the body's own, then each level's new ones
         level: list[Any] = [*dicts, *lists]
         depth = 1
         while level:
             found: list[Any] = []
-            for node in level:
-                slots: list[tuple[Any, Any]] = list(node.items() if type(node) is dict else enumerate(node))
-                for slot, value in slots:
-                    if type(value) is not str or not _looks_nested(value):
-                        continue
+            # a document with a string member holds a quote; one without holds only numbers,
+            # which the raw scan of the body already sees
+            candidates = [(node, slot, value) for node in level
+                          for slot, value in (node.items() if type(node) is dict else enumerate(node))
+                          if type(value) is str and '"' in value and _looks_nested(value)]
+            if not candidates or not self._may_hold("\n".join(value for _, _, value in candidates)):
+                break  # (a document nested deeper would show as an escape here)
+            for node, slot, value in candidates:
+                raw = value.encode("utf-8", "surrogatepass")
+                if len(candidates) > 1 and not self._may_hold(raw):
+                    continue
+                if depth > MAX_NESTED_DEPTH or len(out) >= MAX_NESTED_DOCUMENTS:
+                    unread.append(value)
+                    continue
+                try:
                     try:
-                        inner = strictjson.loads(value)
-                    except strictjson.DuplicateMember:
-                        raise
-                    except (ValueError, UnicodeEncodeError, RecursionError):
-                        continue  # not JSON: scanned as the text it is
-                    if type(inner) is not dict and type(inner) is not list:
-                        continue
-                    if depth > MAX_NESTED_DEPTH or len(out) >= MAX_NESTED_DOCUMENTS:
-                        self._unread(value, tally)
-                        continue
-                    node[slot] = inner
-                    out.append(_Nested(node, slot, inner, value))
-                    inner_dicts: list[dict[str, Any]] = []
-                    inner_lists: list[list[Any]] = []
-                    _collect_strings(inner, strings, inner_dicts, inner_lists)
-                    dicts.extend(inner_dicts)
-                    lists.extend(inner_lists)
-                    found.extend(inner_dicts)
-                    found.extend(inner_lists)
+                        inner = orjson.loads(raw)
+                    except orjson.JSONDecodeError:
+                        inner = strictjson.loads(raw)  # integers beyond 64 bits, lone surrogates
+                except strictjson.DuplicateMember:
+                    raise
+                except ValueError:
+                    continue  # not JSON: scanned as the text it is
+                if type(inner) is not dict and type(inner) is not list:
+                    continue
+                inner_dicts: list[dict[str, Any]] = []
+                inner_lists: list[list[Any]] = []
+                _collect_strings(inner, strings, inner_dicts, inner_lists)
+                # what is scanned must be what the tool reads: no member twice
+                strictjson.check_member_count(raw, sum(map(len, inner_dicts)))
+                out.append(_Nested(node, slot, inner, value))
+                found.extend(inner_dicts)
+                found.extend(inner_lists)
+            dicts.extend(d for d in found if type(d) is dict)
+            lists.extend(li for li in found if type(li) is list)
             level = found
             depth += 1
+        # replaced after the walk: no dict changes while it is walked
+        for item in out:
+            item.node[item.slot] = item.document
+        if unread:
+            self._unread(unread, tally)
         return out
 
-    def _unread(self, value: str, tally: Tally) -> None:
-        """A nested document past the bounds: refused if it could hold what the detectors look for."""
-        detectors = [d for d in (PII, SECRETS) if d in self.active]
-        if detectors and ("\\" in value or self.scanner.maybe(value, self.active, learned=False)
-                          or self.scanner.named_member(value.encode("utf-8", "surrogatepass"))):
-            for detector in detectors:
+    def _may_hold(self, text: str | bytes) -> bool:
+        """
+        Whether decoding the JSON document(s) in C{text} could show a finding that scanning C{text} as
+        it is cannot: the body's own fast-path test (an escape, a PII/secret rule's raw match, or a
+        member named like a secret or an SSN).
+        """
+        raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+        probe = self.active & _PII_SECRETS
+        return b"\\" in raw or bool(probe) and (self.scanner.maybe(raw, probe) or self.scanner.named_member(raw))
+
+    def _unread(self, values: list[str], tally: Tally) -> None:
+        """Documents past the bounds (each could hold a finding): an unredactable hit of PII and secrets."""
+        for detector in (PII, SECRETS):
+            if detector in self.active:
                 tally.counts[detector] += 1
                 tally.unredactable.add(detector)
 
@@ -434,6 +477,11 @@ class ContentScanner:
 # (a string in the body is level 1, a string inside that document level 2, ...).
 MAX_NESTED_DOCUMENTS = 1024
 MAX_NESTED_DEPTH = 4
+_JSON_SPACE = " \t\r\n"
+_PII_SECRETS = frozenset((PII, SECRETS))
+# a JSON document inside a JSON string holds an escaped quote in the raw body (re2: a search for
+# two bytes whose first is common, such as the backslash of every \n, is slow with bytes.find)
+_ESCAPED_QUOTE = re2.compile(rb'\\"')
 
 
 @dataclass
@@ -448,8 +496,18 @@ class _Nested:
 
 def _looks_nested(value: str) -> bool:
     """Whether a string could be a JSON object or array (cheap: its first and last characters)."""
-    stripped = value.strip(" \t\r\n")
-    return len(stripped) >= 2 and (stripped[0], stripped[-1]) in (("{", "}"), ("[", "]"))
+    first = value[0]
+    if first != "{" and first != "[":
+        if first not in _JSON_SPACE:
+            return False
+        value = value.strip(_JSON_SPACE)
+        if not value:
+            return False
+        first = value[0]
+    last = value[-1]
+    if last in _JSON_SPACE:
+        last = value.rstrip(_JSON_SPACE)[-1:]
+    return (first == "{" and last == "}") or (first == "[" and last == "]")
 
 
 def _reencode(nested: list[_Nested]) -> None:

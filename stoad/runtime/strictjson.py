@@ -72,5 +72,10 @@ def loads(data: bytes | str) -> Any:
 
 def check_unique(data: bytes, document: Any) -> None:
     """Raise L{DuplicateMember} if C{data} (already parsed into C{document}) repeats a name."""
-    if len(_NAME_END.findall(data)) != _members(document):
+    check_member_count(data, _members(document))
+
+
+def check_member_count(data: bytes, members: int) -> None:
+    """L{check_unique} for a caller that has counted the parsed document's C{members} itself."""
+    if len(_NAME_END.findall(data)) != members:
         json.loads(data, object_pairs_hook=_unique)
