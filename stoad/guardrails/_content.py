@@ -348,10 +348,13 @@ class ContentScanner:
             if not candidates or not self._may_hold("\n".join(value for _, _, value in candidates)):
                 break  # (a document nested deeper would show as an escape here)
             for node, slot, value in candidates:
+                past = depth > MAX_NESTED_DEPTH or len(out) >= MAX_NESTED_DOCUMENTS
+                if past and unread:
+                    continue  # one document left unread decides the body
                 raw = value.encode("utf-8", "surrogatepass")
                 if len(candidates) > 1 and not self._may_hold(raw):
                     continue
-                if depth > MAX_NESTED_DEPTH or len(out) >= MAX_NESTED_DOCUMENTS:
+                if past:
                     unread.append(value)
                     continue
                 try:
