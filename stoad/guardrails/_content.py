@@ -258,9 +258,9 @@ class ContentScanner:
     def _json(self, data: bytes, tally: Tally) -> bytes | None:
         # Without escapes every decoded string is a substring of the raw body, so one pass of
         # the sets over the raw bytes proves a benign body benign.
-        # A member named like a secret (or an SSN) is checked by its name alone (no rule need match its value).
-        if b"\\" not in data and not self.scanner.maybe(data, self.active) and not (
-                (SECRETS in self.active or PII in self.active) and self.scanner.named_member(data)):
+        # A member named like a secret (or an SSN) is checked by its name alone (no rule need match its value):
+        # the same pass of the set looks for such names (Scanner.maybe).
+        if b"\\" not in data and not self.scanner.maybe(data, self.active):
             return None
         dump: Callable[[Any], bytes]
         try:
@@ -295,8 +295,8 @@ class ContentScanner:
             texts = "\n".join(value for value in strings if '"' in value and _looks_nested(value))
             if texts:
                 rule_match = bool(probe) and self.scanner.maybe(joined, probe)
-                if rule_match or "\\" in texts or (probe and self.scanner.named_member(
-                        texts.encode("utf-8", "surrogatepass"))):
+                # (the set's pass over the decoded strings also looks for secret- or SSN-named members)
+                if rule_match or "\\" in texts:
                     nested = self._expand_nested(dicts, lists, strings, tally)
                     if nested:
                         joined = "\n".join(strings)
@@ -395,7 +395,7 @@ class ContentScanner:
         """
         raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
         probe = self.active & _PII_SECRETS
-        return b"\\" in raw or bool(probe) and (self.scanner.maybe(raw, probe) or self.scanner.named_member(raw))
+        return b"\\" in raw or bool(probe) and self.scanner.maybe(raw, probe)
 
     def _unread(self, values: list[str], tally: Tally) -> None:
         """Documents past the bounds (each could hold a finding): an unredactable hit of PII and secrets."""

@@ -1029,6 +1029,9 @@ class Scanner:
             # a labelled value needs its label somewhere before it: a benign run of nine digits
             # alone does not take a body off the fast path
             self._set.Add(rule.pattern if rule.label is None else f"(?:{rule.label})(?s:.*)(?:{rule.pattern})")
+        # The raw-bytes probe for members that are findings by their name, as one more entry (past
+        # the rules): the set's one pass over a body answers both questions (L{maybe}).
+        self._set.Add(f"(?:{SECRET_MEMBER_PROBE})|(?:{SSN_MEMBER_PROBE})")
         self._set.Compile()
         self.phrases = tuple((name, phrase_regex(p)) for name, p in phrases)
         self._phrase_set = re2.Set.SearchSet(_RE2_OPTIONS)
@@ -1052,9 +1055,10 @@ class Scanner:
 
     def maybe(self, data: bytes | str, detectors: frozenset[str], learned: bool = True) -> bool:
         """
-        A cheap over-approximation: False means no rule of C{detectors} can match C{data}
-        (C{learned=False}: leaving out the learned detector's gate, for raw bytes whose decoded
-        strings were already asked about).
+        A cheap over-approximation: False means no rule of C{detectors} can match C{data}, and
+        (for PII or secrets) that raw JSON C{data} holds no member that is a finding by its name
+        (L{named_member}); C{learned=False}: leaving out the learned detector's gate, for raw
+        bytes whose decoded strings were already asked about.
         """
         if (PII in detectors or SECRETS in detectors) and self._set.Match(data):
             return True
@@ -1090,7 +1094,10 @@ class Scanner:
             return []
         candidates: list[Finding] = []
         tables: Tables | None = None  # the table headers met, for labelled values
+        rules = len(self.rules)
         for index in sorted(indices):
+            if index >= rules:
+                continue  # the member probe (see __init__)
             rule = self.rules[index]
             if rule.detector not in detectors:
                 continue
@@ -1125,8 +1132,9 @@ class Scanner:
         """Every raw (unvalidated) match span of the rules of C{detectors}: where to look closer."""
         out: list[tuple[int, int]] = []
         subject = _as_ascii_bytes(text)
+        rules = len(self.rules)
         for index in self._set.Match(subject) or ():
-            if self.rules[index].detector in detectors:
+            if index < rules and self.rules[index].detector in detectors:
                 out.extend(m.span() for m in self._compiled[index].finditer(subject))
         return out
 
