@@ -288,7 +288,7 @@ class ContentScanner:
         # whether a PII/secret rule matches the parsed strings raw (asked once, used twice)
         rule_match: bool | None = None
         nested: list[_Nested] = []
-        if _ESCAPED_QUOTE.search(data):
+        if b"\\" in data and _ESCAPED_QUOTE.search(data) is not None:
             # the strings that could be JSON documents, and whether decoding them could show more
             # than their text: the body's own fast-path test (escapes, a rule's raw match, a
             # member named like a secret or an SSN), asked of all of them at once
