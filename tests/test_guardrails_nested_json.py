@@ -1,5 +1,6 @@
 """Issue 14: JSON documents inside JSON strings (tool-call arguments, HAR bodies, MCP text content) are scanned as
-the upstream reads them, decoded, and redaction re-encodes them as valid JSON."""
+the upstream reads them, decoded, and redaction re-encodes them as valid JSON; and the JSON fast path's one re2
+pass (the member-name probe is an entry of the rules' set)."""
 
 from __future__ import annotations
 
@@ -172,3 +173,16 @@ class NestedDocumentTests(SynchronousTestCase):
         tally, out = scan({"results": items})
         self.assertFalse(tally)
         self.assertIsNone(out)
+
+
+class OnePassProbeTests(SynchronousTestCase):
+    def test_maybe_answers_for_members_named_like_secrets(self) -> None:
+        """The rules' set also holds the member-name probe, so one pass (L{Scanner.maybe}) says that a raw JSON body
+        with a secret- or SSN-named member may hold a finding, though no rule matches its value."""
+        secrets = frozenset(("secrets",))
+        self.assertTrue(SCANNER.maybe(b'{"db_password": "plain words here"}', secrets))
+        self.assertTrue(SCANNER.maybe(b'{"ssn": "596 83 9752"}', frozenset(("pii",))))
+        self.assertFalse(SCANNER.maybe(b'{"title": "plain words here"}', secrets))
+        # the probe is no rule: it finds nothing itself
+        self.assertEqual(SCANNER.find('{"db_password": "plain words here"}', secrets), [])
+        self.assertEqual(SCANNER.spans('{"db_password": "plain words here"}', secrets), [])
