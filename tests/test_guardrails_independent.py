@@ -45,14 +45,14 @@ FLOORS: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
     # scored blind once after the third round (PII 0.818/0.869, secrets 0.947/0.926), then tuned on (the fourth
     # round): what that reached, held
     "heldout3": {
-        "detector": {"pii": (0.976, 0.978), "secrets": (0.998, 0.996)},
+        "detector": {"pii": (0.976, 0.978), "secrets": (0.998, 1.0)},
         "carrier": {"json_request": (1.0, 0.997), "json_response": (1.0, 0.99), "text": (1.0, 0.993),
-                    "sse_lines": (0.986, 0.983), "sse_events": (0.969, 0.99)},
+                    "sse_lines": (0.986, 0.993), "sse_events": (0.969, 0.993)},
         "kind": {"card": (1.0, 1.0), "ssn": (1.0, 1.0), "iban": (1.0, 1.0), "phone": (0.964, 0.889),
                  "email": (0.938, 1.0), "env_secret": (1.0, 1.0), "url_password": (0.978, 1.0),
                  "aws_access_key_id": (1.0, 1.0), "aws_secret_access_key": (1.0, 1.0), "github_token": (1.0, 1.0),
                  "slack_token": (1.0, 1.0), "stripe_key": (1.0, 1.0), "google_credential": (1.0, 1.0),
-                 "openai_key": (1.0, 1.0), "private_key": (0.989, 0.956), "jwt": (1.0, 1.0)},
+                 "openai_key": (1.0, 1.0), "private_key": (0.989, 1.0), "jwt": (1.0, 1.0)},
     },
     "dev": {
         "detector": {"pii": (1.0, 0.995), "secrets": (0.999, 1.0)},

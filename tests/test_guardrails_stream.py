@@ -175,3 +175,72 @@ class SplitValueTests(SynchronousTestCase):
         out = run(make_layer({"stream_window": "0"}), context(), "text/event-stream", [block.encode()])
         self.assertNotIn(value[:8].encode(), out)
         self.assertIn(b"[REDACTED:generic_secret]", out)
+
+
+# A PuTTY key file (format 3): no END line; it ends with its Private-MAC line.
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_PPK_LINES = ["".join(_B64[(i * 7 + j * 13 + i * j) % 64] for j in range(64)) for i in range(8)]
+
+
+def ppk(public: int = 3, private: int = 5) -> str:
+    return "\n".join(["PuTTY-User-Key-File-3: ssh-rsa", "Encryption: none", "Comment: rsa-key-20251108",
+                      f"Public-Lines: {public}", *_PPK_LINES[:public], f"Private-Lines: {private}",
+                      *_PPK_LINES[public:public + private],
+                      "Private-MAC: 13e58c50e3f2a428420429e2123cf97439c5dad034ef6694b32917114ae4bc91"])
+
+
+PPK = ppk()
+
+
+class PuttyKeyTests(SynchronousTestCase):
+    """PuTTY .ppk keys over events and over the data: lines of one event (issue 14, heldout3's misses)."""
+
+    def assert_no_key_line(self, out: bytes) -> None:
+        text = out.decode("utf-8")
+        for line in _PPK_LINES:
+            self.assertNotIn(line[10:30], text.replace("\n", "").replace("data: ", ""))
+
+    def test_ppk_split_over_events_longer_than_the_window(self) -> None:
+        """A .ppk whose header and Encryption line come in one event and its key lines in later events, each longer
+        than the window: nothing after the header leaks (the key stays open on the stream until its Private-MAC
+        line, as a PEM key does until END), and the text after the key is sent."""
+        parts = PPK.split("\n")
+        texts = ["here is the key file you asked for, straight from the vault export:\n" + "\n".join(parts[:3]) + "\n",
+                 "\n".join(parts[3:8]) + "\n", "\n".join(parts[8:]) + "\n", "(done)"]
+        events = [b"data: " + json.dumps({"choices": [{"index": 0, "delta": {"content": t}}]}).encode() + b"\n\n"
+                  for t in texts]
+        out = run(make_layer({"stream_window": "64"}), context(), "text/event-stream", events)
+        self.assert_no_key_line(out)
+        self.assertEqual(content_of(out), "here is the key file you asked for, straight from the vault export:\n"
+                                          "[REDACTED:private_key]\n\n(done)")
+
+    def test_ppk_streamed_in_small_deltas(self) -> None:
+        """A .ppk in 9-character chunk events is one marker, and the text after it is sent (a key closed by its
+        Private-MAC line is not opened again by its own header)."""
+        out = run(make_layer({"stream_window": "64"}), context(), "text/event-stream",
+                  deltas(f"here:\n{PPK}\n(done)", [9]))
+        self.assert_no_key_line(out)
+        self.assertEqual(content_of(out), "here:\n[REDACTED:private_key]\n\n(done)")
+
+    def test_ppk_over_the_data_lines_of_one_event(self) -> None:
+        """A .ppk over the data: lines of one event, one line cut in two (a few lines: joined boundary by
+        boundary), is redacted whole: the lines kept apart already hold it, so they are not glued."""
+        lines = ["[04/11/2025 09:59] Liam", *ppk(2, 3).split("\n"), "[04/11/2025 10:02] Matteo: thanks"]
+        lines[8:9] = [lines[8][:20], lines[8][20:]]
+        self.assertLessEqual(len(lines), 16)
+        event = "".join(f"data: {line}\n" for line in lines).encode() + b"\n"
+        out = run(redact_all(), context(), "text/event-stream", [event])
+        self.assert_no_key_line(out)
+        self.assertTrue(out.startswith(b"data: [04/11/2025 09:59] Liam\ndata: [REDACTED:private_key]"), out[:80])
+
+    def test_ppk_in_an_indented_manifest_over_many_data_lines(self) -> None:
+        """A .ppk indented in a Kubernetes manifest over more data: lines than are joined one by one is redacted
+        whole: lines are joined all at once only where the lines kept apart do not already hold the value."""
+        manifest = ["apiVersion: v1", "kind: Secret", "metadata:", "  name: crm-sync", "stringData:",
+                    "  signingKeyPem: |", *("    " + line for line in PPK.split("\n"))]
+        manifest[10:11] = [manifest[10][:30], manifest[10][30:]]
+        self.assertGreater(len(manifest), 16)
+        event = "".join(f"data: {line}\n" for line in manifest).encode() + b"\n"
+        out = run(redact_all(), context(), "text/event-stream", [event])
+        self.assert_no_key_line(out)
+        self.assertIn(b"data: kind: Secret\n", out)

@@ -5,6 +5,7 @@ A filter never sends a byte it has not scanned; blocks become 502 (or a final SS
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from itertools import accumulate
 from typing import Callable, Iterable
 
@@ -233,8 +234,16 @@ class EventStreamFilter:
                     if f.end <= bound - TRAILING_CONTEXT:
                         continue
                     if f.start < bound < f.end:
-                        glue[i] = True  # the value itself crosses the boundary
-                        break
+                        # the value itself crosses the boundary, unless the lines kept apart
+                        # already hold it whole (a key file's lines: glued, its rule stops short)
+                        if apart is None:
+                            apart = {(g.start, g.end, g.kind) for g in self._scanner.find(
+                                data, detectors, self._content.allow, self._content.budget)}
+                        if not any(kind == f.kind and start <= f.start and f.end + 1 <= end
+                                   for start, end, kind in apart):
+                            glue[i] = True
+                            break
+                        continue
                     # after the boundary, but found only with the line before glued on (the
                     # name before a value, the scheme and user before a URL's password); or
                     # just before it, found only with the next line's start glued on (the "@host"
@@ -253,9 +262,18 @@ class EventStreamFilter:
             return data
         if detectors and len(data_lines) > _MAX_LINE_JOINS:
             bounds = list(accumulate(len(line) for line in data_lines[:-1]))
+            kept: set[tuple[int, int, str]] | None = None
             for finding in self._scanner.find(joined, detectors, self._content.allow, self._content.budget):
                 if any(finding.start < bound < finding.end for bound in bounds):
-                    return joined
+                    # unless the lines kept apart already hold the value whole (a key file's
+                    # lines: joined, its rule stops short); offsets in data gain one per boundary
+                    if kept is None:
+                        kept = {(g.start, g.end, g.kind) for g in self._scanner.find(
+                            data, detectors, self._content.allow, self._content.budget)}
+                    start = finding.start + bisect_right(bounds, finding.start)
+                    end = finding.end + bisect_left(bounds, finding.end)
+                    if not any(kind == finding.kind and a <= start and end <= b for a, b, kind in kept):
+                        return joined
         if INJECTION in self._content.active and self._scanner.injection(joined) and \
                 not self._scanner.injection(data):
             return joined

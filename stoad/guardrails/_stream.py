@@ -19,7 +19,31 @@ from stoad.guardrails._detectors import PII, SECRETS, TRAILING_CONTEXT, Finding,
 # A PEM private key has no useful length bound: once its BEGIN line is seen on a stream, what
 # follows on that stream is key material until the END line.
 _PEM_BEGIN = re2.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
-_PEM_END = re2.compile(r"-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
+# A PuTTY key file likewise, from its header line to its last line, "Private-MAC: " and the MAC's
+# hex (40 digits in format 2, 64 in format 3); the END of either closes a key left open.
+_PPK_HEADER = re2.compile(r"PuTTY-User-Key-File-\d: [^\n]{0,64}")
+_KEY_END = re2.compile(r"-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+                       r"|Private-MAC: (?:[0-9a-fA-F]{64}|[0-9a-fA-F]{40}[^0-9a-fA-F])")
+_ENCRYPTION_LINE = "Encryption: "
+
+
+def _key_left_open(text: str) -> bool:
+    """Whether C{text} ends inside a private key: a PEM BEGIN line, or a PuTTY key file's header
+    line followed by its "Encryption:" line, with no END after it."""
+    last = None
+    if "KEY-----" in text:
+        begins = list(_PEM_BEGIN.finditer(text))
+        last = begins[-1].end() if begins else None
+    if "PuTTY-User-Key-File-" in text:
+        for header in _PPK_HEADER.finditer(text):
+            after = text[header.end():]
+            newline = after.find("\n")
+            following = after[newline + 1:].lstrip(" \t") if newline >= 0 else ""
+            # the next line is the Encryption line: a key file (the header alone is left to the
+            # window, whose scan needs that line to count it)
+            if newline >= 0 and following.startswith(_ENCRYPTION_LINE):
+                last = max(last or 0, header.end())
+    return last is not None and _KEY_END.search(text, last) is None
 
 
 @dataclass
@@ -112,7 +136,7 @@ class StreamCarry:
 
     def cut_raw(self, data: str) -> str:
         """
-        Before the event is scanned on its own: drop what continues a PEM key opened on the
+        Before the event is scanned on its own: drop what continues a private key (PEM or PuTTY) opened on the
         same stream by an earlier event (the key's body and END line are key material too).
         Returns the data to scan; the count is made by the caller's own scan of the BEGIN line.
         """
@@ -125,12 +149,14 @@ class StreamCarry:
                 continue
             # the END line may be split over events too: search it in the cut text's tail
             tail = self._pem_open[path]
-            end = _PEM_END.search(tail + leaf.text)
+            end = _KEY_END.search(tail + leaf.text)
             if end is not None:
                 del self._pem_open[path]
+                # what came before the END is the closed key: its BEGIN line must not open it again
+                self._raw_tail.pop(path, None)
                 rest = leaf.text[max(end.end() - len(tail), 0):]
             else:
-                self._pem_open[path] = (tail + leaf.text)[-60:]
+                self._pem_open[path] = (tail + leaf.text)[-100:]  # the longest END: a format 3 MAC line
                 rest = ""
             if leaf.container is None:
                 return rest
@@ -141,7 +167,7 @@ class StreamCarry:
         return data
 
     def note_raw(self, data: str) -> None:
-        """Remember the streams on which this event's raw data leaves a PEM key open."""
+        """Remember the streams on which this event's raw data leaves a private key open."""
         if not self._detectors:
             return
         document, leaves = _leaves(data)
@@ -151,11 +177,10 @@ class StreamCarry:
         for path, leaf in leaves.items():
             # the BEGIN line itself may have been split over the previous events
             text = self._raw_tail.get(path, "") + leaf.text
-            self._raw_tail[path] = text[-80:]
-            if "KEY-----" not in text:
+            self._raw_tail[path] = text[-120:]
+            if "KEY-----" not in text and "PuTTY-User-Key-File-" not in text:
                 continue
-            begins = list(_PEM_BEGIN.finditer(text))
-            if begins and _PEM_END.search(text, begins[-1].end()) is None:
+            if _key_left_open(text):
                 self._pem_open.setdefault(path, "")
 
     def add(self, lines: list[str | None], data: str | None, raw: bytes, tally: Tally) -> tuple[HeldEvent, bool]:
