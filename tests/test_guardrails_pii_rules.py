@@ -8,35 +8,14 @@ from twisted.trial.unittest import SynchronousTestCase
 import stoad.config  # noqa: F401  (imports stoad.runtime.layers in the right order)
 from stoad.config._reader import Problems
 from stoad.guardrails import (
-    BUILTIN_RULES,
-    DETECTORS,
-    ContentScanner,
-    Scanner,
-    Tally,
-    builtin_phrases,
-    builtin_rules,
     luhn_ok,
     parse_settings,
 )
 from stoad.guardrails._detectors import entropy
 from stoad.runtime.layers import SectionSource
+from tests.support.guardrails import ALL, EUROPE_AND_MORE, found, scan_json
 from tests.test_guardrails_response import context, make_layer, run
 from tests.test_guardrails_stream import plain_events, redact_all
-
-ALL = frozenset(DETECTORS)
-DEFAULT = Scanner(BUILTIN_RULES, builtin_phrases(), model=None)
-REGIONS = ("US", "CA", "GB", "DE", "FR", "AU", "IN", "BR", "JP", "ES", "IT", "NL")
-EUROPE_AND_MORE = Scanner(builtin_rules(REGIONS), builtin_phrases(), model=None)
-
-
-def found(text: str, scanner: Scanner = DEFAULT) -> list[tuple[str, str]]:
-    return [(f.kind, text[f.start:f.end]) for f in scanner.find(text, ALL)]
-
-
-def scan_json(document: object) -> tuple[Tally, bytes | None]:
-    content = ContentScanner(DEFAULT, {"pii": "redact", "secrets": "redact"}, None)
-    tally = Tally()
-    return tally, content.body(orjson.dumps(document), "json", tally)
 
 
 class PhoneRegionTests(SynchronousTestCase):

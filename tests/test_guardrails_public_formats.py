@@ -6,41 +6,14 @@ from __future__ import annotations
 import base64
 import json
 
-import orjson
 from twisted.trial.unittest import SynchronousTestCase
 
 import stoad.config  # noqa: F401  (imports stoad.runtime.layers in the right order)
 from stoad.guardrails import (
-    BUILTIN_RULES,
-    DETECTORS,
-    ContentScanner,
-    Scanner,
-    Tally,
-    builtin_phrases,
-    builtin_rules,
     iban_ok,
 )
 from stoad.guardrails._detectors import looks_placeholder
-
-ALL = frozenset(DETECTORS)
-DEFAULT = Scanner(BUILTIN_RULES, builtin_phrases(), model=None)
-REGIONS = ("US", "CA", "GB", "DE", "FR", "AU", "IN", "BR", "JP", "ES", "IT", "NL")
-EUROPE_AND_MORE = Scanner(builtin_rules(REGIONS), builtin_phrases(), model=None)
-
-
-def found(text: str, scanner: Scanner = DEFAULT) -> list[tuple[str, str]]:
-    return [(f.kind, text[f.start:f.end]) for f in scanner.find(text, ALL)]
-
-
-def kinds(text: str, scanner: Scanner = DEFAULT) -> list[str]:
-    return [kind for kind, _ in found(text, scanner)]
-
-
-def scan_json(document: object) -> Tally:
-    content = ContentScanner(DEFAULT, {"pii": "alert", "secrets": "alert"}, None)
-    tally = Tally()
-    content.body(orjson.dumps(document), "json", tally)
-    return tally
+from tests.support.guardrails import EUROPE_AND_MORE, found, kinds, scan_json
 
 
 def luhn_complete(partial: str) -> str:
@@ -146,9 +119,9 @@ class SsnTests(SynchronousTestCase):
         patient = {"resourceType": "Patient", "identifier": [
             {"system": "http://hl7.org/fhir/sid/us-ssn", "value": "814118522"},
             {"system": "urn:oid:2.16.840.1.113883.19.5", "value": "MRN8450106"}]}
-        self.assertEqual(dict(scan_json(patient).counts), {"pii": 1})
+        self.assertEqual(dict(scan_json(patient, "alert")[0].counts), {"pii": 1})
         patient["identifier"][0]["system"] = "urn:oid:2.16.840.1.113883.4.1.x"
-        self.assertEqual(dict(scan_json(patient).counts), {})
+        self.assertEqual(dict(scan_json(patient, "alert")[0].counts), {})
 
 
 class PhoneTests(SynchronousTestCase):
@@ -197,7 +170,7 @@ class PrivateKeyTests(SynchronousTestCase):
         """A key whose lines are the strings of a notebook cell's source is found in the raw body."""
         source = ["key = '''-----BEGIN PRIVATE KEY-----\r\n", "MIIAedoCQ1MQKGksg15/T56Wb1ioaaWpIlC+YmpB\r\n",
                   "-----END PRIVATE KEY-----'''\n"]
-        tally = scan_json({"cells": [{"cell_type": "code", "source": source}]})
+        tally, _ = scan_json({"cells": [{"cell_type": "code", "source": source}]}, "alert")
         self.assertEqual(dict(tally.counts), {"secrets": 1})
 
     def test_putty_key_file(self) -> None:
@@ -239,7 +212,7 @@ class EnvironmentSecretTests(SynchronousTestCase):
     def test_kubernetes_env_entry_in_json(self) -> None:
         """In JSON ({"name": ..., "value": ...}) the value is named by its sibling."""
         document = {"env": [{"name": "PUSHER_APP_SECRET", "value": "orLEBklry0IfvRTYcysmBZIpdQZ3yZg1SgHBiY7H"}]}
-        self.assertEqual(dict(scan_json(document).counts), {"secrets": 1})
+        self.assertEqual(dict(scan_json(document, "alert")[0].counts), {"secrets": 1})
 
     def test_command_lines_and_dockerfiles(self) -> None:
         """ARG/ENV, %env, heroku config:set and gh secret set --body carry values with any punctuation."""
@@ -265,5 +238,5 @@ class PlaceholderTests(SynchronousTestCase):
                       "ENC[AES256_GCM,data:abc,iv:def]", "var.stripe_secret_key", "{{ lookup('env', 'API_TOKEN') }}",
                       "TODO: paste key", "JWT_GOES_HERE", "ACCESS_TOKEN", "API_TOKEN:"):
             self.assertTrue(looks_placeholder(value), value)
-            self.assertEqual(dict(scan_json({"apiKey": value}).counts), {}, value)
+            self.assertEqual(dict(scan_json({"apiKey": value}, "alert")[0].counts), {}, value)
         self.assertFalse(looks_placeholder(")7I4[N>x45X]v(B]UR1MR55%J6YA%zvC{"))
