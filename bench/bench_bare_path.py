@@ -56,10 +56,11 @@ class _Unreachable:
         raise AssertionError("the benchmark's one pooled upstream connection was not reused")
 
 
-def setup() -> tuple[Any, Any, StringTransport, StringTransport, EPollReactor]:
-    reactor = EPollReactor()
-    metrics = Metrics()
-    forwarder = Forwarder(reactor, [ROUTE])
+def pooled_upstream(forwarder: Forwarder) -> tuple[UpstreamConnection, StringTransport]:
+    """
+    One upstream connection over an in-memory transport, parked in C{forwarder}'s pool for the
+    route C{api} at http://127.0.0.1:1; a request that does not reuse it fails the run.
+    """
     forwarder._endpoints = {"api": _Unreachable()}  # type: ignore[misc]
     upstream = UpstreamConnection(quick_ack=False)
     upstream_transport = StringTransport()
@@ -69,6 +70,14 @@ def setup() -> tuple[Any, Any, StringTransport, StringTransport, EPollReactor]:
     upstream.on_idle = lambda c: pool._park(key, c)
     upstream.on_lost = lambda c: pool._forget(key, c)
     pool._park(key, upstream)
+    return upstream, upstream_transport
+
+
+def setup() -> tuple[Any, Any, StringTransport, StringTransport, EPollReactor]:
+    reactor = EPollReactor()
+    metrics = Metrics()
+    forwarder = Forwarder(reactor, [ROUTE])
+    upstream, upstream_transport = pooled_upstream(forwarder)
     gateway = Gateway(routes=RouteTable([ROUTE]), chain=FilterChain([], reactor, 5.0, metrics),
                       forwarder=forwarder, metrics=metrics, clock=reactor,
                       normalise_path=normalise_path, public_host="gw.example")

@@ -39,11 +39,11 @@ from twisted.internet.testing import StringTransport  # noqa: E402
 from twisted.python.failure import Failure  # noqa: E402
 from twisted.web.client import ResponseDone  # noqa: E402
 
+from bench.bench_bare_path import pooled_upstream  # noqa: E402
 from stoad.config import config_from_string  # noqa: E402
 from stoad.daemon.worker import WorkerRuntime  # noqa: E402
 from stoad.dev.devpki import write_dev_pki  # noqa: E402
 from stoad.dev.devtoken import mint_dev_token, write_dev_issuer  # noqa: E402
-from stoad.proxy.client import UpstreamConnection  # noqa: E402
 from stoad.proxy.tls import peer_certificate_from_der  # noqa: E402
 from tests.support.daemon import REPO, gateway_config  # noqa: E402
 
@@ -51,11 +51,6 @@ PUBLIC_URL = "https://localhost:8443"
 BODY = b'{"data":"' + b"x" * 2037 + b'"}'
 RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
             b"Date: Fri, 04 Dec 2026 21:00:00 GMT\r\nContent-Length: 11\r\n\r\n{\"ok\":true}")
-
-
-class _Unreachable:
-    def connect(self, factory: Any) -> Any:
-        raise AssertionError("the benchmark's one pooled upstream connection was not reused")
 
 
 def _wait_for_writer(waker: Any) -> None:
@@ -107,16 +102,7 @@ class ChainPath:
         self.peer = peer_certificate_from_der(der)
 
     def connect(self) -> tuple[Any, Any, StringTransport, StringTransport]:
-        forwarder = self.worker.gateway.forwarder
-        forwarder._endpoints = {"api": _Unreachable()}  # type: ignore[misc]
-        upstream = UpstreamConnection(quick_ack=False)
-        upstream_transport = StringTransport()
-        upstream.makeConnection(upstream_transport)
-        key = ("http", "127.0.0.1", 1)
-        pool = forwarder.pool
-        upstream.on_idle = lambda c: pool._park(key, c)
-        upstream.on_lost = lambda c: pool._forget(key, c)
-        pool._park(key, upstream)
+        upstream, upstream_transport = pooled_upstream(self.worker.gateway.forwarder)
         channel = self.worker.http_factory.buildProtocol(None)
         transport = StringTransport()
         channel.makeConnection(transport)
