@@ -45,6 +45,7 @@ def _sibling(name: str) -> ModuleType:
 
 multilingual = _sibling("multilingual")
 corpus = _sibling("corpus")
+lookalikes = _sibling("lookalikes")
 
 # Pure-Python standard-library modules with plenty of prose in their docstrings (a fixed list, so that
 # the carriers do not depend on what else is installed).
@@ -71,6 +72,8 @@ VALIDATION_SOURCES = frozenset({"repo-docs", "records", "lorem-fr", "lorem-ru", 
 DOCS_REVISION = "0984286ad70e0c275bf5345e8abfc8df3ba9b0bf"
 # Words that mark a paragraph of the repository's docs as being about injection itself.
 _ABOUT_INJECTION = re.compile(r"(?i)inject|jailbreak|prompt|persona|developer mode|\bDAN\b|ignore|instruction")
+# Look-alike carriers (lookalikes.py) per language and family; a carrier's source names both.
+LOOKALIKES_PER = 30
 EPOCH, LAST = datetime(1990, 1, 1), datetime(2025, 12, 31)
 VALIDATION_FRACTION = 0.25  # of the multilingual clauses, per language and kind
 
@@ -187,11 +190,30 @@ def records(rng: random.Random, fakers: dict[str, Any], per: int) -> Iterator[Ca
             yield Carrier(text, "records", lang, "record")
 
 
-def carriers(seed: int, per_locale: int = 120) -> list[Carrier]:
+def lookalike_carriers(seed: int) -> Iterator[Carrier]:
+    """Benign texts that talk about resetting, ignoring, prompts, modes, roles and translation."""
+    for text, lang, family in lookalikes.texts(random.Random(seed + 11), LOOKALIKES_PER):
+        yield Carrier(text, f"lookalike-{family}-{lang}", lang, "prose")
+
+
+def carrier_split(source: str) -> str:
+    """
+    Which split sees a carrier source: whole sources are held out, and of the look-alikes one
+    family per language (rotated), so validation holds (family, language) pairs training never saw.
+    """
+    if source.startswith("lookalike-"):
+        _, family, lang = source.split("-", 2)
+        return "validation" if family == lookalikes.validation_family(lang) else "train"
+    return "validation" if source in VALIDATION_SOURCES else "train"
+
+
+def carriers(seed: int, per_locale: int = 120, with_lookalikes: bool = True) -> list[Carrier]:
     rng = random.Random(seed)
     fakers = _fakers(seed)
     out = list(stdlib_docs(rng)) + list(stdlib_code(rng)) + list(repo_docs(rng))
     out += list(lorem(rng, fakers, per_locale)) + list(records(rng, fakers, per_locale))
+    if with_lookalikes:
+        out += list(lookalike_carriers(seed))
     return out
 
 
@@ -288,7 +310,7 @@ class Pair:
 
 
 def contrastive(seed: int, spans: list[Any], personas: list[str], tasks: dict[str, list[str]],
-                per_locale: int = 120, alone_per_language: int = 60) -> list[Pair]:
+                per_locale: int = 120, alone_per_language: int = 60, with_lookalikes: bool = True) -> list[Pair]:
     """
     Every carrier alone (benign), with an injection span (injection) and, for some, with a benign
     look-alike span (benign). C{spans}: the template corpus's samples (text, label, template, split),
@@ -303,8 +325,8 @@ def contrastive(seed: int, spans: list[Any], personas: list[str], tasks: dict[st
             by_split.setdefault((sample.split, sample.label), []).append(sample)
     languages = sorted(multilingual.CLAUSES)
     out: list[Pair] = []
-    for carrier in carriers(seed, per_locale):
-        split = "validation" if carrier.source in VALIDATION_SOURCES else "train"
+    for carrier in carriers(seed, per_locale, with_lookalikes):
+        split = carrier_split(carrier.source)
         out.append(Pair(carrier.text, 0, "carrier", f"carrier-{carrier.source}", split, carrier.source))
         for label in (1, 0):
             if label == 0 and rng.random() >= 0.4:
@@ -341,13 +363,17 @@ class Example:
     part: str  # "templates" (corpus.py) or "carriers" (this module), for the figures
     split: str
     span: tuple[int, int] | None  # where an inserted span is (character offsets)
+    source: str = ""  # the carrier's source ("" for a template sample or a span alone)
 
 
-def examples() -> list[Example]:
-    """The template corpus and the contrastive carrier pairs, each sample with its split and group."""
+def examples(with_lookalikes: bool = True) -> list[Example]:
+    """
+    The template corpus and the contrastive carrier pairs, each sample with its split and group;
+    without the look-alike carriers, the corpus of the shipped third retrain.
+    """
     samples = corpus.generate()
     tasks = {lang: corpus.FOREIGN_TASKS[lang] + corpus.FOREIGN_TASKS_MORE.get(lang, [])
              for lang in corpus.FOREIGN_TASKS}
-    pairs = contrastive(corpus.SEED, samples, corpus.PERSONAS, tasks)
+    pairs = contrastive(corpus.SEED, samples, corpus.PERSONAS, tasks, with_lookalikes=with_lookalikes)
     return [Example(s.text, s.label, s.template, "templates", s.split, None) for s in samples] + \
-        [Example(p.text, p.label, p.template, "carriers", p.split, p.span) for p in pairs]
+        [Example(p.text, p.label, p.template, "carriers", p.split, p.span, p.source) for p in pairs]

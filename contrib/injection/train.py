@@ -125,19 +125,23 @@ def main() -> None:
     parser.add_argument("--metrics", required=True, help="a JSON file for the figures")
     parser.add_argument("--window", type=int, default=WINDOW, help="words scored together")
     parser.add_argument("--stride", type=int, default=STRIDE, help="words between window starts")
+    parser.add_argument("--without-lookalikes", action="store_true",
+                        help="leave out the look-alike carriers (lookalikes.py): the shipped model's corpus")
     args = parser.parse_args()
     random.seed(SEED)
     np.random.seed(SEED)
-    samples = carriers.examples()
+    samples = carriers.examples(with_lookalikes=not args.without_lookalikes)
     split: dict[str, tuple[list[str], list[int], list[list[str]]]] = {}
     templates: dict[str, list[str]] = {}
     parts: dict[str, list[str]] = {}
+    sources: dict[str, list[str]] = {}
     for name in carriers.corpus.SPLITS:
         part = [s for s in samples if s.split == name]
         texts = [s.text for s in part]
         split[name] = (texts, [s.label for s in part], [tokens(normalise(t)) for t in texts])
         templates[name] = [s.group for s in part]
         parts[name] = [s.part for s in part]
+        sources[name] = [s.source for s in part]
     train_spans = [span_words(s) for s in samples if s.split == "train"]
     row_of: list[int] = []  # the training text each row comes from
     row_words: list[list[str]] = []
@@ -159,6 +163,10 @@ def main() -> None:
         rows_of_text[text].append(row)
     names = vectoriser.get_feature_names_out()
     val_texts, val_labels, val_words = split["validation"]
+    # Benign look-alike carriers of the (family, language) pairs training never saw: the closest
+    # the corpus has to another author's benign text that talks about instructions.
+    held_lookalikes = [i for i, (y, source) in enumerate(zip(val_labels, sources["validation"], strict=True))
+                       if y == 0 and source.startswith("lookalike-")]
 
     train_words = split["train"][2]
     groups = np.array(templates["train"])
@@ -182,16 +190,21 @@ def main() -> None:
         # The validation split has few benign templates, and a threshold set on them alone let
         # benign phrasings of other templates through. The benign training texts scored by
         # models that never saw their template (folds by template) give a second estimate; the
-        # threshold is the stricter of the two.
+        # threshold is the strictest of the estimates.
         unseen: list[float] = []
         for fit_rows, held_rows in GroupKFold(n_splits=FOLDS).split(everything, y_train, groups):
             fold = fitted(c, fit_rows)
             unseen.extend(fold.score(train_words[i]) for i in held_rows if y_train[i] == 0)
-        threshold = max(threshold_for(negatives), threshold_for(unseen))
+        # The third estimate: the held-out look-alikes alone, whose benign texts are few among
+        # the validation split's but the hardest.
+        lookalike = (threshold_for([model.score(val_words[i]) for i in held_lookalikes])
+                     if held_lookalikes else -math.inf)
+        threshold = max(threshold_for(negatives), threshold_for(unseen), lookalike)
         model = dataclasses.replace(model, threshold=threshold)
         recall = evaluate(model, re2.compile(r"[\s\S]", OPTIONS), val_texts, val_labels)["recall"]
         print(f"C={c}: validation recall {recall} at FPR <= {MAX_FPR} (threshold {threshold:.3f}: validation "
-              f"{threshold_for(negatives):.3f}, folds {threshold_for(unseen):.3f})", file=sys.stderr)
+              f"{threshold_for(negatives):.3f}, folds {threshold_for(unseen):.3f}, held-out look-alikes "
+              f"{lookalike:.3f})", file=sys.stderr)
         if best is None or recall > best[0]:
             best = (recall, c, model)
     assert best is not None
@@ -250,6 +263,13 @@ def main() -> None:
             rows = [i for i, p in enumerate(parts[name]) if p == part_name]
             figures[f"{name}: {part_name}"] = evaluate(model, gate_re, [split[name][0][i] for i in rows],
                                                        [split[name][1][i] for i in rows])
+    for name in carriers.corpus.SPLITS:
+        # look-alike carriers alone and with spans inserted, per family (validation: the held-out pairs)
+        for family in carriers.lookalikes.FAMILIES:
+            rows = [i for i, source in enumerate(sources[name]) if source.startswith(f"lookalike-{family}-")]
+            if rows:
+                figures[f"{name}: look-alikes {family}"] = evaluate(
+                    model, gate_re, [split[name][0][i] for i in rows], [split[name][1][i] for i in rows])
     figures["model"] = {"C": c, "window": model.window, "stride": model.stride,
                         "features": len(model.unigrams) + len(model.bigrams) + len(model.prefixes),
                         "gate_words": len(model.gate), "gate_min": model.gate_min, "threshold": model.threshold,
