@@ -24,6 +24,7 @@ from tests.support.modules import load_by_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HELDOUT = os.path.join(ROOT, "contrib", "injection", "heldout.py")
+HELDOUT2 = os.path.join(ROOT, "contrib", "injection", "heldout2.py")
 SCANNER = Scanner(BUILTIN_RULES, builtin_phrases())
 
 
@@ -101,6 +102,19 @@ class HeldOutTests(SynchronousTestCase):
             counts["rules + learned"][1 - label] += bool(found)
             counts["learned"][1 - label] += LEARNED in found
         self.assertEqual(counts, {"rules + learned": [1663, 59], "learned": [1661, 59]})
+
+    def test_shipped_model_on_the_blind_split(self) -> None:
+        """
+        The shipped model's figures on heldout2.py, the split written blind (docs/guardrails.md,
+        "The blind split"): 1,392 of 2,016 injections found, 239 of 2,016 benign texts flagged.
+        """
+        heldout = load_by_path("stoad_injection_heldout2", HELDOUT2)
+        found, flagged = 0, 0
+        for text, label, _family, _template in heldout.generate():
+            hit = bool(SCANNER.injection(text))
+            found += hit and label == 1
+            flagged += hit and label == 0
+        self.assertEqual((found, flagged), (1392, 239))
         self.assertGreater(builtin_model().threshold, builtin_model().bias)
 
 
