@@ -101,12 +101,8 @@ class RecordPairTests(TestCase):
         self.assertEqual((record["record_type"], record["outcome"], record["denied_by"]),
                          ("request", "denied", "auth"))
 
-    def test_slow_disk_refuses_with_503_and_the_completion_says_so(self) -> None:
-        """
-        A decision not durable within durable_wait: the forward is refused (503
-        audit_unavailable, counted), and the completion, when written, records the refusal.
-        """
-        layer = self.layer(durable_wait=0.01)
+    def stall_writes(self, layer: AuditLayer) -> threading.Event:
+        """Hold the writer's writes (up to 5 s) until the returned event is set."""
         stuck = threading.Event()
         real = layer.writer._write
 
@@ -115,6 +111,15 @@ class RecordPairTests(TestCase):
             real(data)
 
         self.patch(layer.writer, "_write", slow_write)
+        return stuck
+
+    def test_slow_disk_refuses_with_503_and_the_completion_says_so(self) -> None:
+        """
+        A decision not durable within durable_wait: the forward is refused (503
+        audit_unavailable, counted), and the completion, when written, records the refusal.
+        """
+        layer = self.layer(durable_wait=0.01)
+        stuck = self.stall_writes(layer)
         ctx = context(1, status=None, outcome=None)
         waiting = layer.before_forward(ctx)
         assert waiting is not None
@@ -138,14 +143,7 @@ class RecordPairTests(TestCase):
         and a forward whose record became durable is let through meanwhile.
         """
         layer = self.layer(durable_wait=0.1)
-        stuck = threading.Event()
-        real = layer.writer._write
-
-        def slow_write(data: bytes) -> None:
-            stuck.wait(5.0)
-            real(data)
-
-        self.patch(layer.writer, "_write", slow_write)
+        stuck = self.stall_writes(layer)
 
         def deadline_timers() -> int:
             return sum(call.func == layer._expire_durable for call in self.clock.getDelayedCalls())
