@@ -434,6 +434,21 @@ class ConnectionSlotTests(SynchronousTestCase):
         self.assertTrue(transport.disconnected)
         self.assertEqual(self.metrics.handshake_failures.labels("handshake timeout")._value.get(), 1)
 
+    def test_a_finished_handshake_leaves_no_deadline_pending(self) -> None:
+        """Once the handshake is done, its deadline is cancelled rather than left pending for
+        the life of a keep-alive connection; the connection outlives the handshake_timeout."""
+        protocol = self.tls.buildProtocol(IPv4Address("TCP", "10.0.0.1", 1000))
+        transport = _TCPTransport()
+        protocol.makeConnection(transport)
+        pending = len(self.clock.getDelayedCalls())
+        channel = protocol.wrappedProtocol
+        channel.handshakeCompleted()
+        self.assertEqual(len(self.clock.getDelayedCalls()), pending - 1)
+        self.assertIsNone(channel.handshake_deadline)
+        self.clock.advance(10.1)
+        self.assertFalse(transport.disconnected)
+        self.assertEqual(self.metrics.handshake_failures.labels("handshake timeout")._value.get(), 0)
+
     def test_new_limits_apply_to_the_next_connection(self) -> None:
         """Limits replaced on the HTTP factory (as a reload does) govern the next connection's
         slot check and resize the worker's buffer budget."""

@@ -296,6 +296,7 @@ class GatewayChannel(Protocol):
     transport: Any
     peer: PeerCertificate | None = None
     handshake_done = False
+    handshake_deadline: IDelayedCall | None = None  # set by the TLS factory; cancelled when done
     rejected = False
     client_ip = "-"
 
@@ -308,11 +309,12 @@ class GatewayChannel(Protocol):
         self.clock = clock
         self._parser = httptools.HttpRequestParser(self)
         self._parsing: _Message | None = None
-        self._queue: deque[_Message | tuple[int, str, _Message]] = deque()
+        # Pipelined requests behind the active one; a deque (a 64-slot block) only while any wait.
+        self._queue: deque[_Message | tuple[int, str, _Message]] | None = None
         self.active: GatewayRequest | None = None
         self.response_producer: Any = None
         self.write_paused = False
-        self._read_pauses: set[str] = set()
+        self._read_pauses: set[str] | None = None  # why reading is paused; None when it is not
         self._refusal: tuple[int, str] | None = None
         self._timers: dict[str, IDelayedCall] = {}
         self._window_start = 0
@@ -332,6 +334,9 @@ class GatewayChannel(Protocol):
 
     def handshakeCompleted(self) -> None:
         self.handshake_done = True
+        deadline, self.handshake_deadline = self.handshake_deadline, None
+        if deadline is not None and deadline.active():
+            deadline.cancel()  # not left pending for the life of a keep-alive connection
         # ISSLTransport says object; the TLS transport hands back pyOpenSSL's X509 or None.
         cert = cast("crypto.X509 | None", self.transport.getPeerCertificate())
         if cert is not None:
@@ -401,13 +406,18 @@ class GatewayChannel(Protocol):
             self.transport.pauseProducing()
             self._disarm("head")
             self._disarm("body")
+        if self._read_pauses is None:
+            self._read_pauses = set()
         self._read_pauses.add(why)
 
     def resume_reading(self, why: str) -> None:
-        if why not in self._read_pauses:
+        if self._read_pauses is None or why not in self._read_pauses:
             return
         self._read_pauses.discard(why)
-        if self._read_pauses or self._closing:
+        if self._read_pauses:
+            return
+        self._read_pauses = None
+        if self._closing:
             return
         self.transport.resumeProducing()
         message = self._parsing
@@ -605,7 +615,12 @@ class GatewayChannel(Protocol):
         if self.active is None and not self._queue:
             self._dispatch(message)
         else:
-            self._queue.append(message)
+            self._enqueue(message)
+
+    def _enqueue(self, item: _Message | tuple[int, str, _Message]) -> None:
+        if self._queue is None:
+            self._queue = deque()
+        self._queue.append(item)
 
     # -- handing requests to the gateway ------------------------------------------------------
     def _front(self, message: _Message, streams: bool) -> None:
@@ -665,6 +680,8 @@ class GatewayChannel(Protocol):
             return
         if self._queue:
             item = self._queue.popleft()
+            if not self._queue:
+                self._queue = None
             if isinstance(item, tuple):
                 status, reason, refused = item
                 self.refuse(status, reason, refused)
@@ -700,7 +717,7 @@ class GatewayChannel(Protocol):
             # answers go out in order.
             if not self._halted:
                 self._halted = True
-                self._queue.append((status, reason, message or _Message()))
+                self._enqueue((status, reason, message or _Message()))
                 self.pause_reading("pipeline")
             return
         self.rejected = True
@@ -808,7 +825,7 @@ class GatewayChannel(Protocol):
             if message is not None and message.reserved:
                 self.budget.release(message.reserved)
                 message.reserved = 0
-        for item in self._queue:
+        for item in self._queue or ():
             held = item[2] if isinstance(item, tuple) else item
             if held.reserved:
                 self.budget.release(held.reserved)
@@ -925,6 +942,7 @@ class GatewayTLSFactory(TLSMemoryBIOFactory):
 
         if limits.handshake_timeout > 0:
             deadline.append(self.clock.callLater(limits.handshake_timeout, handshake_expired))
+            channel.handshake_deadline = deadline[0]
 
         def connection_lost(reason: Any) -> None:
             self.open -= 1
