@@ -146,7 +146,7 @@ class RecordPairTests(TestCase):
         stuck = self.stall_writes(layer)
 
         def deadline_timers() -> int:
-            return sum(call.func == layer._expire_durable for call in self.clock.getDelayedCalls())
+            return sum(call.func == layer._durable_deadlines._expire for call in self.clock.getDelayedCalls())
 
         first = layer.before_forward(context(1, status=None, outcome=None))
         self.clock.advance(0.05)

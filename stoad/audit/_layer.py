@@ -32,6 +32,7 @@ from stoad.audit._settings import ALERT_AND_CONTINUE, AuditSettings
 from stoad.audit._shipper import KafkaShipper
 from stoad.audit._writer import AuditChainWriter
 from stoad.runtime.context import RequestContext
+from stoad.runtime.deadlines import Deadline, Deadlines
 from stoad.runtime.deny import Deny
 from stoad.runtime.layer import LayerBase, RestartRequired, changed_keys
 
@@ -131,9 +132,9 @@ class AuditLayer(LayerBase):
         # Requests waiting for their decision record to be durable, in ticket order (and so in
         # deadline order) with their deadlines, and requests waiting for room in a full queue.
         self._durable_waiters: collections.deque[
-            tuple[int, dict[str, Any], defer.Deferred[None], float]] = collections.deque()
-        # One timer for every durable waiter: set for the oldest one's deadline.
-        self._durable_timer: Any = None
+            tuple[int, dict[str, Any], defer.Deferred[None], Deadline]] = collections.deque()
+        # One timer bounds every durable waiter (durable_wait changes only on restart).
+        self._durable_deadlines = Deadlines(self._clock, settings.durable_wait)
         self._room_waiters: collections.deque[defer.Deferred[None]] = collections.deque()
         self._call_from_thread = getattr(services.reactor, "callFromThread", None)
         self._refused_seen = 0.0
@@ -182,9 +183,7 @@ class AuditLayer(LayerBase):
         self._started = False
         if self._monitor.running:
             self._monitor.stop()
-        if self._durable_timer is not None and self._durable_timer.active():
-            self._durable_timer.cancel()
-        self._durable_timer = None
+        self._durable_deadlines.stop()
         if self.record_alert in self._alerts.subscribers:
             self._alerts.subscribers.remove(self.record_alert)
         self.writer.close(timeout)
@@ -225,13 +224,19 @@ class AuditLayer(LayerBase):
             self.writer.append(event, source, urgent=True)
             return None
         durable: defer.Deferred[None] = defer.Deferred()
-        wait = self.settings.durable_wait
-        self._durable_waiters.append((self.writer.appended + 1, event, durable,
-                                      self._clock.seconds() + wait))
-        if self._durable_timer is None:
-            self._durable_timer = self._clock.callLater(wait, self._expire_durable)
+
+        def expired() -> None:
+            if not durable.called:
+                durable.errback(defer.TimeoutError())
+            # Waiters expire in ticket order, so the refused ones are at the front: let them go
+            # now, not when the writer next makes progress (a stalled disk would keep them all).
+            waiters = self._durable_waiters
+            while waiters and waiters[0][2].called:
+                waiters.popleft()
+
+        deadline = self._durable_deadlines.add(expired)
+        self._durable_waiters.append((self.writer.appended + 1, event, durable, deadline))
         self.writer.append(event, source, urgent=True)
-        # Bounded by the one timer (_expire_durable) rather than a timer of its own each.
         return durable.addErrback(self._refuse_slow_disk)
 
     def _refuse_slow_disk(self, failure: Failure) -> None:
@@ -239,18 +244,6 @@ class AuditLayer(LayerBase):
             failure.raiseException()
         failure.trap(defer.TimeoutError, defer.CancelledError)
         raise self._refusal("slow_disk", "the decision record was not durable in time")
-
-    def _expire_durable(self) -> None:
-        """Refuse the waiters whose deadline has come; set the timer for the next one."""
-        self._durable_timer = None
-        waiters = self._durable_waiters
-        now = self._clock.seconds()
-        while waiters and waiters[0][3] <= now:
-            _, _, durable, _ = waiters.popleft()
-            if not durable.called:
-                durable.errback(defer.TimeoutError())
-        if waiters:
-            self._durable_timer = self._clock.callLater(waiters[0][3] - now, self._expire_durable)
 
     def _bounded(self, waiting: defer.Deferred[None], why: str,
                  detail: str) -> defer.Deferred[None]:
@@ -276,8 +269,10 @@ class AuditLayer(LayerBase):
     def _settle(self, processed: int) -> None:
         writer = self.writer
         waiters = self._durable_waiters
+        deadlines = self._durable_deadlines
         while writer.healthy and waiters and waiters[0][0] <= processed:
-            _, event, durable, _ = waiters.popleft()
+            _, event, durable, deadline = waiters.popleft()
+            deadlines.done(deadline)
             if durable.called:
                 continue
             if "seq" in event:
@@ -286,7 +281,8 @@ class AuditLayer(LayerBase):
                 durable.errback(self._refusal("encode", "the decision record could not be encoded"))
         if not writer.healthy:
             while waiters:
-                _, _, durable, _ = waiters.popleft()
+                _, _, durable, deadline = waiters.popleft()
+                deadlines.done(deadline)
                 if not durable.called:
                     durable.errback(self._refusal("write_failure", writer.error or "write failed"))
         rooms = self._room_waiters

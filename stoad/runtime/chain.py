@@ -5,7 +5,6 @@ A layer never calls another layer; the chain composes them and turns any failure
 
 from __future__ import annotations
 
-import collections
 from dataclasses import dataclass, replace
 from types import CoroutineType
 from typing import Any, Protocol, Sequence
@@ -17,6 +16,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from stoad.runtime.context import LayerDecision, RequestContext
+from stoad.runtime.deadlines import Deadline, Deadlines
 from stoad.runtime.deny import Deny, internal_error
 from stoad.runtime.layer import Layer, LayerBase
 
@@ -73,11 +73,8 @@ class FilterChain:
         self._allowed = {layer.name: LayerDecision(layer.name, "allow") for layer in self.layers}
         self._clock = clock
         self._step_timeout = step_timeout
-        # Steps still running, in the order they started and so in deadline order (every step
-        # gets the same timeout): [deadline, Deferred, timed out, answered]. One timer, set for the
-        # oldest, bounds them all, instead of a timer and two callbacks per waiting step.
-        self._running: collections.deque[list[Any]] = collections.deque()
-        self._deadline_timer: Any = None
+        # Steps still running: one timer, set for the oldest, bounds them all.
+        self._running = Deadlines(clock, step_timeout)
 
     def _call(self, layer: Layer, step: str, *args: Any) -> Any:
         """Call a step; a plain value is its result (no coroutine, no Deferred, no timer)."""
@@ -90,60 +87,30 @@ class FilterChain:
 
     async def _settle(self, layer: Layer, step: str, result: Any) -> Any:
         """Wait, within the step deadline, for a step that is still running."""
-        entry: list[Any] | None = None
+        entry: Deadline | None = None
+        timed_out: list[bool] = []
         try:
             pending = result if isinstance(result, Deferred) else ensureDeferred(result)
             if not pending.called or pending.paused:
-                entry = self._watch(pending)
+                # Past its deadline the step is cancelled, even if it has a result but waits on a
+                # Deferred (paused), as addTimeout does: it has not answered until it resumed.
+                def expired() -> None:
+                    timed_out.append(True)
+                    pending.cancel()
+
+                entry = self._running.add(expired)
             return await pending
         except Deny as deny:
             raise deny if deny.layer else replace(deny, layer=layer.name) from None
         except Exception as exc:  # fail closed: any failure in a layer is a deny
-            if isinstance(exc, DeferredTimeout) or (
-                    entry is not None and entry[2] and isinstance(exc, CancelledError)):
+            if isinstance(exc, DeferredTimeout) or (timed_out and isinstance(exc, CancelledError)):
                 log.warn("layer {layer} {step} timed out", layer=layer.name, step=step)
                 raise Deny(503, "temporarily_unavailable", f"{layer.name} {step} timed out",
                            layer=layer.name) from None
             raise self._failed(layer, step, exc) from None
         finally:
             if entry is not None:
-                entry[3] = True
-                self._done()
-
-    def _watch(self, pending: Deferred[Any]) -> list[Any]:
-        """Bound C{pending} by the step deadline: cancelled (and so timed out) when it passes."""
-        entry = [self._clock.seconds() + self._step_timeout, pending, False, False]
-        self._running.append(entry)
-        if self._deadline_timer is None:
-            self._deadline_timer = self._clock.callLater(self._step_timeout, self._expire)
-        return entry
-
-    def _done(self) -> None:
-        # Forget the steps that have answered at the front; one that answered behind a
-        # running one is forgotten when it reaches the front or its deadline passes. With
-        # none left running, no timer stays behind (a reactor shut down or a retired chain
-        # holds no timer of it).
-        running = self._running
-        while running and running[0][3]:
-            running.popleft()
-        if not running and self._deadline_timer is not None:
-            self._deadline_timer.cancel()
-            self._deadline_timer = None
-
-    def _expire(self) -> None:
-        """Cancel the steps whose deadline has come; set the timer for the next one."""
-        self._deadline_timer = None
-        running = self._running
-        now = self._clock.seconds()
-        while running and running[0][0] <= now:
-            entry = running.popleft()
-            if not entry[3]:
-                # Cancelled even if it has a result but waits on a Deferred (paused), as
-                # addTimeout does: the step has not answered until its awaiter resumed.
-                entry[2] = True
-                entry[1].cancel()
-        if running and self._deadline_timer is None:
-            self._deadline_timer = self._clock.callLater(running[0][0] - now, self._expire)
+                self._running.done(entry)
 
     @staticmethod
     def _failed(layer: Layer, step: str, exc: Exception) -> Deny:
